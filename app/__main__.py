@@ -1,0 +1,202 @@
+"""The command line: python -m app <command>. See README's command-line section."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+
+from tortoise import Tortoise
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from app.accounts import services as accounts
+from app.accounts.models import ProgramRole
+from app.api.relay import pk_of, to_global_id
+from app.db import migrate_database, tortoise_config
+from app.errors import DomainError, ErrorCode
+from app.settings import ConfigError, Settings
+
+
+async def _with_db(settings: Settings, action: Callable[[], Awaitable[int | None]]) -> int:
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        return await action() or 0
+    finally:
+        await Tortoise.close_connections()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(migrate_database(settings.database_url))
+    print(f"database is up to date ({_safe_url(settings.database_url)})")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        ws_max_size=settings.ws_max_message_bytes,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.demo import load_demo_data
+
+    async def run() -> None:
+        accounts_made = await load_demo_data(settings)
+        print("Demo data is loaded. Sign in with any of these (signIn mutation or GraphiQL):")
+        for email, password, role in accounts_made:
+            print(f"  {email:<28} password: {password:<16} ({role})")
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_create_program(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> None:
+        program = await accounts.create_program(name=args.name)
+        print(to_global_id("Program", program.id))
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> None:
+        user = await accounts.create_user(
+            email=args.email, name=args.name, password=args.password, time_zone=args.time_zone
+        )
+        print(to_global_id("User", user.id))
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_add_member(settings: Settings, args: argparse.Namespace) -> int:
+    program_id = pk_of(args.program, "Program") or (int(args.program) if args.program.isdigit() else None)
+    if program_id is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"Not a program ID: {args.program!r}.")
+
+    async def run() -> None:
+        membership = await accounts.add_member(
+            program_id=program_id, email=args.email, role=ProgramRole(args.role.upper())
+        )
+        print(f"{args.email} is {membership.role.value.lower()} of program {to_global_id('Program', program_id)}")
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_create_token(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        user = await accounts.User.get_or_none(email=accounts.normalize_email(args.email))
+        if user is None:
+            print(f"error: no user with email {args.email}", file=sys.stderr)
+            return 1
+        print(await accounts.issue_token(user, label=args.label))
+        return 0
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        if args.token:
+            revoked = int(await accounts.revoke_token(args.token))
+        else:
+            revoked = await accounts.revoke_tokens_of(args.email)
+        print(f"revoked {revoked} token(s)")
+        return 0 if revoked else 1
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from app.api.schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Group sessions GraphQL backend.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+
+    serve = sub.add_parser("serve", help="serve GraphQL at /graphql with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("demo", help="load idempotent demo data and print sign-ins").set_defaults(func=cmd_demo)
+
+    program = sub.add_parser("create-program", help="create a program; prints its global ID")
+    program.add_argument("name")
+    program.set_defaults(func=cmd_create_program)
+
+    user = sub.add_parser("create-user", help="create a user; prints its global ID")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True)
+    user.add_argument("--password")
+    user.add_argument("--time-zone", default="UTC")
+    user.set_defaults(func=cmd_create_user)
+
+    member = sub.add_parser("add-member", help="add a user to a program (or change their role)")
+    member.add_argument("--program", required=True, help="the program's global ID")
+    member.add_argument("--email", required=True)
+    member.add_argument("--role", required=True, choices=["mentor", "mentee", "admin"])
+    member.set_defaults(func=cmd_add_member)
+
+    token = sub.add_parser("create-token", help="issue a bearer token (printed as the last line)")
+    token.add_argument("--email", required=True)
+    token.add_argument("--label", default="cli")
+    token.set_defaults(func=cmd_create_token)
+
+    revoke = sub.add_parser("revoke-token", help="revoke one token, or every token of a user")
+    group = revoke.add_mutually_exclusive_group(required=True)
+    group.add_argument("--token")
+    group.add_argument("--email")
+    revoke.set_defaults(func=cmd_revoke_token)
+
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(settings, args)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except DomainError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (OSError, DBConnectionError, OperationalError) as error:
+        # An unreachable or misconfigured database: one line, not a traceback.
+        print(f"database error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

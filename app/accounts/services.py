@@ -1,0 +1,167 @@
+"""Users, programs, memberships, passwords and bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+
+from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
+from app.errors import DomainError, ErrorCode
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+TOKEN_BYTES = 32
+EMAIL_MAX = 254
+NAME_MAX = 200
+PASSWORD_MAX = 1_024  # argon2 accepts more; a cap keeps hashing cost bounded
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def is_valid_time_zone(name: str) -> bool:
+    """True for an IANA zone name such as Europe/Paris (not for paths or odd spellings)."""
+    if not name or len(name) > 64 or name not in _zone_names():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _zone_names() -> frozenset[str]:
+    global _ZONES  # computed once: available_timezones() walks the zone database
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones()) | {"UTC"}
+    return _ZONES
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(user: User, *, label: str = "") -> str:
+    """Create a new bearer token for `user`; returns the token, which is never stored."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    await AccessToken.create(user=user, token_hash=hash_token(token), label=label[:100])
+    return token
+
+
+async def sign_in(*, email: str, password: str) -> tuple[User, str]:
+    """Verify email and password; returns the user and a new token.
+
+    An unknown email and a wrong password are indistinguishable: same error, and the same
+    argon2 work is done for both.
+    """
+    user = None
+    if len(email) <= EMAIL_MAX and len(password) <= PASSWORD_MAX:
+        user = await User.get_or_none(email=normalize_email(email))
+    matched = _password_matches(user.password_hash if user else None, password[:PASSWORD_MAX])
+    if user is None or not matched:
+        raise DomainError.of(ErrorCode.INVALID_CREDENTIALS, "Email or password is incorrect.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        await user.save(update_fields=["password_hash"])
+    return user, await issue_token(user, label="sign-in")
+
+
+async def user_for_token(token: str) -> User | None:
+    """The user a bearer token belongs to, or None for an unknown or revoked token."""
+    if not token or len(token) > 200:
+        return None
+    row = (
+        await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True)
+        .select_related("user")
+        .first()
+    )
+    return row.user if row else None
+
+
+async def revoke_token(token: str) -> bool:
+    """Revoke one token; True when it was active."""
+    return bool(
+        await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True).update(revoked_at=utcnow())
+    )
+
+
+async def revoke_tokens_of(email: str) -> int:
+    """Revoke every active token of the user with `email`; returns how many."""
+    return await AccessToken.filter(user__email=normalize_email(email), revoked_at__isnull=True).update(
+        revoked_at=utcnow()
+    )
+
+
+async def create_user(*, email: str, name: str, password: str | None = None, time_zone: str = "UTC") -> User:
+    """Create a user; DomainError on an invalid or taken email, empty name or unknown zone."""
+    email = normalize_email(email)
+    name = name.strip()
+    if "@" not in email or len(email) > EMAIL_MAX or any(c.isspace() for c in email):
+        raise DomainError.of(ErrorCode.INVALID, f"Not an email address: {email!r}.", ("email",))
+    if not name or len(name) > NAME_MAX:
+        raise DomainError.of(ErrorCode.INVALID, f"A name of 1 to {NAME_MAX} characters is required.", ("name",))
+    if not is_valid_time_zone(time_zone):
+        raise DomainError.of(ErrorCode.INVALID, f"Unknown IANA time zone: {time_zone!r}.", ("timeZone",))
+    try:
+        return await User.create(
+            email=email,
+            name=name,
+            password_hash=hash_password(password) if password else None,
+            time_zone=time_zone,
+        )
+    except IntegrityError:
+        raise DomainError.of(ErrorCode.INVALID, f"A user with email {email} exists already.", ("email",)) from None
+
+
+async def create_program(*, name: str) -> Program:
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise DomainError.of(ErrorCode.INVALID, f"A program name of 1 to {NAME_MAX} characters is required.")
+    return await Program.create(name=name)
+
+
+async def add_member(*, program_id: int, email: str, role: ProgramRole) -> Membership:
+    """Add the user with `email` to the program, or change their role there."""
+    user = await User.get_or_none(email=normalize_email(email))
+    if user is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"No user with email {normalize_email(email)}.", ("email",))
+    program = await Program.get_or_none(id=program_id)
+    if program is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such program.", ("program",))
+    membership, created = await Membership.get_or_create(program=program, user=user, defaults={"role": role})
+    if not created and membership.role != role:
+        membership.role = role
+        await membership.save(update_fields=["role"])
+    return membership
+
+
+async def role_in_program(user_id: int, program_id: int) -> ProgramRole | None:
+    """The user's role in the program, or None when not a member."""
+    row = await Membership.filter(user_id=user_id, program_id=program_id).only("role").first()
+    return row.role if row else None

@@ -1,0 +1,41 @@
+"""What every resolver receives as `info.context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from app.accounts.models import User
+from app.api.errors import Unauthenticated
+from app.api.loaders import Loaders
+from app.group_sessions.events import Effects
+from app.settings import Settings
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Any
+    settings: Settings
+    effects: Effects
+    broker: Any = None  # app.live.Broker, for subscriptions
+    viewer: User | None = None
+    request_id: str = ""
+    # graphql-transport-ws connection_init payload; must exist for Strawberry to fill it.
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.viewer)
+
+    def fresh_loaders(self) -> None:
+        self.loaders = Loaders(self.viewer)
+
+    def require_viewer(self) -> User:
+        """The signed-in user, or the top-level UNAUTHENTICATED error."""
+        if self.viewer is None:
+            raise Unauthenticated()
+        return self.viewer

@@ -1,0 +1,36 @@
+"""The GraphQL schema: roots, scalars and extensions, built from settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from app.api.extensions import FreshLoaders, MaskUnexpectedErrors
+from app.api.mutations import Mutation
+from app.api.queries import Query
+from app.api.scalars import DateTime
+from app.api.subscriptions import Subscription
+from app.api.types.nodes import GroupSession, Program, Registration, User
+from app.settings import Settings
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the extensions `settings` asks for (limits, production hardening)."""
+    settings = settings or Settings()
+    extensions: list = [FreshLoaders, MaskUnexpectedErrors]
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[User, Program, GroupSession, Registration],
+        scalar_overrides={datetime: DateTime},
+        extensions=extensions,
+        config=StrawberryConfig(),
+    )
+
+
+def export_sdl() -> str:
+    """The SDL clients see: what `python -m app export-schema` prints and schema.graphql holds."""
+    return build_schema().as_str() + "\n"

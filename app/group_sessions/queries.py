@@ -1,0 +1,146 @@
+"""Read side: the lists the API serves, each one indexed query with keyset paging.
+
+Pages are ordered by (starts_at, id): ascending for what has not ended, descending for
+the past. A page asks for one row more than it returns, to know whether another follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from app.accounts.models import Membership
+from app.accounts.services import utcnow
+from app.group_sessions.models import GroupSession, Registration, SessionStatus
+
+
+class Timeframe(str, Enum):
+    FUTURE = "FUTURE"
+    PAST = "PAST"
+
+
+class SessionRole(str, Enum):
+    HOST = "HOST"
+    PARTICIPANT = "PARTICIPANT"
+
+
+@dataclass(frozen=True)
+class SessionCursor:
+    starts_at: datetime
+    id: int
+
+
+@dataclass
+class Page:
+    rows: list
+    has_next: bool
+    query: QuerySet | None  # the unpaged query, for totalCount when it is asked for
+
+
+def _timeframe_filter(query: QuerySet, timeframe: Timeframe, now: datetime) -> QuerySet:
+    if timeframe == Timeframe.FUTURE:
+        return query.filter(ends_at__gt=now)
+    return query.filter(ends_at__lte=now)
+
+
+async def _page(
+    query: QuerySet, timeframe: Timeframe, first: int, after: SessionCursor | None
+) -> Page:
+    paged = query
+    if after is not None:
+        if timeframe == Timeframe.FUTURE:
+            paged = paged.filter(
+                Q(starts_at__gt=after.starts_at) | Q(starts_at=after.starts_at, id__gt=after.id)
+            )
+        else:
+            paged = paged.filter(
+                Q(starts_at__lt=after.starts_at) | Q(starts_at=after.starts_at, id__lt=after.id)
+            )
+    order = ("starts_at", "id") if timeframe == Timeframe.FUTURE else ("-starts_at", "-id")
+    rows = await paged.order_by(*order).limit(first + 1) if first else []
+    return Page(rows=list(rows[:first]), has_next=len(rows) > first, query=query)
+
+
+async def dashboard_sessions(
+    *,
+    viewer_id: int,
+    timeframe: Timeframe,
+    role: SessionRole | None,
+    include_cancelled: bool,
+    first: int,
+    after: SessionCursor | None,
+) -> Page:
+    """What the viewer hosts or attends (the host is always registered, so: registered)."""
+    query = GroupSession.filter(registrations__user_id=viewer_id)
+    if role == SessionRole.HOST:
+        query = query.filter(host_id=viewer_id)
+    elif role == SessionRole.PARTICIPANT:
+        query = query.filter(host_id__not=viewer_id)
+    if not include_cancelled:
+        query = query.filter(status=SessionStatus.SCHEDULED)
+    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, first, after)
+
+
+async def upcoming_hosted_sessions(
+    *, host_id: int, visible_program_ids: Iterable[int], first: int, after: SessionCursor | None
+) -> Page:
+    """Sessions the user hosts that have not ended and are not cancelled, in programs the
+    viewer can see."""
+    query = GroupSession.filter(
+        host_id=host_id, program_id__in=list(visible_program_ids), status=SessionStatus.SCHEDULED
+    )
+    return await _page(_timeframe_filter(query, Timeframe.FUTURE, utcnow()), Timeframe.FUTURE, first, after)
+
+
+async def program_sessions(
+    *, program_id: int, timeframe: Timeframe, first: int, after: SessionCursor | None
+) -> Page:
+    """A program's sessions that are not cancelled."""
+    query = GroupSession.filter(program_id=program_id, status=SessionStatus.SCHEDULED)
+    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, first, after)
+
+
+async def participants_of_sessions(
+    session_ids: Sequence[int], *, first: int, after_id: int | None
+) -> dict[int, list[Registration]]:
+    """Up to `first` + 1 registrations of each session, in registration order (the host's
+    is always the first row), in one statement however many sessions are asked for."""
+    if not session_ids or first <= 0:
+        return {sid: [] for sid in session_ids}
+    db = Registration._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+
+    def mark(i: int) -> str:
+        return f"${i}" if postgres else "?"
+
+    values: list = list(session_ids)
+    in_list = ",".join(mark(i + 1) for i in range(len(session_ids)))
+    after_clause = ""
+    if after_id is not None:
+        values.append(after_id)
+        after_clause = f" AND id > {mark(len(values))}"
+    values.append(first + 1)
+    sql = (
+        "SELECT id, session_id, user_id, is_host, registered_at FROM ("
+        "SELECT id, session_id, user_id, is_host, registered_at, "
+        "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS rn "
+        f'FROM "registration" WHERE session_id IN ({in_list}){after_clause}'
+        f") ranked WHERE rn <= {mark(len(values))} ORDER BY session_id, id"
+    )
+    _, rows = await db.execute_query(sql, values)
+    result: dict[int, list[Registration]] = {sid: [] for sid in session_ids}
+    for row in rows:
+        registration = Registration._init_from_db(**dict(row))
+        result[registration.session_id].append(registration)
+    return result
+
+
+async def program_roles_of(user_id: int) -> dict[int, str]:
+    """Every program the user belongs to, with the role there."""
+    rows = await Membership.filter(user_id=user_id).values_list("program_id", "role")
+    return {program_id: role for program_id, role in rows}

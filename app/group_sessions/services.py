@@ -1,0 +1,424 @@
+"""Create, edit, cancel, join and leave group sessions.
+
+Each command is one transaction: it checks, changes, records its events, and either
+commits all of it or raises `DomainError` having changed nothing. Events reach
+`effects.record` inside the transaction (email outbox) and `effects.publish` after the
+commit (live subscriptions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import HOSTING_ROLES, Membership
+from app.accounts.services import role_in_program, utcnow
+from app.errors import DomainError, ErrorCode, Problem
+from app.group_sessions import rules
+from app.group_sessions.events import (
+    Effects,
+    Event,
+    GroupSessionCancelled,
+    GroupSessionChanged,
+    GroupSessionCreated,
+    RegistrationAdded,
+    RegistrationRemoved,
+)
+from app.group_sessions.models import GroupSession, Guest, Registration, SessionStatus
+
+_NOT_FOUND_MESSAGE = "No such group session."
+
+
+@asynccontextmanager
+async def _unit_of_work(effects: Effects) -> AsyncIterator[list[Event]]:
+    """A transaction that collects events; records them before commit, publishes after."""
+    events: list[Event] = []
+    async with in_transaction() as connection:
+        yield events
+        if events:
+            await effects.record(events, connection)
+    if events:
+        await effects.publish(events)
+
+
+async def _visible_session(session_id: int, viewer_id: int, *, for_update: bool = False) -> GroupSession:
+    """The session if the viewer is a member of its program; NOT_FOUND otherwise, exactly
+    as for an ID that does not exist, so outsiders learn nothing."""
+    query = GroupSession.filter(id=session_id)
+    if for_update:
+        query = query.select_for_update()
+    session = await query.first()
+    if session is None or await role_in_program(viewer_id, session.program_id) is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, _NOT_FOUND_MESSAGE, ("input", "id"))
+    return session
+
+
+async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int]) -> list[int]:
+    """Distinct guest ids without the host; NOT_A_MEMBER for anyone outside the program."""
+    wanted = list(dict.fromkeys(g for g in guest_ids if g != host_id))
+    if not wanted:
+        return []
+    members = set(
+        await Membership.filter(program_id=program_id, user_id__in=wanted).values_list("user_id", flat=True)
+    )
+    problems = [
+        Problem(ErrorCode.NOT_A_MEMBER, "Guests must be members of the program.", ("input", "guestIds", str(i)))
+        for i, gid in enumerate(guest_ids)
+        if gid != host_id and gid not in members
+    ]
+    if problems:
+        raise DomainError(*problems)
+    return wanted
+
+
+@dataclass(frozen=True)
+class SessionFields:
+    """Validated, normalized fields of a session (create, or edit merged over the current row)."""
+
+    title: str
+    objective: str
+    min_participants: int
+    max_participants: int
+    starts_at: datetime
+    duration_minutes: int
+
+
+def _validate(
+    *,
+    title: str,
+    objective: str,
+    min_participants: int,
+    max_participants: int,
+    starts_at: datetime,
+    duration_minutes: int,
+    now: datetime,
+    check_start: bool,
+) -> SessionFields:
+    title = rules.clean_text(title)
+    objective = rules.clean_text(objective)
+    problems = [
+        *rules.check_text(title, "title", rules.TITLE_MAX),
+        *(rules.check_title_single_line(title) if title else []),
+        *rules.check_text(objective, "objective", rules.OBJECTIVE_MAX),
+        *rules.check_participant_bounds(min_participants, max_participants),
+        *(rules.check_starts_at(starts_at, now) if check_start else []),
+        *rules.check_duration(duration_minutes),
+    ]
+    if problems:
+        raise DomainError(*problems)
+    return SessionFields(title, objective, min_participants, max_participants, starts_at, duration_minutes)
+
+
+async def create_group_session(
+    *,
+    viewer_id: int,
+    program_id: int,
+    title: str,
+    objective: str,
+    starts_at: datetime,
+    duration_minutes: int,
+    min_participants: int | None = None,
+    max_participants: int | None = None,
+    guest_ids: Sequence[int] = (),
+    effects: Effects,
+) -> GroupSession:
+    """Create a session hosted by the viewer, who is registered at once.
+
+    Only mentors and admins of the program may host (FORBIDDEN); outsiders get NOT_FOUND.
+    """
+    now = utcnow()
+    role = await role_in_program(viewer_id, program_id)
+    if role is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such program.", ("input", "programId"))
+    if role not in HOSTING_ROLES:
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors of the program may host group sessions.")
+    fields = _validate(
+        title=title,
+        objective=objective,
+        min_participants=rules.DEFAULT_MIN_PARTICIPANTS if min_participants is None else min_participants,
+        max_participants=rules.DEFAULT_MAX_PARTICIPANTS if max_participants is None else max_participants,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        now=now,
+        check_start=True,
+    )
+    guests = await _check_guests(program_id, viewer_id, guest_ids)
+    async with _unit_of_work(effects) as events:
+        session = await GroupSession.create(
+            program_id=program_id,
+            host_id=viewer_id,
+            title=fields.title,
+            objective=fields.objective,
+            starts_at=fields.starts_at,
+            ends_at=fields.starts_at + timedelta(minutes=fields.duration_minutes),
+            duration_minutes=fields.duration_minutes,
+            min_participants=fields.min_participants,
+            max_participants=fields.max_participants,
+            participant_count=1,
+        )
+        await Registration.create(session=session, user_id=viewer_id, is_host=True)
+        if guests:
+            await Guest.bulk_create([Guest(session=session, user_id=g) for g in guests])
+        events.append(GroupSessionCreated(session.id, program_id, viewer_id, tuple(guests), now))
+    return session
+
+
+
+async def update_group_session(
+    *,
+    viewer_id: int,
+    session_id: int,
+    title: str | None = None,
+    objective: str | None = None,
+    min_participants: int | None = None,
+    max_participants: int | None = None,
+    starts_at: datetime | None = None,
+    duration_minutes: int | None = None,
+    guest_ids: Sequence[int] | None = None,
+    effects: Effects,
+) -> GroupSession:
+    """Edit a session (host only). Arguments left as None stay as they are; `guest_ids`
+    replaces the guest list. maxParticipants may not drop below the participant count,
+    checked in the UPDATE itself so a concurrent join cannot slip under it."""
+    now = utcnow()
+    async with _unit_of_work(effects) as events:
+        session = await _visible_session(session_id, viewer_id, for_update=True)
+        if session.host_id != viewer_id:
+            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may edit this session.")
+        if session.status == SessionStatus.CANCELLED:
+            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "A cancelled session cannot be edited.")
+        if session.ends_at <= now:
+            raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be edited.")
+        if starts_at is not None and session.starts_at <= now and starts_at != session.starts_at:
+            raise DomainError.of(
+                ErrorCode.SESSION_STARTED, "The start of a session under way cannot be moved.", ("input", "startsAt")
+            )
+        fields = _validate(
+            title=session.title if title is None else title,
+            objective=session.objective if objective is None else objective,
+            min_participants=session.min_participants if min_participants is None else min_participants,
+            max_participants=session.max_participants if max_participants is None else max_participants,
+            starts_at=session.starts_at if starts_at is None else starts_at,
+            duration_minutes=session.duration_minutes if duration_minutes is None else duration_minutes,
+            now=now,
+            check_start=starts_at is not None and starts_at != session.starts_at,
+        )
+        problems = rules.check_max_not_below_count(fields.max_participants, session.participant_count)
+        if problems:
+            raise DomainError(*problems)
+        guests = None if guest_ids is None else await _check_guests(session.program_id, session.host_id, guest_ids)
+
+        before = {
+            "title": session.title,
+            "objective": session.objective,
+            "minParticipants": session.min_participants,
+            "maxParticipants": session.max_participants,
+            "startsAt": session.starts_at,
+            "durationMinutes": session.duration_minutes,
+        }
+        after = {
+            "title": fields.title,
+            "objective": fields.objective,
+            "minParticipants": fields.min_participants,
+            "maxParticipants": fields.max_participants,
+            "startsAt": fields.starts_at,
+            "durationMinutes": fields.duration_minutes,
+        }
+        changed = [name for name in after if after[name] != before[name]]
+        time_changed = "startsAt" in changed or "durationMinutes" in changed
+        previous_starts_at, previous_ends_at = session.starts_at, session.ends_at
+
+        added_guests: list[int] = []
+        if guests is not None:
+            current = set(await Guest.filter(session_id=session.id).values_list("user_id", flat=True))
+            added_guests = [g for g in guests if g not in current]
+            removed = current - set(guests)
+            if removed:
+                await Guest.filter(session_id=session.id, user_id__in=list(removed)).delete()
+            if added_guests:
+                await Guest.bulk_create([Guest(session_id=session.id, user_id=g) for g in added_guests])
+            if added_guests or removed:
+                changed.append("guestIds")
+
+        if changed:
+            updated = await GroupSession.filter(
+                id=session.id, participant_count__lte=fields.max_participants
+            ).update(
+                title=fields.title,
+                objective=fields.objective,
+                min_participants=fields.min_participants,
+                max_participants=fields.max_participants,
+                starts_at=fields.starts_at,
+                ends_at=fields.starts_at + timedelta(minutes=fields.duration_minutes),
+                duration_minutes=fields.duration_minutes,
+                sequence=session.sequence + (1 if time_changed else 0),
+                updated_at=now,
+            )
+            if not updated:  # a join took the seat between our read and this write
+                fresh = await GroupSession.get(id=session.id)
+                raise DomainError(*rules.check_max_not_below_count(fields.max_participants, fresh.participant_count))
+            events.append(
+                GroupSessionChanged(
+                    session_id=session.id,
+                    program_id=session.program_id,
+                    host_id=session.host_id,
+                    changed_fields=tuple(changed),
+                    previous_starts_at=previous_starts_at if time_changed else None,
+                    previous_ends_at=previous_ends_at if time_changed else None,
+                    added_guest_ids=tuple(added_guests),
+                    occurred_at=now,
+                )
+            )
+    return await GroupSession.get(id=session_id)
+
+
+async def cancel_group_session(
+    *, viewer_id: int, session_id: int, reason: str | None = None, effects: Effects
+) -> GroupSession:
+    """Cancel a session (host only). Registrations stay, so everyone registered can be told."""
+    now = utcnow()
+    cleaned_reason = rules.clean_text(reason) if reason is not None else None
+    if cleaned_reason and len(cleaned_reason) > rules.REASON_MAX:
+        raise DomainError.of(
+            ErrorCode.TOO_LONG, f"reason must be at most {rules.REASON_MAX:,} characters.", ("input", "reason")
+        )
+    async with _unit_of_work(effects) as events:
+        session = await _visible_session(session_id, viewer_id, for_update=True)
+        if session.host_id != viewer_id:
+            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may cancel this session.")
+        if session.ends_at <= now:
+            raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be cancelled.")
+        updated = await GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED).update(
+            status=SessionStatus.CANCELLED,
+            cancellation_reason=cleaned_reason or None,
+            cancelled_at=now,
+            sequence=session.sequence + 1,
+            updated_at=now,
+        )
+        if not updated:
+            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled already.")
+        participant_ids = await Registration.filter(session_id=session.id).order_by("id").values_list(
+            "user_id", flat=True
+        )
+        events.append(
+            GroupSessionCancelled(
+                session_id=session.id,
+                program_id=session.program_id,
+                host_id=session.host_id,
+                reason=cleaned_reason or None,
+                participant_ids=tuple(participant_ids),
+                occurred_at=now,
+            )
+        )
+    return await GroupSession.get(id=session_id)
+
+
+def _join_refusal(session: GroupSession, *, is_registered: bool, now: datetime) -> DomainError | None:
+    reasons = rules.cannot_join_reasons(
+        is_member=True,
+        is_registered=is_registered,
+        is_cancelled=session.status == SessionStatus.CANCELLED,
+        starts_at=session.starts_at,
+        participant_count=session.participant_count,
+        max_participants=session.max_participants,
+        now=now,
+    )
+    if not reasons:
+        return None
+    return DomainError.of(reasons[0], rules.JOIN_REFUSAL_MESSAGES[reasons[0]], ("input", "id"))
+
+
+async def join_group_session(
+    *, viewer_id: int, session_id: int, effects: Effects
+) -> tuple[Registration, GroupSession]:
+    """Register the viewer. Any member of the program may join until the start, while seats
+    are left. The seat is taken by a conditional UPDATE checked by its row count, so two
+    writers can never both take the last one, on any database and any number of processes."""
+    now = utcnow()
+    async with _unit_of_work(effects) as events:
+        session = await _visible_session(session_id, viewer_id)
+        is_registered = await Registration.exists(session_id=session.id, user_id=viewer_id)
+        refusal = _join_refusal(session, is_registered=is_registered, now=now)
+        if refusal:
+            raise refusal
+        took_seat = await GroupSession.filter(
+            id=session.id,
+            status=SessionStatus.SCHEDULED,
+            starts_at__gt=now,
+            participant_count__lt=F("max_participants"),
+        ).update(participant_count=F("participant_count") + 1)
+        if not took_seat:
+            fresh = await GroupSession.get(id=session.id)
+            raise _join_refusal(fresh, is_registered=False, now=now) or DomainError.of(
+                ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], ("input", "id")
+            )
+        try:
+            registration = await Registration.create(session_id=session.id, user_id=viewer_id, is_host=False)
+        except IntegrityError:
+            # The same viewer joining twice at once: the unique (session, user) constraint
+            # refuses the second, and raising here rolls its seat back.
+            raise DomainError.of(
+                ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], ("input", "id")
+            ) from None
+        session = await GroupSession.get(id=session.id)
+        events.append(
+            RegistrationAdded(
+                session_id=session.id,
+                program_id=session.program_id,
+                host_id=session.host_id,
+                registration_id=registration.id,
+                user_id=viewer_id,
+                is_host=False,
+                registered_at=registration.registered_at,
+                participant_count=session.participant_count,
+                max_participants=session.max_participants,
+                occurred_at=now,
+            )
+        )
+    return registration, session
+
+
+async def leave_group_session(*, viewer_id: int, session_id: int, effects: Effects) -> GroupSession:
+    """Withdraw the viewer's registration (not the host's) and free the seat."""
+    now = utcnow()
+    async with _unit_of_work(effects) as events:
+        session = await _visible_session(session_id, viewer_id, for_update=True)
+        registration = await Registration.get_or_none(session_id=session.id, user_id=viewer_id)
+        if registration is None:
+            raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
+        if registration.is_host:
+            raise DomainError.of(
+                ErrorCode.HOST_CANNOT_LEAVE, "The host cannot leave; cancel the session instead.", ("input", "id")
+            )
+        if session.status == SessionStatus.CANCELLED:
+            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled.", ("input", "id"))
+        if session.starts_at <= now:
+            raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has already started.", ("input", "id"))
+        # Seat first, then the row: every command touches the session row first, so
+        # concurrent commands on one session queue on it instead of deadlocking.
+        await GroupSession.filter(id=session.id).update(participant_count=F("participant_count") - 1)
+        deleted = await Registration.filter(id=registration.id).delete()
+        if not deleted:  # withdrawn concurrently: undo our decrement by rolling back
+            raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
+        session = await GroupSession.get(id=session.id)
+        events.append(
+            RegistrationRemoved(
+                session_id=session.id,
+                program_id=session.program_id,
+                host_id=session.host_id,
+                registration_id=registration.id,
+                user_id=viewer_id,
+                is_host=False,
+                registered_at=registration.registered_at,
+                participant_count=session.participant_count,
+                max_participants=session.max_participants,
+                occurred_at=now,
+            )
+        )
+    return session

@@ -1,0 +1,130 @@
+"""Fan-out of live messages to subscribers: the Broker protocol and the in-process broker.
+
+A message is a JSON-able dict published on a channel (`host:<user id>`,
+`session:<session id>`). Each subscriber gets a bounded queue: one that reads too slowly
+is dropped (its iterator raises `SubscriberTooSlow`) instead of slowing the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class SubscriberTooSlow(Exception):
+    """The subscriber's queue overflowed; it missed messages and was dropped."""
+
+
+class BrokerUnavailable(Exception):
+    """The shared broker (Redis) cannot be reached; live updates are interrupted."""
+
+
+class Subscription:
+    """One subscriber's bounded queue on one channel."""
+
+    def __init__(self, channel: str, size: int) -> None:
+        self.channel = channel
+        self._queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(maxsize=size)
+        self.dropped = False
+
+    def offer(self, message: dict[str, Any]) -> None:
+        """Never blocks the publisher: a full queue marks the subscriber as too slow."""
+        if self.dropped:
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.fail(SubscriberTooSlow("too many undelivered messages; resubscribe to catch up"))
+
+    def fail(self, error: BaseException) -> None:
+        self.dropped = True
+        while True:  # make room, so the error is the next thing the reader sees
+            try:
+                self._queue.put_nowait(error)
+                return
+            except asyncio.QueueFull:
+                self._queue.get_nowait()
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+class Broker(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
+
+    def subscribe(self, channel: str) -> Any:
+        """An async context manager yielding a `Subscription`."""
+        ...
+
+
+class LocalFanout:
+    """The subscriber registry every broker shares: channel -> live subscriptions."""
+
+    def __init__(self, queue_size: int) -> None:
+        self.queue_size = queue_size
+        self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    def deliver(self, channel: str, message: dict[str, Any]) -> None:
+        for subscription in list(self.subscribers.get(channel, ())):
+            subscription.offer(message)
+
+    def fail_all(self, error: BaseException) -> None:
+        for subscriptions in list(self.subscribers.values()):
+            for subscription in list(subscriptions):
+                subscription.fail(error)
+
+    def add(self, channel: str) -> Subscription:
+        subscription = Subscription(channel, self.queue_size)
+        self.subscribers[channel].add(subscription)
+        return subscription
+
+    def remove(self, subscription: Subscription) -> bool:
+        """Forget a subscription; True when it was the channel's last."""
+        subscribers = self.subscribers.get(subscription.channel)
+        if subscribers is None:
+            return False
+        subscribers.discard(subscription)
+        if not subscribers:
+            del self.subscribers[subscription.channel]
+            return True
+        return False
+
+
+class InMemoryBroker:
+    """One process: publish delivers straight to this process's subscribers."""
+
+    def __init__(self, queue_size: int = 256) -> None:
+        self.fanout = LocalFanout(queue_size)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.fanout.fail_all(BrokerUnavailable("server shutting down"))
+
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        self.fanout.deliver(channel, message)
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        subscription = self.fanout.add(channel)
+        try:
+            yield subscription
+        finally:
+            self.fanout.remove(subscription)

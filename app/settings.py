@@ -1,0 +1,178 @@
+"""Settings: the only module that reads the environment.
+
+Everything else receives a `Settings` instance (see `create_app(settings)`), so tests
+build their own without patching globals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import urlparse
+
+DEFAULT_DATABASE_URL = "sqlite://data/app.sqlite3"
+DEFAULT_PUBLIC_WEB_URL = "http://127.0.0.1:8000"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message is one line meant for an operator."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = 10**9) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one process. See README's configuration table."""
+
+    app_env: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    public_web_url: str = DEFAULT_PUBLIC_WEB_URL
+    redis_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: str = "none"  # none | starttls | tls
+    smtp_timeout_seconds: int = 10
+    mail_from: str = "Group Sessions <no-reply@localhost>"
+    # Run the outbox delivery worker inside `serve`; turn off where `python -m app worker` runs apart.
+    outbox_worker_in_serve: bool = True
+    outbox_max_attempts: int = 8
+
+    # Limits (see README's security section).
+    max_page_size: int = 100
+    max_query_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_query_cost: int = 50_000
+    max_document_bytes: int = 15_000
+    max_body_bytes: int = 100_000
+    max_batch_operations: int = 10
+    request_timeout_seconds: int = 15
+    ws_connection_init_timeout_seconds: int = 5
+    ws_max_subscriptions: int = 20
+    ws_max_message_bytes: int = 64_000
+    ws_subscriber_queue_size: int = 256
+    sign_in_attempts_per_email: int = 10
+    sign_in_attempts_per_client: int = 50
+    sign_in_window_seconds: int = 300
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests use this instead of patching)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment; raises ConfigError with one clear line."""
+        env = os.environ if env is None else env
+        app_env = env.get("APP_ENV", "development").strip() or "development"
+        if app_env not in {"development", "production"}:
+            raise ConfigError(f"APP_ENV must be development or production, got {app_env!r}")
+        production = app_env == "production"
+
+        database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+        scheme = database_url.split("://", 1)[0] if "://" in database_url else ""
+        if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
+            raise ConfigError(
+                "DATABASE_URL must start with sqlite:// or postgres://, "
+                f"got {database_url.split('://', 1)[0]!r}"
+            )
+
+        public_web_url = env.get("PUBLIC_WEB_URL", "").strip()
+        if not public_web_url:
+            if production:
+                raise ConfigError("PUBLIC_WEB_URL must be set in production (the share links are built from it)")
+            public_web_url = DEFAULT_PUBLIC_WEB_URL
+        parsed = urlparse(public_web_url)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ConfigError(f"PUBLIC_WEB_URL must be an http(s) URL, got {public_web_url!r}")
+
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+
+        cors_origins = _list(env, "CORS_ORIGINS")
+        for origin in cors_origins:
+            if origin == "*" and production:
+                raise ConfigError("CORS_ORIGINS may not be * in production: list the web app's origins")
+            if origin != "*" and urlparse(origin).scheme not in {"http", "https"}:
+                raise ConfigError(f"CORS_ORIGINS entries must be origins like https://app.example.org, got {origin!r}")
+
+        smtp_security = env.get("SMTP_SECURITY", "none").strip().lower() or "none"
+        if smtp_security not in {"none", "starttls", "tls"}:
+            raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
+
+        defaults = cls()
+        return cls(
+            app_env=app_env,
+            database_url=database_url,
+            public_web_url=public_web_url.rstrip("/"),
+            redis_url=redis_url,
+            cors_origins=cors_origins,
+            smtp_host=env.get("SMTP_HOST", "").strip() or defaults.smtp_host,
+            smtp_port=_int(env, "SMTP_PORT", defaults.smtp_port, low=1, high=65535),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_security=smtp_security,
+            smtp_timeout_seconds=_int(env, "SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout_seconds, low=1, high=300),
+            mail_from=env.get("MAIL_FROM", "").strip() or defaults.mail_from,
+            outbox_worker_in_serve=_bool(env, "OUTBOX_WORKER_IN_SERVE", True),
+            outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts, low=1, high=100),
+            max_page_size=_int(env, "MAX_PAGE_SIZE", defaults.max_page_size, low=1, high=1000),
+            max_query_depth=_int(env, "MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100),
+            max_aliases=_int(env, "MAX_ALIASES", defaults.max_aliases, low=1, high=1000),
+            max_tokens=_int(env, "MAX_TOKENS", defaults.max_tokens, low=10, high=100_000),
+            max_query_cost=_int(env, "MAX_QUERY_COST", defaults.max_query_cost, low=1),
+            max_document_bytes=_int(env, "MAX_DOCUMENT_BYTES", defaults.max_document_bytes, low=100),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes, low=1000),
+            max_batch_operations=_int(env, "MAX_BATCH_OPERATIONS", defaults.max_batch_operations, low=0, high=100),
+            request_timeout_seconds=_int(env, "REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds, low=1),
+            ws_connection_init_timeout_seconds=_int(
+                env, "WS_CONNECTION_INIT_TIMEOUT_SECONDS", defaults.ws_connection_init_timeout_seconds, low=1
+            ),
+            ws_max_subscriptions=_int(env, "WS_MAX_SUBSCRIPTIONS", defaults.ws_max_subscriptions, low=1),
+            ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", defaults.ws_max_message_bytes, low=1000),
+            ws_subscriber_queue_size=_int(env, "WS_SUBSCRIBER_QUEUE_SIZE", defaults.ws_subscriber_queue_size, low=1),
+            sign_in_attempts_per_email=_int(env, "SIGN_IN_ATTEMPTS_PER_EMAIL", defaults.sign_in_attempts_per_email, low=1),
+            sign_in_attempts_per_client=_int(
+                env, "SIGN_IN_ATTEMPTS_PER_CLIENT", defaults.sign_in_attempts_per_client, low=1
+            ),
+            sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", defaults.sign_in_window_seconds, low=1),
+        )
