@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import NewType
-
 import strawberry
 
 _DESCRIPTION = (
@@ -36,8 +34,8 @@ def parse_datetime(value: object) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+# A ScalarDefinition: the schema maps `datetime` to it (StrawberryConfig.scalar_map).
 DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
     name="DateTime",
     description=_DESCRIPTION,
     serialize=serialize_datetime,

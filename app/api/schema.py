@@ -25,9 +25,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Program, GroupSession, Registration],
-        scalar_overrides={datetime: DateTime},
         extensions=extensions,
-        config=StrawberryConfig(),
+        config=StrawberryConfig(scalar_map={datetime: DateTime}),
     )
 
 

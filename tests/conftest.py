@@ -1,0 +1,275 @@
+"""Shared fixtures: a real app per test on its own migrated database, driven through /graphql.
+
+Database per test: the committed migrations are applied once per run to a template, and
+each test gets a fresh copy (SQLite) or a fresh database cloned from a template
+(PostgreSQL, when TEST_DATABASE_URL names one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.accounts import services as accounts
+from app.accounts.models import Program, ProgramRole, User
+from app.api.relay import to_global_id
+from app.db import migrate_database
+from app.main import create_app
+from app.settings import Settings
+
+PUBLIC_WEB_URL = "https://sessions.example.org"
+
+
+def pytest_report_header(config) -> str:
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'SQLite (set TEST_DATABASE_URL=postgres://... for PostgreSQL)'}"
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(migrate_database(f"sqlite://{path}"))
+    return path
+
+
+@pytest.fixture
+def database_url(request, tmp_path) -> str:
+    """A freshly migrated, empty database for this test."""
+    base = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if base.startswith("postgres"):
+        return request.getfixturevalue("postgres_database")
+    template = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "app.sqlite3"
+    shutil.copy(template, path)
+    return f"sqlite://{path}"
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> str:
+    """Name of a migrated template database on the TEST_DATABASE_URL server."""
+    import asyncpg
+
+    base = os.environ["TEST_DATABASE_URL"]
+    name = f"gs_template_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(_pg_url(base, "postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        await migrate_database(_pg_url(base, name))
+
+    asyncio.run(create())
+    yield name
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(_pg_url(base, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def postgres_database(postgres_template) -> AsyncIterator[str]:
+    import asyncpg
+
+    base = os.environ["TEST_DATABASE_URL"]
+    name = f"gs_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(_pg_url(base, "postgres"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    finally:
+        await conn.close()
+    yield _pg_url(base, name)
+    conn = await asyncpg.connect(_pg_url(base, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def _pg_url(base: str, database: str) -> str:
+    head, _, _ = base.rstrip("/").rpartition("/")
+    return f"{head}/{database}"
+
+
+# --- the app -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, public_web_url=PUBLIC_WEB_URL)
+
+
+@pytest.fixture
+async def app(settings):
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+class GraphQLClient:
+    """Posts GraphQL to the app in-process (httpx ASGI transport): the real endpoint."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None, **extra: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict:
+        """The whole response body; asserts it is a well-formed 200 GraphQL response."""
+        response = await self.post(query, variables, token=token)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "data" in body or "errors" in body, body
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict:
+        """`data` of a response that must have no errors."""
+        body = await self.execute(query, variables, token=token)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+async def api(app) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield GraphQLClient(http)
+
+
+# --- people and programs -------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    user: User
+    token: str
+    role: ProgramRole | None
+
+    @property
+    def gid(self) -> str:
+        return to_global_id("User", self.user.id)
+
+
+@dataclass
+class World:
+    """One program with a host (mentor), another mentor, mentees, an admin, and an
+    outsider who belongs to another program only."""
+
+    program: Program
+    other_program: Program
+    host: Member
+    mentor: Member
+    mentees: list[Member]
+    admin: Member
+    outsider: Member
+    _count: int = field(default=0)
+
+    @property
+    def program_gid(self) -> str:
+        return to_global_id("Program", self.program.id)
+
+    async def add_members(self, n: int, role: ProgramRole = ProgramRole.MENTEE) -> list[Member]:
+        return [await make_member(self.program, f"extra{len(self.mentees) + i}", role) for i in range(n)]
+
+
+async def make_member(program: Program | None, name: str, role: ProgramRole, time_zone: str = "UTC") -> Member:
+    user = await accounts.create_user(email=f"{name}@example.org", name=name.title(), time_zone=time_zone)
+    if program is not None:
+        await accounts.add_member(program_id=program.id, email=user.email, role=role)
+    return Member(user=user, token=await accounts.issue_token(user), role=role)
+
+
+@pytest.fixture
+async def world(app) -> World:
+    program = await accounts.create_program(name="Mentoring")
+    other = await accounts.create_program(name="Elsewhere")
+    host = await make_member(program, "hannah", ProgramRole.MENTOR, "Europe/Paris")
+    mentor = await make_member(program, "mario", ProgramRole.MENTOR)
+    mentees = [await make_member(program, f"mentee{i}", ProgramRole.MENTEE) for i in range(3)]
+    admin = await make_member(program, "adele", ProgramRole.ADMIN)
+    outsider = await make_member(other, "otto", ProgramRole.MENTOR)
+    return World(program, other, host, mentor, mentees, admin, outsider)
+
+
+def in_days(days: float, hour: int | None = None) -> str:
+    """An ISO instant `days` from now, with a +01:00 offset as a browser in Paris sends."""
+    moment = datetime.now(timezone(timedelta(hours=1))) + timedelta(days=days)
+    if hour is not None:
+        moment = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return moment.isoformat()
+
+
+CREATE = """
+mutation Create($input: CreateGroupSessionInput!) {
+  createGroupSession(input: $input) {
+    groupSession { id title objective startsAt endsAt durationMinutes minParticipants maxParticipants
+                   participantCount spotsLeft isFull status url viewerIsHost viewerIsAttending viewerCanEdit
+                   host { id name } program { id name } guests { id name } }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def create_session(api: GraphQLClient, world: World, **overrides: Any) -> dict:
+    """Create a session hosted by world.host (or `as_`) and return it; asserts success."""
+    member = overrides.pop("as_", world.host)
+    payload = {
+        "programId": world.program_gid,
+        "title": "Negotiating your first salary",
+        "objective": "Practise the conversation with people who have done it.",
+        "startsAt": in_days(3, hour=17),
+        "durationMinutes": 90,
+        **overrides,
+    }
+    data = await api.data(CREATE, {"input": payload}, token=member.token)
+    result = data["createGroupSession"]
+    assert result["userErrors"] == [], result["userErrors"]
+    return result["groupSession"]
+
+
+JOIN = """
+mutation Join($id: ID!) {
+  joinGroupSession(input: {id: $id}) {
+    registration { id isHost participant { name } session { id } }
+    groupSession { id participantCount spotsLeft isFull viewerIsAttending viewerCanJoin viewerCannotJoinReasons }
+    userErrors { field message code }
+  }
+}
+"""
+
+LEAVE = """
+mutation Leave($id: ID!) {
+  leaveGroupSession(input: {id: $id}) {
+    groupSession { id participantCount spotsLeft viewerIsAttending }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def join(api: GraphQLClient, member: Member, session_id: str) -> dict:
+    data = await api.data(JOIN, {"id": session_id}, token=member.token)
+    return data["joinGroupSession"]
