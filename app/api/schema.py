@@ -16,11 +16,18 @@ from app.api.types.nodes import GroupSession, Program, Registration, User
 from app.settings import Settings
 
 
+class AppSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Strawberry logs every error with a traceback, expected ones included (a missing
+        token, a bad cursor). Unexpected errors are logged by MaskUnexpectedErrors, with
+        the request id the client sees; the rest is the client's business, not the log's."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the extensions `settings` asks for (limits, production hardening)."""
     settings = settings or Settings()
     extensions: list = [FreshLoaders, MaskUnexpectedErrors]
-    return strawberry.Schema(
+    return AppSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -1,0 +1,48 @@
+"""Settings from the environment, global IDs and the DateTime scalar."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from app.api.relay import from_global_id, pk_of, to_global_id
+from app.api.scalars import parse_datetime, serialize_datetime
+from app.settings import ConfigError, Settings
+
+
+def test_defaults_work_on_a_laptop():
+    settings = Settings.from_env({})
+    assert settings.database_url.startswith("sqlite://") and settings.public_web_url == "http://127.0.0.1:8000"
+    assert not settings.is_production and settings.redis_url is None
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"PUBLIC_WEB_URL": "not a url"}, "PUBLIC_WEB_URL"),
+    ({"APP_ENV": "production"}, "PUBLIC_WEB_URL must be set in production"),
+    ({"APP_ENV": "staging"}, "APP_ENV"),
+    ({"SMTP_PORT": "abc"}, "SMTP_PORT must be a whole number"),
+    ({"SMTP_SECURITY": "ssl3"}, "SMTP_SECURITY"),
+    ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+    ({"CORS_ORIGINS": "example.org"}, "CORS_ORIGINS"),
+])
+def test_bad_configuration_fails_with_one_clear_line(env, message):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(env)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_global_ids_round_trip_and_reject_everything_else():
+    gid = to_global_id("GroupSession", 42)
+    assert from_global_id(gid) == ("GroupSession", 42)
+    assert pk_of(gid, "GroupSession") == 42 and pk_of(gid, "User") is None
+    for bad in ["", "x", "R3JvdXBTZXNzaW9uOg", to_global_id("Nope", 1), "Zm9vOjE=", "R3JvdXBTZXNzaW9uOi0x", "é"]:
+        assert from_global_id(bad) is None
+
+
+def test_datetime_out_is_utc_with_z_and_in_needs_an_offset():
+    assert serialize_datetime(datetime(2026, 12, 1, 16, tzinfo=timezone.utc)) == "2026-12-01T16:00:00Z"
+    assert parse_datetime("2026-12-01T17:00:00+01:00") == datetime(2026, 12, 1, 16, tzinfo=timezone.utc)
+    assert parse_datetime("2026-12-01T16:00:00Z") == datetime(2026, 12, 1, 16, tzinfo=timezone.utc)
+    for bad in ["2026-12-01T17:00:00", "tomorrow", "", 17, None]:
+        with pytest.raises(ValueError):
+            parse_datetime(bad)
