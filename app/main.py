@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from tortoise.connection import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.accounts.services import user_for_token
@@ -81,6 +82,12 @@ class GraphQLApp(GraphQL):
 
 
 async def healthz(request: Request) -> Response:
+    """200 once the app serves and its database answers; 503 otherwise (for load balancers)."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        logger.warning("health check failed: %s", error)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

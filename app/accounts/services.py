@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
-from app.errors import DomainError, ErrorCode
+from app.errors import DomainError, ErrorCode, Problem
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both failures cost the same time.
@@ -137,6 +137,27 @@ async def create_user(*, email: str, name: str, password: str | None = None, tim
         )
     except IntegrityError:
         raise DomainError.of(ErrorCode.INVALID, f"A user with email {email} exists already.", ("email",)) from None
+
+
+async def update_profile(user: User, *, name: str | None = None, time_zone: str | None = None) -> User:
+    """Change the user's display name and/or time zone (None leaves a field as it is)."""
+    problems = []
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+            problems.append(Problem(ErrorCode.INVALID, f"A name of 1 to {NAME_MAX} characters on one line is required.",
+                                    ("input", "name")))
+    if time_zone is not None and not is_valid_time_zone(time_zone):
+        problems.append(Problem(ErrorCode.INVALID, "timeZone must be an IANA time zone such as Europe/Paris.",
+                                ("input", "timeZone")))
+    if problems:
+        raise DomainError(*problems)
+    if name is not None:
+        user.name = name
+    if time_zone is not None:
+        user.time_zone = time_zone
+    await user.save(update_fields=["name", "time_zone"])
+    return user
 
 
 async def create_program(*, name: str) -> Program:

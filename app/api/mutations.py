@@ -112,6 +112,20 @@ class LeaveGroupSessionPayload:
     user_errors: list[UserError] = strawberry.field(description="Why nothing was changed; empty on success.")
 
 
+@strawberry.input(description="Changes to the viewer's own account.")
+class UpdateViewerInput:
+    name: str | None = strawberry.field(default=None, description="New display name; left out stays.")
+    time_zone: str | None = strawberry.field(
+        default=None, description="IANA time zone (e.g. the browser's, Europe/Paris); emails use it."
+    )
+
+
+@strawberry.type(description="The result of updateViewer.")
+class UpdateViewerPayload:
+    viewer: User | None = strawberry.field(description="The viewer as they are now.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was changed; empty on success.")
+
+
 def _user_pks(ids: list[strawberry.ID] | None) -> list[int] | None:
     """Guest IDs as user keys; an ID that names no user raises NOT_FOUND at its index."""
     if ids is None:
@@ -136,6 +150,15 @@ class Mutation:
         except DomainError as error:
             return SignInPayload(token=None, viewer=None, user_errors=user_errors(error))
         return SignInPayload(token=token, viewer=User.from_row(user), user_errors=[])
+
+    @strawberry.mutation(description="Change the viewer's name or time zone.")
+    async def update_viewer(self, info: Info, input: UpdateViewerInput) -> UpdateViewerPayload:
+        viewer = info.context.require_viewer()
+        try:
+            user = await accounts.update_profile(viewer, name=input.name, time_zone=input.time_zone)
+        except DomainError as error:
+            return UpdateViewerPayload(viewer=None, user_errors=user_errors(error))
+        return UpdateViewerPayload(viewer=User.from_row(user), user_errors=[])
 
     @strawberry.mutation(
         description="Dashboard > Sessions > Create a session. Only mentors of the program may host."

@@ -108,3 +108,27 @@ async def test_email_is_visible_to_the_user_alone(api, world):
     other = await api.data(query, {"id": world.host.gid}, token=world.mentees[0].token)
     assert own["profile"]["email"] == "hannah@example.org"
     assert other["profile"] == {"name": "Hannah", "email": None}
+
+
+UPDATE_VIEWER = """
+mutation($input: UpdateViewerInput!) {
+  updateViewer(input: $input) { viewer { name timeZone } userErrors { field code } }
+}
+"""
+
+
+async def test_viewer_changes_name_and_time_zone(api, world):
+    result = (await api.data(UPDATE_VIEWER, {"input": {"timeZone": "America/Sao_Paulo", "name": " Hannah A. "}},
+                             token=world.host.token))["updateViewer"]
+    assert result == {"viewer": {"name": "Hannah A.", "timeZone": "America/Sao_Paulo"}, "userErrors": []}
+    await world.host.user.refresh_from_db()
+    assert world.host.user.time_zone == "America/Sao_Paulo"
+
+
+@pytest.mark.parametrize("input_, field", [({"timeZone": "Mars/Base"}, "timeZone"), ({"timeZone": "../etc/passwd"}, "timeZone"),
+                                           ({"name": ""}, "name"), ({"name": "a\nb"}, "name")])
+async def test_invalid_profile_changes_are_refused_and_change_nothing(api, world, input_, field):
+    result = (await api.data(UPDATE_VIEWER, {"input": input_}, token=world.host.token))["updateViewer"]
+    assert result["viewer"] is None and result["userErrors"] == [{"field": ["input", field], "code": "INVALID"}]
+    await world.host.user.refresh_from_db()
+    assert (world.host.user.name, world.host.user.time_zone) == ("Hannah", "Europe/Paris")
