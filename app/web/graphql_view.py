@@ -7,25 +7,33 @@ request errors as `text/plain`. This view adds what the spec asks for:
   the client accepts it, where a response without `data` (the document failed to parse
   or validate, or the variables failed to coerce) is a 400;
 - request errors as GraphQL-shaped JSON bodies with `extensions.code`, never text;
-- a mutation (or subscription) sent over GET is a 405 with `Allow: POST`;
+- a mutation sent over GET is a 405 with `Allow: POST`; a subscription over HTTP is a 400
+  (subscriptions are WebSocket only: Strawberry would run one as a query and fail);
 - a non-string `operationName` is a 400 (Strawberry passes it on unchecked);
 - the GraphiQL page served from the app's own assets (`app.web.graphiql`).
 """
 
 from __future__ import annotations
 
-from cross_web import HTTPException
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 from strawberry.types import ExecutionResult
 
 from app.web import graphiql
 from app.web.negotiation import GRAPHQL_RESPONSE_JSON, error_response, response_media_type
 
+SUBSCRIPTIONS_OVER_WEBSOCKET = (
+    "Subscriptions are served over WebSocket at this path (graphql-transport-ws), not over plain HTTP."
+)
 _ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
@@ -45,13 +53,17 @@ class GraphQLOverHTTP(GraphQL):
 
     def _request_error(self, request: Request, exc: HTTPException) -> Response:
         headers: dict[str, str] = {}
-        status_code = exc.status_code
-        if request.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
-            # The spec: a mutation over GET MUST get 405; POST is the way.
-            status_code = 405
-            headers["Allow"] = "POST"
+        status_code, message = exc.status_code, exc.reason
+        refused = exc.__cause__
+        if isinstance(refused, InvalidOperationTypeError):
+            if refused.operation_type == OperationType.SUBSCRIPTION:
+                message = SUBSCRIPTIONS_OVER_WEBSOCKET
+            elif request.method == "GET":
+                # The spec: a mutation over GET MUST get 405; POST is the way.
+                status_code = 405
+                headers["Allow"] = "POST"
         return error_response(
-            exc.reason,
+            message,
             status_code=status_code,
             code=_ERROR_CODES.get(status_code, "BAD_REQUEST"),
             accept=request.headers.get("accept"),
@@ -63,6 +75,36 @@ class GraphQLOverHTTP(GraphQL):
         # The negotiated type travels on the sub-response: `create_response` gets no request.
         sub_response.media_type = response_media_type(request.headers.get("accept"))
         return sub_response
+
+    async def execute_single(  # noqa: PLR0917 (Strawberry's signature)
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, less subscriptions: it lets them through plain HTTP (for streaming
+        transports this app does not enable), where the subscription field then runs as if
+        it were a query and fails as an unexpected error. Subscriptions are WebSocket only."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason()) from e
+        except InvalidOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
+        except MissingQueryError as e:
+            raise HTTPException(400, "No GraphQL query found in the request") from e
 
     async def parse_http_body(self, request):  # type: ignore[override]
         data = await super().parse_http_body(request)
