@@ -7,6 +7,7 @@ Run it through scripts/audit_http, which prepares .venv and the npm packages.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import sys
@@ -24,6 +25,8 @@ AUDIT_TIMEOUT_SECONDS = 120
 
 
 async def main() -> int:
+    # The audit sends broken documents on purpose; their tracebacks are noise here.
+    logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="audit-http-") as tmp:
         database_url = f"sqlite://{tmp}/audit.sqlite3"
         await migrate_database(database_url)
