@@ -32,6 +32,19 @@ async def test_graphiql_renders_and_runs_a_query(app, world, serve):
         assert json.loads(result.replace("\xa0", " ")) == {
             "data": {"viewer": {"name": "Hannah", "email": "hannah@example.org"}}
         }
+        # Subscriptions: the page may open its WebSocket (CSP connect-src 'self', and the
+        # server's Origin check takes the page's own origin as same-origin).
+        opened = await browser.script_async(
+            """
+            const done = arguments[arguments.length - 1];
+            const socket = new WebSocket(arguments[0], 'graphql-transport-ws');
+            socket.onopen = () => { socket.close(); done('open'); };
+            socket.onerror = () => done('error');
+            """,
+            base.replace("http://", "ws://") + "/graphql",
+        )
+        assert opened == "open"
+
         # Nothing failed to load or was blocked by the page's CSP (a CDN script, an inline
         # script, a worker from elsewhere would all show up here).
         errors = [entry["message"] for entry in await browser.console() if entry["level"] == "SEVERE"]

@@ -90,6 +90,10 @@ class Browser:
     async def script(self, source: str, *args: Any) -> Any:
         return await self.command("POST", "/execute/sync", {"script": source, "args": list(args)})
 
+    async def script_async(self, source: str, *args: Any) -> Any:
+        """Runs `source` with a callback as its last argument; returns what it is called with."""
+        return await self.command("POST", "/execute/async", {"script": source, "args": list(args)})
+
     async def console(self) -> list[dict[str, Any]]:
         """Browser console entries since the last call (chromedriver's log extension)."""
         return await self.command("POST", "/se/log", {"type": "browser"})
