@@ -25,8 +25,8 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.web import graphiql
 from app.web.negotiation import GRAPHQL_RESPONSE_JSON, error_response, response_media_type

@@ -99,22 +99,33 @@ class Browser:
         return await self.command("POST", "/se/log", {"type": "browser"})
 
     async def wait_for_text(self, css: str, wanted: str, *, timeout: float = 20) -> str:
-        """The text of `css` once it contains `wanted`; fails after `timeout` seconds."""
-
-        async def poll() -> str:
-            while True:
-                text = await self.script(
-                    "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css
-                )
-                if wanted in text:
-                    return text
-                await asyncio.sleep(0.1)
-
+        """The text of `css` once it contains `wanted` (a MutationObserver in the page
+        reports it); fails after `timeout` seconds with the text shown then."""
+        await self.command("POST", "/timeouts", {"script": int(timeout * 1000)})
         try:
-            return await asyncio.wait_for(poll(), timeout)
-        except TimeoutError:
-            text = await self.script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", css)
-            raise WebDriverError(f"{css} never showed {wanted!r}; it shows {text!r}") from None
+            return await self.script_async(
+                """
+                const [css, wanted, done] = arguments;
+                const observer = new MutationObserver(() => check());
+                function check() {
+                  const element = document.querySelector(css);
+                  if (element && element.innerText.includes(wanted)) {
+                    observer.disconnect();
+                    done(element.innerText);
+                    return true;
+                  }
+                  return false;
+                }
+                if (!check()) observer.observe(document.body, {subtree: true, childList: true, characterData: true});
+                """,
+                css,
+                wanted,
+            )
+        except WebDriverError as error:
+            if "timeout" not in str(error):
+                raise
+            shown = await self.script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", css)
+            raise WebDriverError(f"{css} never showed {wanted!r} within {timeout} s; it shows {shown!r}") from None
 
 
 def _free_port() -> int:
