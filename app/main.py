@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise.connection import connections
 from tortoise.contrib.starlette import RegisterTortoise
@@ -26,6 +25,8 @@ from app.group_sessions.events import Effects
 from app.live.broker import Broker, InMemoryBroker
 from app.live.publisher import make_publisher
 from app.settings import Settings
+from app.web import graphiql, middleware
+from app.web.graphql_view import GraphQLOverHTTP
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,9 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-class GraphQLApp(GraphQL):
-    """Strawberry's ASGI view, with our context, authentication and WebSocket sign-in."""
+class GraphQLApp(GraphQLOverHTTP):
+    """Strawberry's ASGI view (made to follow GraphQL over HTTP, see app.web), with our
+    context, authentication and WebSocket sign-in."""
 
     def __init__(self, *, settings: Settings, effects: Effects, broker: Broker) -> None:
         super().__init__(
@@ -107,14 +109,14 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
             finally:
                 await broker.stop()
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+    ]
+    if graphql.graphql_ide:
+        routes.append(graphiql.assets_route())
+    app = Starlette(routes=routes, middleware=middleware(settings), lifespan=lifespan)
     app.state.settings = settings
     app.state.effects = effects
     app.state.broker = broker

@@ -1,0 +1,108 @@
+"""A cap on the size of a request: body bytes (settings.max_body_bytes) and query string.
+
+The body is read here, up to the cap, before the application sees any of it, so an
+oversized request (announced by Content-Length or streamed chunked) is answered
+413 with a JSON error and never parsed. The query string (GET queries) is held to the
+same number: 414 past it.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.web.negotiation import error_response
+
+
+def more_body(message: Message) -> bool:
+    return bool(message.get("more_body", False))
+
+
+class BodySizeLimitMiddleware:
+    """Refuses HTTP requests whose body or query string exceeds `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.drain_bytes = max(1_000_000, 10 * max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        accept = headers.get("accept")
+
+        if len(scope.get("query_string", b"")) > self.max_bytes:
+            await error_response(
+                f"The query string is larger than {self.max_bytes} bytes: send the operation in a POST body.",
+                status_code=414,
+                code="URI_TOO_LONG",
+                accept=accept,
+            )(scope, receive, send)
+            return
+
+        declared = headers.get("content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_bytes
+            except ValueError:
+                too_large = False  # the server rejects a malformed Content-Length itself
+            if too_large:
+                await self._refuse(scope, receive, send, accept, drain=int(declared) <= self.drain_bytes)
+                return
+
+        # Read the whole body now (it is small by definition), then replay it.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, accept, drain=more_body(message))
+                return
+            chunks.append(chunk)
+            if not more_body(message):
+                break
+
+        replayed = False
+        body = b"".join(chunks)
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, accept: str | None, *, drain: bool) -> None:
+        if drain and not await self._drained(receive):
+            return  # the client went away
+        response = error_response(
+            f"The request body is larger than the limit of {self.max_bytes} bytes.",
+            status_code=413,
+            code="PAYLOAD_TOO_LARGE",
+            accept=accept,
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+    async def _drained(self, receive: Receive) -> bool:
+        """Reads and discards the rest of the body, up to `drain_bytes`; False when the
+        client disconnected. A client still sending when the server closes the connection
+        gets a reset instead of the 413; reading a moderately oversized body first lets it
+        read the clear answer. Beyond `drain_bytes` the connection is just closed."""
+        discarded = 0
+        while discarded <= self.drain_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return False
+            discarded += len(message.get("body", b""))
+            if not more_body(message):
+                return True
+        return True

@@ -1,0 +1,62 @@
+"""Security headers on every HTTP response.
+
+The API answers JSON only, so its policy allows nothing at all: no scripts, no frames, no
+embedding. The GraphiQL page and its assets carry their own, wider policy
+(`IDE_CONTENT_SECURITY_POLICY`): scripts and workers from this origin only, never inline
+or eval; inline styles are allowed because the editor (Monaco) and React set them.
+A header a response already carries is left alone, so a route can give its own.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+IDE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def security_headers(*, hsts: bool) -> dict[str, str]:
+    """The headers every response gets unless it sets them itself."""
+    headers = {
+        "Content-Security-Policy": API_CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        # Answers hold one member's data: no shared or browser cache keeps them.
+        "Cache-Control": "no-store",
+    }
+    if hsts:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
+class SecurityHeadersMiddleware:
+    """Adds `security_headers()` to each HTTP response that lacks them."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.headers = security_headers(hsts=hsts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

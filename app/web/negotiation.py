@@ -1,0 +1,62 @@
+"""GraphQL over HTTP media types: which one a client accepts, and error bodies in it.
+
+The spec (graphql-over-http, "Accept" and "Legacy watershed") lets a client ask for
+`application/graphql-response+json`, whose HTTP status tells request errors (4xx) from
+execution results (2xx); `application/json` is the legacy type, always 200 for a
+well-formed GraphQL response. Missing Accept, `*/*` and `application/*` mean
+`application/json`. A client that accepts neither still gets `application/json`
+(the spec's second permitted choice, instead of 406).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from starlette.responses import Response
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return min(max(float(value.strip()), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def response_media_type(accept: str | None) -> str:
+    """The media type to answer with for this Accept header value."""
+    best: dict[str, float] = {}
+    for item in (accept or "").split(","):
+        kind, *params = item.split(";")
+        kind = kind.strip().lower()
+        if kind in {GRAPHQL_RESPONSE_JSON, JSON, "application/*", "*/*"}:
+            best[kind] = max(best.get(kind, 0.0), _quality(params))
+    wanted = best.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    legacy = max(best.get(JSON, 0.0), best.get("application/*", 0.0), best.get("*/*", 0.0))
+    return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= legacy else JSON
+
+
+def error_response(
+    message: str,
+    *,
+    status_code: int,
+    code: str,
+    accept: str | None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A GraphQL-shaped error body (`{"errors": [...]}`, no `data`) with an HTTP status,
+    in the media type the client accepts."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status_code,
+        headers=dict(headers or {}),
+        media_type=f"{response_media_type(accept)}; charset=utf-8",
+    )
