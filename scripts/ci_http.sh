@@ -2,7 +2,7 @@
 # CI steps for the HTTP/browser layer (issue 6). Call it from .ci/run BEFORE ./scripts/test,
 # so that the tests which need these tools run instead of skipping:
 #   - Debian's chromium + chromium-driver for tests/web/test_graphiql_browser.py
-#   - graphql-http (npm, tools/http-audit) for tests/web/test_http_audit.py
+#   - graphql-http (npm, scripts/http-audit) for tests/web/test_http_audit.py
 # Then it runs the GraphQL over HTTP audit once on its own (scripts/audit_http), which fails
 # the build when a MUST, or an unexplained SHOULD, fails.
 # Serving GraphiQL needs no npm: its built assets are committed (scripts/build_graphiql).
@@ -17,6 +17,6 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 chromium --version
 
-(cd tools/http-audit && npm ci --no-audit --no-fund --silent)
+(cd scripts/http-audit && npm ci --no-audit --no-fund --silent)
 
 ./scripts/audit_http

@@ -1,7 +1,7 @@
 """The GraphiQL page (development mode only), served with its assets from the app itself.
 
 The assets in static/graphiql/ are built by scripts/build_graphiql (npm + esbuild, from
-tools/graphiql/) and committed, so serving them needs no npm and no CDN: the page works
+scripts/graphiql/) and committed, so serving them needs no npm and no CDN: the page works
 offline and on an intranet, under a CSP that allows scripts from this origin only.
 """
 

@@ -1,5 +1,5 @@
 """The official GraphQL over HTTP audit (graphql-http's serverAudits) against the served
-app: every MUST passes, and every SHOULD passes or is explained (tools/http-audit/audit.mjs,
+app: every MUST passes, and every SHOULD passes or is explained (scripts/http-audit/audit.mjs,
 docs/http.md)."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-AUDIT = Path(__file__).resolve().parents[2] / "tools" / "http-audit"
+AUDIT = Path(__file__).resolve().parents[2] / "scripts" / "http-audit"
 
 
 def audit_missing() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed"
     if not (AUDIT / "node_modules" / "graphql-http").is_dir():
-        return "graphql-http is not installed (cd tools/http-audit && npm ci; see scripts/ci_http.sh)"
+        return "graphql-http is not installed (cd scripts/http-audit && npm ci; see scripts/ci_http.sh)"
     return None
 
 
