@@ -111,10 +111,12 @@ class Blackhole:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
+        self.connected = asyncio.Event()
 
     async def start(self) -> None:
         async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self._writers.append(writer)
+            self.connected.set()
 
         self._server = await asyncio.start_server(hold, host="127.0.0.1", port=0)
         self.port = self._server.sockets[0].getsockname()[1]
