@@ -67,7 +67,7 @@ class Settings:
     mail_from: str = "Group Sessions <no-reply@localhost>"
     # Run the outbox delivery worker inside `serve`; turn off where `python -m app worker` runs apart.
     outbox_worker_in_serve: bool = True
-    outbox_max_attempts: int = 8
+    outbox_max_attempts: int = 12
     # Retry n waits about base * 2**(n-1) seconds (with jitter), never more than the cap.
     outbox_retry_base_seconds: int = 30
     outbox_retry_max_seconds: int = 3600
