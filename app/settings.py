@@ -146,6 +146,11 @@ class Settings:
         if smtp_security not in {"none", "starttls", "tls"}:
             raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
 
+        smtp_username = env.get("SMTP_USERNAME") or None
+        smtp_password = env.get("SMTP_PASSWORD") or None
+        if (smtp_username is None) != (smtp_password is None):
+            raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD go together: set both, or neither")
+
         mail_from = env.get("MAIL_FROM", "").strip() or cls.mail_from
         _, mail_from_address = parseaddr(mail_from)
         if "@" not in mail_from_address or any(c in mail_from for c in "\r\n"):
@@ -162,8 +167,8 @@ class Settings:
             cors_origins=cors_origins,
             smtp_host=env.get("SMTP_HOST", "").strip() or defaults.smtp_host,
             smtp_port=_int(env, "SMTP_PORT", defaults.smtp_port, low=1, high=65535),
-            smtp_username=env.get("SMTP_USERNAME") or None,
-            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_username=smtp_username,
+            smtp_password=smtp_password,
             smtp_security=smtp_security,
             smtp_timeout_seconds=_int(env, "SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout_seconds, low=1, high=300),
             mail_from=mail_from,

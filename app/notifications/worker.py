@@ -115,17 +115,27 @@ class OutboxWorker:
                 row.status, row.attempts, row.next_attempt_at = OutboxStatus.SENDING, row.attempts + 1, lease_until
             return rows
 
-        candidates = await due.limit(batch).values("id", "status", "attempts")
         claimed: list[int] = []
-        for candidate in candidates:
-            won = await OutboxEmail.filter(
-                id=candidate["id"],
-                status=candidate["status"],
-                attempts=candidate["attempts"],
-                next_attempt_at__lte=now,
-            ).update(status=OutboxStatus.SENDING, attempts=candidate["attempts"] + 1, next_attempt_at=lease_until)
-            if won:
-                claimed.append(candidate["id"])
+        # Another worker may win some rows between our read and our update: read again
+        # (a few times) rather than report "nothing due" while rows are waiting.
+        for _ in range(3):
+            candidates = await due.filter(id__not_in=claimed).limit(batch - len(claimed)).values(
+                "id", "status", "attempts"
+            )
+            lost = 0
+            for candidate in candidates:
+                won = await OutboxEmail.filter(
+                    id=candidate["id"],
+                    status=candidate["status"],
+                    attempts=candidate["attempts"],
+                    next_attempt_at__lte=now,
+                ).update(status=OutboxStatus.SENDING, attempts=candidate["attempts"] + 1, next_attempt_at=lease_until)
+                if won:
+                    claimed.append(candidate["id"])
+                else:
+                    lost += 1
+            if not lost or len(claimed) >= batch:
+                break
         if not claimed:
             return []
         return list(await OutboxEmail.filter(id__in=claimed).order_by("next_attempt_at", "id"))

@@ -115,6 +115,22 @@ async def test_gives_up_after_max_attempts_with_the_last_error(api, world, app, 
     assert await worker.drain() == 0
 
 
+async def test_a_worker_that_died_mid_pass_leaves_its_rows_to_the_next_after_the_lease(
+    api, world, worker, mailbox, clock, settings
+):
+    await create_session(api, world)
+    claimed = await worker._claim()  # claimed, then the worker "crashes" before sending
+    assert [r.status for r in claimed] == [OutboxStatus.SENDING]
+
+    other = OutboxWorker(settings, clock=clock)
+    assert await other.drain() == 0, "the claim is still leased"
+    clock.advance(other.lease.total_seconds() + 1)
+    assert await other.drain() == 1
+    (row,) = await OutboxEmail.all()
+    assert row.status == OutboxStatus.SENT and row.attempts == 2
+    assert len(mailbox.received) == 1
+
+
 def test_backoff_doubles_with_jitter_and_a_cap():
     def delays(rand):
         return [retry_delay(n, base_seconds=30, max_seconds=3600, rand=lambda: rand).total_seconds() for n in range(1, 10)]
@@ -190,6 +206,7 @@ async def _race_two_workers(settings, mailbox: Mailbox, rows: int = 40) -> None:
     workers = [OutboxWorker(small_batches), OutboxWorker(small_batches)]
     tried = await asyncio.wait_for(asyncio.gather(*(w.drain() for w in workers)), timeout=60)
     assert sum(tried) == rows, tried
+    assert all(tried), f"both workers should have taken a share: {tried}"
     assert len(mailbox.received) == rows
     assert Counter(m.to for m in mailbox.received) == Counter({f"person{i}@example.org": 1 for i in range(rows)})
     assert await OutboxEmail.filter(status=OutboxStatus.SENT).count() == rows
@@ -205,6 +222,38 @@ async def test_two_workers_never_send_the_same_row(app, settings, mailbox):
 async def test_two_workers_never_send_the_same_row_on_postgresql(postgres_app, mailbox):
     """PostgreSQL: FOR UPDATE SKIP LOCKED, workers on separate pooled connections."""
     await _race_two_workers(postgres_app.state.settings, mailbox)
+
+
+@pytest.mark.postgres
+async def test_a_worker_skips_rows_another_worker_holds_instead_of_waiting(postgres_app, mailbox):
+    """While one transaction holds a claim on some rows (FOR UPDATE), a second worker takes
+    the others at once, and never the held ones."""
+    import asyncpg
+
+    settings = postgres_app.state.settings
+    due = datetime.now(timezone.utc)
+    await OutboxEmail.bulk_create(
+        [
+            OutboxEmail(
+                message_id=f"<{uuid.uuid4().hex}@example.org>", kind="test", recipient=f"p{i}@example.org",
+                subject=f"Message {i}", message=f"Subject: Message {i}\r\n\r\nHello\r\n", next_attempt_at=due,
+            )
+            for i in range(6)
+        ]
+    )
+    held_ids = list(await OutboxEmail.all().order_by("id").limit(3).values_list("id", flat=True))
+    # The other worker: its own connection, mid-claim, holding three rows.
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        async with other.transaction():
+            held = await other.fetch("SELECT id FROM outbox_email WHERE id = ANY($1::bigint[]) FOR UPDATE", held_ids)
+            assert len(held) == 3
+            tried = await asyncio.wait_for(OutboxWorker(settings).drain(), timeout=10)
+            assert tried == 3
+    finally:
+        await other.close()
+    assert sorted(m.to for m in mailbox.received) == [f"p{i}@example.org" for i in range(3, 6)]
+    assert await OutboxEmail.filter(id__in=held_ids, status=OutboxStatus.PENDING).count() == 3
 
 
 # --- the command line ----------------------------------------------------------------------------
