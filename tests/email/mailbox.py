@@ -13,7 +13,7 @@ import email.policy
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from icalendar import Calendar
 
 
@@ -53,8 +53,11 @@ class Received:
 class Mailbox:
     """The handler and the server. `port` is fixed by the first `start()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.port = 0
+        # When set, AUTH is required (over plain TCP: this is a test server) with these.
+        self.credentials = credentials
+        self.logins: list[tuple[str, bool]] = []
         self.received: list[Received] = []
         self.replies: list[str] = []
         self._arrived = asyncio.Condition()
@@ -62,8 +65,11 @@ class Mailbox:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        options = {}
+        if self.credentials:
+            options = {"auth_required": True, "auth_require_tls": False, "authenticator": self._authenticate}
         self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="mailbox.test", loop=loop), host="127.0.0.1", port=self.port
+            lambda: SMTP(self, hostname="mailbox.test", loop=loop, **options), host="127.0.0.1", port=self.port
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -72,6 +78,13 @@ class Mailbox:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()
+        ) == self.credentials
+        self.logins.append((auth_data.login.decode() if isinstance(auth_data, LoginPassword) else "?", ok))
+        return AuthResult(success=ok, handled=False)
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd hook
         if self.replies:

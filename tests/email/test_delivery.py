@@ -131,6 +131,32 @@ async def test_a_worker_that_died_mid_pass_leaves_its_rows_to_the_next_after_the
     assert len(mailbox.received) == 1
 
 
+async def test_logs_in_with_the_configured_credentials(api, world, clock, settings):
+    box = Mailbox(credentials=("mailer", "s3cret"))
+    await box.start()
+    try:
+        await create_session(api, world)
+        wrong = OutboxWorker(
+            settings.with_(smtp_port=box.port, smtp_username="mailer", smtp_password="nope"), clock=clock
+        )
+        assert await wrong.drain() == 1
+        (row,) = await OutboxEmail.all()
+        # A refused login is the configuration's fault, not the message's: retried, not failed.
+        assert row.status == OutboxStatus.PENDING and row.last_error.startswith("535")
+        assert box.received == []
+
+        clock.advance(settings.outbox_retry_base_seconds)
+        right = OutboxWorker(
+            settings.with_(smtp_port=box.port, smtp_username="mailer", smtp_password="s3cret"), clock=clock
+        )
+        assert await right.drain() == 1
+        assert len(box.received) == 1
+        # (aiosmtplib tries each mechanism the server offers before giving up.)
+        assert [ok for _, ok in box.logins].count(True) == 1 and box.logins[-1] == ("mailer", True)
+    finally:
+        await box.stop()
+
+
 def test_backoff_doubles_with_jitter_and_a_cap():
     def delays(rand):
         return [retry_delay(n, base_seconds=30, max_seconds=3600, rand=lambda: rand).total_seconds() for n in range(1, 10)]
