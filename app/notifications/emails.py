@@ -185,7 +185,8 @@ def render_html(title: str, blocks: Sequence[Block]) -> str:
             body.append(f'<table role="presentation" cellspacing="0" cellpadding="0">{rows}</table>')
         elif isinstance(block, Quote):
             lines = "<br>".join(_esc(line) for line in block.text.splitlines())
-            body.append(f'<blockquote style="margin:0 0 0 8px;padding-left:12px;border-left:3px solid #ccc">{lines}</blockquote>')
+            style = "margin:0 0 0 8px;padding-left:12px;border-left:3px solid #ccc"
+            body.append(f'<blockquote style="{style}">{lines}</blockquote>')
         elif isinstance(block, Link):
             body.append(f'<p><a href="{_esc(block.url)}">{_esc(block.label)}</a></p>')
     return (
@@ -261,6 +262,10 @@ def _when(session: SessionFacts, to: Person, written_at: datetime) -> str:
     return format_when(session.starts_at, session.ends_at, to.time_zone, reference=written_at)
 
 
+def _ratio(session: SessionFacts) -> str:
+    return f"{session.participant_count}/{session.max_participants}"
+
+
 def _count(session: SessionFacts) -> str:
     left = max(session.max_participants - session.participant_count, 0)
     seats = "no seat left" if left == 0 else f"{left} seat{'s' if left != 1 else ''} left"
@@ -285,7 +290,7 @@ def registration_to_host(
         kind="registration_added",
         letterhead=letterhead,
         to=host,
-        subject=f"{name} registered for “{one_line(session.title)}” ({session.participant_count}/{session.max_participants})",
+        subject=f"{name} registered for “{one_line(session.title)}” ({_ratio(session)})",
         blocks=blocks,
         written_at=written_at,
     )
@@ -306,7 +311,7 @@ def withdrawal_to_host(
         kind="registration_removed",
         letterhead=letterhead,
         to=host,
-        subject=f"{name} withdrew from “{one_line(session.title)}” ({session.participant_count}/{session.max_participants})",
+        subject=f"{name} withdrew from “{one_line(session.title)}” ({_ratio(session)})",
         blocks=blocks,
         written_at=written_at,
     )

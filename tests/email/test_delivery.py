@@ -159,7 +159,9 @@ async def test_logs_in_with_the_configured_credentials(api, world, clock, settin
 
 def test_backoff_doubles_with_jitter_and_a_cap():
     def delays(rand):
-        return [retry_delay(n, base_seconds=30, max_seconds=3600, rand=lambda: rand).total_seconds() for n in range(1, 10)]
+        return [
+            retry_delay(n, base_seconds=30, max_seconds=3600, rand=lambda: rand).total_seconds() for n in range(1, 10)
+        ]
 
     assert delays(1.0) == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
     assert delays(0.0) == [15, 30, 60, 120, 240, 480, 960, 1800, 1800]

@@ -37,7 +37,10 @@ def header_names(message) -> list[str]:
         (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 90, "UTC", "Tue 1 Dec, 16:00–17:30 (UTC)"),
         (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 90, "Asia/Kolkata", "Tue 1 Dec, 21:30–23:00 (Asia/Kolkata)"),
         # Over midnight in Tokyo: both days are named.
-        (datetime(2026, 12, 1, 14, 30, tzinfo=UTC), 60, "Asia/Tokyo", "Tue 1 Dec, 23:30 – Wed 2 Dec, 00:30 (Asia/Tokyo)"),
+        (
+            datetime(2026, 12, 1, 14, 30, tzinfo=UTC), 60, "Asia/Tokyo",
+            "Tue 1 Dec, 23:30 – Wed 2 Dec, 00:30 (Asia/Tokyo)",
+        ),
         # Summer time in Paris (UTC+2), and the next year is spelled out.
         (datetime(2027, 6, 15, 7, 0, tzinfo=UTC), 45, "Europe/Paris", "Tue 15 Jun 2027, 09:00–09:45 (Europe/Paris)"),
         # The night Paris changes to summer time: 00:30 CET -> 03:30 CEST is two hours.
