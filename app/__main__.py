@@ -116,6 +116,64 @@ def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, run))
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from app.notifications.worker import OutboxWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> int:
+        worker = OutboxWorker(settings)
+        if args.once:
+            tried = await worker.drain()
+            print(f"tried {tried} message(s)")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            f"outbox worker: sending through {settings.smtp_host}:{settings.smtp_port} "
+            f"(security: {settings.smtp_security}); Ctrl-C to stop",
+            file=sys.stderr,
+        )
+        worker.start()
+        await stop.wait()
+        await worker.stop()
+        return 0
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    from app.notifications import outbox
+    from app.notifications.models import OutboxStatus
+
+    async def run() -> int:
+        if args.action == "retry":
+            count = await outbox.retry_failed(args.id)
+            print(f"re-queued {count} failed message(s)")
+            return 0
+        counts = await outbox.count_by_status()
+        print(" · ".join(f"{status.value.lower()} {counts[status]}" for status in OutboxStatus))
+        rows = await outbox.list_outbox(limit=args.limit)
+        if not rows:
+            print("nothing pending or failed")
+            return 0
+        print(f"{'ID':>6}  {'STATUS':<8} {'TRIES':>5}  {'NEXT ATTEMPT (UTC)':<17}  {'TO':<30}  SUBJECT")
+        for row in rows:
+            when = row.next_attempt_at.strftime("%Y-%m-%d %H:%M") if row.status != OutboxStatus.FAILED else "-"
+            print(f"{row.id:>6}  {row.status.value:<8} {row.attempts:>5}  {when:<17}  {row.recipient[:30]:<30}  "
+                  f"{row.subject[:70]}")
+            if row.last_error:
+                print(f"{'':>6}  last error: {row.last_error[:200]}")
+        return 0
+
+    return asyncio.run(_with_db(settings, run))
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from app.api.schema import export_sdl
 
@@ -174,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--token")
     group.add_argument("--email")
     revoke.set_defaults(func=cmd_revoke_token)
+
+    worker = sub.add_parser("worker", help="run the email delivery worker alone (see OUTBOX_WORKER_IN_SERVE)")
+    worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    worker.set_defaults(func=cmd_worker)
+
+    outbox = sub.add_parser("outbox", help="list pending and failed mail; 'outbox retry' re-queues failed mail")
+    outbox.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    outbox.add_argument("--id", type=int, action="append", help="retry only this row (repeatable)")
+    outbox.add_argument("--limit", type=int, default=100, help="list at most this many rows")
+    outbox.set_defaults(func=cmd_outbox)
 
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
     return parser

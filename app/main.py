@@ -24,6 +24,8 @@ from app.db import tortoise_config
 from app.group_sessions.events import Effects
 from app.live.broker import Broker, InMemoryBroker
 from app.live.publisher import make_publisher
+from app.notifications.outbox import make_outbox_handler
+from app.notifications.worker import OutboxWorker
 from app.settings import Settings
 from app.web import graphiql, middleware
 from app.web.graphql_view import GraphQLOverHTTP
@@ -97,16 +99,30 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
     """Build the whole application from `settings`: routes, broker, effects, lifespan."""
     broker = broker or InMemoryBroker(queue_size=settings.ws_subscriber_queue_size)
     effects = Effects()
+    # Emails are outbox rows written in the change's own transaction (never lost, never phantom).
+    effects.in_transaction.append(make_outbox_handler(settings))
     effects.after_commit.append(make_publisher(broker))
+    outbox_worker = OutboxWorker(settings) if settings.outbox_worker_in_serve else None
+    if outbox_worker is not None:
+
+        async def wake_outbox_worker(events: object) -> None:
+            # Send right after the commit instead of at the next poll.
+            outbox_worker.wake()
+
+        effects.after_commit.append(wake_outbox_worker)
     graphql = GraphQLApp(settings=settings, effects=effects, broker=broker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await broker.start()
+            if outbox_worker is not None:
+                outbox_worker.start()
             try:
                 yield
             finally:
+                if outbox_worker is not None:
+                    await outbox_worker.stop()
                 await broker.stop()
 
     routes = [
@@ -120,6 +136,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
     app.state.settings = settings
     app.state.effects = effects
     app.state.broker = broker
+    app.state.outbox_worker = outbox_worker
     return app
 
 

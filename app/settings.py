@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from email.utils import parseaddr
 from urllib.parse import urlparse
 
 DEFAULT_DATABASE_URL = "sqlite://data/app.sqlite3"
@@ -66,7 +67,13 @@ class Settings:
     mail_from: str = "Group Sessions <no-reply@localhost>"
     # Run the outbox delivery worker inside `serve`; turn off where `python -m app worker` runs apart.
     outbox_worker_in_serve: bool = True
-    outbox_max_attempts: int = 8
+    outbox_max_attempts: int = 12
+    # Retry n waits about base * 2**(n-1) seconds (with jitter), never more than the cap.
+    outbox_retry_base_seconds: int = 30
+    outbox_retry_max_seconds: int = 3600
+    # How often an idle worker looks for due mail (a commit in the same process wakes it at once).
+    outbox_poll_seconds: int = 5
+    outbox_batch_size: int = 20
 
     # Limits (see README's security section).
     max_page_size: int = 100
@@ -139,6 +146,18 @@ class Settings:
         if smtp_security not in {"none", "starttls", "tls"}:
             raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
 
+        smtp_username = env.get("SMTP_USERNAME") or None
+        smtp_password = env.get("SMTP_PASSWORD") or None
+        if (smtp_username is None) != (smtp_password is None):
+            raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD go together: set both, or neither")
+
+        mail_from = env.get("MAIL_FROM", "").strip() or cls.mail_from
+        _, mail_from_address = parseaddr(mail_from)
+        if "@" not in mail_from_address or any(c in mail_from for c in "\r\n"):
+            raise ConfigError(
+                f"MAIL_FROM must be an address like 'Group Sessions <no-reply@example.org>', got {mail_from!r}"
+            )
+
         defaults = cls()
         return cls(
             app_env=app_env,
@@ -148,13 +167,21 @@ class Settings:
             cors_origins=cors_origins,
             smtp_host=env.get("SMTP_HOST", "").strip() or defaults.smtp_host,
             smtp_port=_int(env, "SMTP_PORT", defaults.smtp_port, low=1, high=65535),
-            smtp_username=env.get("SMTP_USERNAME") or None,
-            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_username=smtp_username,
+            smtp_password=smtp_password,
             smtp_security=smtp_security,
             smtp_timeout_seconds=_int(env, "SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout_seconds, low=1, high=300),
-            mail_from=env.get("MAIL_FROM", "").strip() or defaults.mail_from,
+            mail_from=mail_from,
             outbox_worker_in_serve=_bool(env, "OUTBOX_WORKER_IN_SERVE", True),
             outbox_max_attempts=_int(env, "OUTBOX_MAX_ATTEMPTS", defaults.outbox_max_attempts, low=1, high=100),
+            outbox_retry_base_seconds=_int(
+                env, "OUTBOX_RETRY_BASE_SECONDS", defaults.outbox_retry_base_seconds, low=1, high=86_400
+            ),
+            outbox_retry_max_seconds=_int(
+                env, "OUTBOX_RETRY_MAX_SECONDS", defaults.outbox_retry_max_seconds, low=1, high=7 * 86_400
+            ),
+            outbox_poll_seconds=_int(env, "OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, low=1, high=3600),
+            outbox_batch_size=_int(env, "OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, low=1, high=1000),
             max_page_size=_int(env, "MAX_PAGE_SIZE", defaults.max_page_size, low=1, high=1000),
             max_query_depth=_int(env, "MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100),
             max_aliases=_int(env, "MAX_ALIASES", defaults.max_aliases, low=1, high=1000),

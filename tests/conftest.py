@@ -114,7 +114,9 @@ def _pg_url(base: str, database: str) -> str:
 
 @pytest.fixture
 def settings(database_url) -> Settings:
-    return Settings(database_url=database_url, public_web_url=PUBLIC_WEB_URL)
+    # No background mail delivery in tests that do not ask for it: outbox rows are still
+    # written, and tests/email/ runs the worker against its own SMTP server.
+    return Settings(database_url=database_url, public_web_url=PUBLIC_WEB_URL, outbox_worker_in_serve=False)
 
 
 @pytest.fixture

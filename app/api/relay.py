@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from app.api.errors import BadUserInput
+from app.links import global_id
 
 NODE_TYPES = ("User", "Program", "GroupSession", "Registration")
 
@@ -26,7 +27,7 @@ def _b64decode(text: str) -> str | None:
 
 
 def to_global_id(type_name: str, pk: int) -> str:
-    return _b64encode(f"{type_name}:{pk}")
+    return global_id(type_name, pk)
 
 
 def from_global_id(global_id: str) -> tuple[str, int] | None:

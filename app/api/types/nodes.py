@@ -28,6 +28,7 @@ from app.api.types.common import (
 from app.group_sessions import queries, rules
 from app.group_sessions import models as session_models
 from app.group_sessions.models import SessionStatus
+from app.links import group_session_url
 
 
 def _session_cursor(row: session_models.GroupSession) -> str:
@@ -182,7 +183,7 @@ class GroupSession(Node):
 
     @strawberry.field(description="Link to this public page, to share by email or message.")
     def url(self, info: Info) -> str:
-        return f"{info.context.settings.public_web_url}/group-sessions/{self.id}"
+        return group_session_url(info.context.settings.public_web_url, self.row.id)
 
     @strawberry.field(description="People the host invited; visible to the host (empty for everyone else).")
     async def guests(self, info: Info) -> list[User]:

@@ -1,0 +1,19 @@
+"""Global IDs and the links we hand out (share links, email links).
+
+Outside `app/api` so the email outbox can build the same links as the GraphQL API
+without importing Strawberry. `app.api.relay` uses the same encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+
+
+def global_id(type_name: str, pk: int) -> str:
+    """The opaque Relay global ID of a row: base64url("Type:pk") without padding."""
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def group_session_url(public_web_url: str, session_id: int) -> str:
+    """The public page of a group session, as shared by email and in `GroupSession.url`."""
+    return f"{public_web_url.rstrip('/')}/group-sessions/{global_id('GroupSession', session_id)}"

@@ -1,0 +1,141 @@
+"""Email fixtures: a real SMTP server per test, the app's settings pointed at it, and a
+delivery worker the test drives pass by pass (with a clock it can move forward), so
+nothing waits on timers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from app.db import migrate_database
+from app.main import create_app
+from app.notifications.worker import OutboxWorker
+from app.settings import Settings
+from tests.email.mailbox import Blackhole, Mailbox
+
+MAIL_FROM = "Group Sessions <sessions@example.org>"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "serve_worker: run the delivery worker inside the app, as `serve` does")
+    config.addinivalue_line("markers", "smtp_blackhole: point SMTP at a server that accepts and never answers")
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Mailbox]:
+    box = Mailbox()
+    await box.start()
+    yield box
+    await box.stop()
+
+
+@pytest.fixture
+async def blackhole() -> AsyncIterator[Blackhole]:
+    hole = Blackhole()
+    await hole.start()
+    yield hole
+    await hole.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, mailbox: Mailbox, request) -> Settings:
+    """The suite's settings, sending to `mailbox` (or to `blackhole` for tests marked
+    `smtp_blackhole`); the worker runs in the app only for tests marked `serve_worker`
+    (the others drive `worker` themselves)."""
+    port = mailbox.port
+    if request.node.get_closest_marker("smtp_blackhole"):
+        port = request.getfixturevalue("blackhole").port
+    return settings.with_(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_timeout_seconds=5,
+        mail_from=MAIL_FROM,
+        outbox_worker_in_serve=request.node.get_closest_marker("serve_worker") is not None,
+    )
+
+
+class Clock:
+    """Real time, until the test moves it forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def worker(settings: Settings, clock: Clock, app) -> OutboxWorker:
+    """A worker for this test's database; `rand` fixed at 1 so each retry waits its full ceiling."""
+    return OutboxWorker(settings, clock=clock, rand=lambda: 1.0)
+
+
+@pytest.fixture
+async def postgres_app(settings: Settings) -> AsyncIterator:
+    """The app on a fresh, migrated PostgreSQL database of its own; skips when no server
+    answers (TEST_DATABASE_URL or TEST_POSTGRES_URL, else postgres@127.0.0.1:5432)."""
+    import asyncpg
+
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        base = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    head = base.rstrip("/").rpartition("/")[0]
+    try:
+        admin = await asyncio.wait_for(asyncpg.connect(f"{head}/postgres"), timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        pytest.skip(f"PostgreSQL not reachable at {head}: {error}")
+    name = f"email_test_{uuid.uuid4().hex[:10]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{head}/{name}"
+    # Tortoise caches each model's INSERT per connection name, in the SQL dialect of the
+    # first database that used it: after SQLite tests in this process, PostgreSQL would get
+    # "?" placeholders. One process serves one database in real use; here we switch.
+    EXECUTOR_CACHE.clear()
+    try:
+        await migrate_database(url)
+        application = create_app(settings.with_(database_url=url, outbox_worker_in_serve=False))
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        admin = await asyncpg.connect(f"{head}/postgres")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        EXECUTOR_CACHE.clear()
+
+
+UPDATE = """
+mutation Update($input: UpdateGroupSessionInput!) {
+  updateGroupSession(input: $input) {
+    groupSession { id startsAt endsAt durationMinutes }
+    userErrors { field message code }
+  }
+}
+"""
+
+CANCEL = """
+mutation Cancel($input: CancelGroupSessionInput!) {
+  cancelGroupSession(input: $input) {
+    groupSession { id status }
+    userErrors { field message code }
+  }
+}
+"""

@@ -1,0 +1,143 @@
+"""What users write cannot change an email's headers or markup; times read right in
+every zone."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from icalendar import Calendar
+
+from app.accounts import services as accounts
+from app.accounts.models import ProgramRole
+from app.notifications import emails
+from app.notifications.emails import Letterhead, Person, SessionFacts, format_when
+from tests.conftest import Member, create_session, join
+
+UTC = timezone.utc
+WRITTEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+LETTERHEAD = Letterhead("Group Sessions <sessions@example.org>")
+
+
+def parse(rendered: emails.RenderedEmail) -> email.message.EmailMessage:
+    return email.message_from_string(rendered.message, policy=email.policy.default)
+
+
+def header_names(message) -> list[str]:
+    return [name.lower() for name in message.keys()]
+
+
+@pytest.mark.parametrize(
+    ("start", "minutes", "zone", "expected"),
+    [
+        (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 90, "Europe/Paris", "Tue 1 Dec, 17:00–18:30 (Europe/Paris)"),
+        (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 90, "America/New_York", "Tue 1 Dec, 11:00–12:30 (America/New_York)"),
+        (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 90, "UTC", "Tue 1 Dec, 16:00–17:30 (UTC)"),
+        (datetime(2026, 12, 1, 16, 0, tzinfo=UTC), 90, "Asia/Kolkata", "Tue 1 Dec, 21:30–23:00 (Asia/Kolkata)"),
+        # Over midnight in Tokyo: both days are named.
+        (
+            datetime(2026, 12, 1, 14, 30, tzinfo=UTC), 60, "Asia/Tokyo",
+            "Tue 1 Dec, 23:30 – Wed 2 Dec, 00:30 (Asia/Tokyo)",
+        ),
+        # Summer time in Paris (UTC+2), and the next year is spelled out.
+        (datetime(2027, 6, 15, 7, 0, tzinfo=UTC), 45, "Europe/Paris", "Tue 15 Jun 2027, 09:00–09:45 (Europe/Paris)"),
+        # The night Paris changes to summer time: 00:30 CET -> 03:30 CEST is two hours.
+        (datetime(2027, 3, 27, 23, 30, tzinfo=UTC), 120, "Europe/Paris", "Sun 28 Mar 2027, 00:30–03:30 (Europe/Paris)"),
+    ],
+)
+def test_times_are_written_in_the_recipients_zone_naming_it(start, minutes, zone, expected):
+    assert format_when(start, start + timedelta(minutes=minutes), zone, reference=WRITTEN) == expected
+
+
+def facts(**changes) -> SessionFacts:
+    host = Person(1, "Hannah", "hannah@example.org", "Europe/Paris")
+    base = SessionFacts(
+        id=7,
+        title="Salary talks",
+        objective="Practise.",
+        starts_at=datetime(2026, 12, 1, 16, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 1, 17, 30, tzinfo=UTC),
+        participant_count=2,
+        max_participants=10,
+        sequence=0,
+        cancelled=False,
+        url="https://sessions.example.org/group-sessions/R3JvdXBTZXNzaW9uOjc",
+        host=host,
+    )
+    return SessionFacts(**{**base.__dict__, **changes})
+
+
+ATTACK = "Salary\r\nBcc: victim@evil.example\r\n\r\n<script>alert(1)</script>"
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        lambda s, p: emails.join_confirmation(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.registration_to_host(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.guest_invitation(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.cancellation(s, p, reason=ATTACK, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.time_change(
+            s, p, previous_starts_at=s.starts_at - timedelta(hours=1), previous_ends_at=s.ends_at,
+            letterhead=LETTERHEAD, written_at=WRITTEN,
+        ),
+    ],
+)
+def test_a_newline_in_a_title_or_name_adds_no_header_and_markup_is_escaped(render):
+    session = facts(
+        title=ATTACK,
+        objective=f"Learn <b>this</b> & {ATTACK}",
+        host=Person(1, ATTACK, "hannah@example.org", "UTC"),
+    )
+    person = Person(2, "Eve\nCc: other@evil.example <img src=x onerror=alert(1)>", "eve@example.org", "UTC")
+    rendered = render(session, person)
+    message = parse(rendered)
+
+    assert "bcc" not in header_names(message) and "cc" not in header_names(message)
+    assert "\n" not in rendered.subject and "\r" not in rendered.subject
+    assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])
+    assert sorted(header_names(message)) == sorted(
+        ["from", "to", "subject", "date", "message-id", "auto-submitted", "mime-version", "content-type"]
+    )
+    assert [a.addr_spec for a in message["To"].addresses] == [rendered.recipient]
+
+    html_part = message.get_body(preferencelist=("html",)).get_content()
+    assert "<script>" not in html_part and "<img" not in html_part and "<b>this</b>" not in html_part
+    assert "&lt;script&gt;" in html_part
+    text_part = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Salary" in text_part
+
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            calendar = Calendar.from_ical(part.get_payload(decode=True))
+            (event,) = calendar.walk("VEVENT")
+            assert "\n" not in str(event["SUMMARY"])
+            assert "\n" not in str(event["ORGANIZER"].params["CN"])
+
+
+async def test_a_participant_named_with_a_header_gets_no_one_else_copied(api, world, worker, mailbox):
+    """End to end: a name with CR LF and markup, accepted at sign-up, reaches the host's
+    email as text: one recipient, no Bcc header, escaped HTML."""
+    eve = await accounts.create_user(
+        email="eve@example.org", name="Eve <script>x</script>\r\nBcc: victim@evil.example", time_zone="UTC"
+    )
+    await accounts.add_member(program_id=world.program.id, email=eve.email, role=ProgramRole.MENTEE)
+    token = await accounts.issue_token(eve)
+    session = await create_session(api, world)
+    await worker.drain()
+    mailbox.take()
+
+    result = await join(api, Member(eve, token, ProgramRole.MENTEE), session["id"])
+    assert result["userErrors"] == []
+    await worker.drain()
+    assert sorted(m.to for m in mailbox.received) == ["eve@example.org", world.host.user.email]
+    assert all(len(m.rcpt_tos) == 1 for m in mailbox.received)
+    to_host = mailbox.one_to(world.host.user.email)
+    assert "bcc" not in header_names(to_host.message)
+    assert to_host.subject.startswith("Eve <script>x</script> Bcc: victim@evil.example registered for")
+    assert "&lt;script&gt;x&lt;/script&gt;" in to_host.html and "<script>" not in to_host.html
+    to_eve = mailbox.one_to("eve@example.org")
+    assert [a.addr_spec for a in to_eve.message["To"].addresses] == ["eve@example.org"]
+    assert "bcc" not in header_names(to_eve.message)
