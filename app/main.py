@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise.contrib.starlette import RegisterTortoise
 
+from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
 from app.accounts.services import user_for_token
 from app.api.context import Context
 from app.api.schema import build_schema
@@ -27,6 +29,14 @@ from app.live.publisher import make_publisher
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# A client's X-Request-Id is reused only when it is a plain token: it goes into logs.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's request id when it is safe to log, else a new one."""
+    return header if header and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -40,7 +50,9 @@ def bearer_token(value: str | None) -> str | None:
 class GraphQLApp(GraphQL):
     """Strawberry's ASGI view, with our context, authentication and WebSocket sign-in."""
 
-    def __init__(self, *, settings: Settings, effects: Effects, broker: Broker) -> None:
+    def __init__(
+        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide=None if settings.is_production else "graphiql",
@@ -51,9 +63,10 @@ class GraphQLApp(GraphQL):
         self.settings = settings
         self.effects = effects
         self.broker = broker
+        self.sign_in_limiter = sign_in_limiter
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        viewer = None
+        viewer = token = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
             viewer = await user_for_token(token) if token else None
@@ -64,7 +77,9 @@ class GraphQLApp(GraphQL):
             effects=self.effects,
             broker=self.broker,
             viewer=viewer,
-            request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
+            token=token if viewer else None,
+            request_id=request_id_from(request.headers.get("x-request-id")),
+            sign_in_limiter=self.sign_in_limiter,
         )
 
     async def on_ws_connect(self, context: Context):
@@ -76,6 +91,7 @@ class GraphQLApp(GraphQL):
         if viewer is None:
             raise ConnectionRejectionError({"message": "Sign in: send {\"authorization\": \"Bearer <token>\"}."})
         context.viewer = viewer
+        context.token = token
         context.fresh_loaders()
         return None
 
@@ -89,7 +105,8 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
     broker = broker or InMemoryBroker(queue_size=settings.ws_subscriber_queue_size)
     effects = Effects()
     effects.after_commit.append(make_publisher(broker))
-    graphql = GraphQLApp(settings=settings, effects=effects, broker=broker)
+    sign_in_limiter = limiter_from_settings(settings)
+    graphql = GraphQLApp(settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,6 +116,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
                 yield
             finally:
                 await broker.stop()
+                await sign_in_limiter.close()
 
     app = Starlette(
         routes=[
