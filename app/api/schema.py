@@ -35,10 +35,10 @@ from app.settings import Settings
 
 logger = logging.getLogger("app.errors")
 
-# graphql-core ends messages with "Did you mean 'x'?" for fields, arguments, types, enum
+# graphql-core adds "Did you mean 'x'?" for fields, arguments, types, enum
 # values and input fields alike; Strawberry's disable_field_suggestions removes only the
 # first kind.
-_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?\s*$")
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 class AppSchema(strawberry.Schema):
