@@ -321,3 +321,51 @@ def test_every_operation_with_arguments_is_fuzzed():
         for field_name, field in root.fields.items():
             if field.args or field_name in {"signOut"}:
                 assert field_name in covered, f"{field_name} is not fuzzed"
+
+
+def literal(value: Any) -> str:
+    """`value` written as a GraphQL literal (input object keys that are not names are dropped)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    fields = [f"{k}: {literal(v)}" for k, v in value.items() if k.isidentifier() and k.isascii()]
+    return "{" + ", ".join(fields) + "}"
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_hostile_literals_in_the_document(fuzz, data):
+    """The same values written into the document itself (parse and validation paths)."""
+    name, variables, token = data.draw(calls(fuzz.seeds, fuzz.tokens))
+    document, kinds = OPERATIONS[name]
+    inlined = {k: v for k, v in variables.items() if k in kinds}
+    # drop the variable definitions and write each value where its variable was used
+    head, _, rest = document.partition("{")
+    operation = head.split("(")[0].strip()
+    body = "{" + rest
+    for variable in sorted(kinds, key=len, reverse=True):
+        body = body.replace(f"${variable}", literal(inlined.get(variable)))
+    query = f"{operation} {body}"
+
+    async def run() -> None:
+        before = await snapshot()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await asyncio.wait_for(fuzz.http.post("/graphql", json={"query": query}, headers=headers), 30)
+        assert response.status_code in (200, 400), response.text[:500]
+        result = response.json()
+        for error in result.get("errors") or []:
+            assert error.get("extensions", {}).get("code") not in (None, "INTERNAL_SERVER_ERROR"), (query, error)
+        if result.get("data") is None or result["data"].get(name) is None:
+            assert await snapshot() == before, (query, result)
+
+    fuzz.runner.run(run())
