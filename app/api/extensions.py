@@ -92,45 +92,48 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class DocumentLimits(SchemaExtension):
-    """Refuses a document over `max_bytes` (UTF-8) or `max_tokens` before it is parsed
-    any further, and gives every parse error a code.
+    """Refuses a document over `max_bytes` (UTF-8) or `max_tokens` before it is parsed.
 
-    The size check makes graphql-core's own source-length guard fire (so the refusal
-    travels the ordinary parse-error path on HTTP and WebSocket alike) and then
-    rewrites that error's message."""
+    The limits are parse options set as the operation starts, so they hold whatever
+    parses the document (Strawberry, or a ParserCache anywhere in the list). The size
+    check makes graphql-core's own source-length guard fire, so the refusal travels the
+    ordinary parse-error path; `explain_parse_error` (called by the schema's
+    process_errors) then gives it our message and code."""
 
     def __init__(self, *, max_bytes: int, max_tokens: int) -> None:
         self.max_bytes = max_bytes
         self.max_tokens = max_tokens
-        self._size: int | None = None
 
-    def on_parse(self) -> Iterator[None]:
+    def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         context.parse_options["max_tokens"] = self.max_tokens
         query = context.query
         if isinstance(query, str) and len(query) * 4 > self.max_bytes:  # cheap test first
             size = len(query.encode("utf-8", "surrogatepass"))
             if size > self.max_bytes:
-                self._size = size
                 context.parse_options["max_source_length"] = 0
+                context._refused_document_size = (size, self.max_bytes)  # type: ignore[attr-defined]
         yield
-        for error in context.pre_execution_errors or ():
-            if not isinstance(error, GraphQLSyntaxError):
-                continue
-            if self._size is not None:
-                error.message = (
-                    f"The document is {self._size:,} bytes; at most {self.max_bytes:,} are accepted. "
-                    "Send a smaller query."
-                )
-                _set_code(error, "DOCUMENT_TOO_LARGE")
-            elif "tokens" in error.message and "Parsing aborted" in error.message:
-                error.message = (
-                    f"The document has more than {self.max_tokens:,} tokens (names, punctuation, values); "
-                    "send a smaller query."
-                )
-                _set_code(error, "TOO_MANY_TOKENS")
-            else:
-                _set_code(error, "GRAPHQL_PARSE_FAILED")
+
+
+def explain_parse_error(error: GraphQLSyntaxError, context: Any) -> None:
+    """Our message and code for a parse error (DOCUMENT_TOO_LARGE, TOO_MANY_TOKENS or
+    GRAPHQL_PARSE_FAILED)."""
+    if code_of(error) is not None:
+        return
+    refused_size = getattr(context, "_refused_document_size", None)
+    max_tokens = (getattr(context, "parse_options", None) or {}).get("max_tokens")
+    if refused_size is not None:
+        size, max_bytes = refused_size
+        error.message = f"The document is {size:,} bytes; at most {max_bytes:,} are accepted. Send a smaller query."
+        _set_code(error, "DOCUMENT_TOO_LARGE")
+    elif max_tokens and f"more than {max_tokens} tokens" in error.message:
+        error.message = (
+            f"The document has more than {max_tokens:,} tokens (names, punctuation, values); send a smaller query."
+        )
+        _set_code(error, "TOO_MANY_TOKENS")
+    else:
+        _set_code(error, "GRAPHQL_PARSE_FAILED")
 
 
 class _CodedContext:
@@ -164,17 +167,17 @@ def _ignore_introspection(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
 
 
-class ValidationLimits(AddValidationRules):
+def validation_limit_rules(*, max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
     """Query depth (Strawberry's QueryDepthLimiter rule, depth counted from 0) and alias
-    count (MaxAliasesLimiter's rule), with codes QUERY_TOO_DEEP and TOO_MANY_ALIASES."""
+    count (MaxAliasesLimiter's rule), with codes QUERY_TOO_DEEP and TOO_MANY_ALIASES.
 
-    def __init__(self, *, max_depth: int, max_aliases: int) -> None:
-        super().__init__(
-            [
-                _coded(create_depth_validator(max_depth, _ignore_introspection, None), "QUERY_TOO_DEEP"),
-                _coded(create_aliases_validator(max_aliases), "TOO_MANY_ALIASES"),
-            ]
-        )
+    Build them once per schema and add them with `AddValidationRules`: the stock
+    limiters make new rule classes per instance, which would defeat a ValidationCache
+    (its key includes the rule classes)."""
+    return [
+        _coded(create_depth_validator(max_depth, _ignore_introspection, None), "QUERY_TOO_DEEP"),
+        _coded(create_aliases_validator(max_aliases), "TOO_MANY_ALIASES"),
+    ]
 
 
 class ValidationErrorCodes(SchemaExtension):

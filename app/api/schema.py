@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import AddValidationRules, DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -21,8 +21,9 @@ from app.api.extensions import (
     QueryCostLimit,
     RequestLog,
     ValidationErrorCodes,
-    ValidationLimits,
+    validation_limit_rules,
     code_of,
+    explain_parse_error,
     factory,
     is_expected,
 )
@@ -50,6 +51,8 @@ class AppSchema(strawberry.Schema):
         hide_suggestions = self.config.disable_field_suggestions
         context = execution_context.context if execution_context else None
         for error in errors:
+            if isinstance(error, GraphQLSyntaxError):
+                explain_parse_error(error, execution_context)
             if hide_suggestions and "Did you mean" in error.message:
                 error.message = _SUGGESTION.sub("", error.message)
             if is_expected(error):
@@ -67,12 +70,17 @@ class AppSchema(strawberry.Schema):
 
 
 def schema_extensions(settings: Settings) -> list[Any]:
-    """The extensions `settings` asks for, as classes or factories (never instances)."""
+    """The extensions `settings` asks for, as classes or factories (never instances).
+
+    A ParserCache or ValidationCache may be added anywhere in the list: the limits are
+    parse options and validation rules fixed per schema, so they hold with caches and do
+    not defeat them."""
+    limit_rules = validation_limit_rules(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
     extensions: list[Any] = [
         RequestLog,
         FreshLoaders,
         factory(DocumentLimits, max_bytes=settings.max_document_bytes, max_tokens=settings.max_tokens),
-        factory(ValidationLimits, max_depth=settings.max_query_depth, max_aliases=settings.max_aliases),
+        factory(AddValidationRules, validation_rules=limit_rules),
         ValidationErrorCodes,
         factory(QueryCostLimit, max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
         factory(ExecutionTimeout, seconds=settings.request_timeout_seconds),
