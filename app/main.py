@@ -51,7 +51,7 @@ class GraphQLApp(GraphQL):
     """Strawberry's ASGI view, with our context, authentication and WebSocket sign-in."""
 
     def __init__(
-        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter
+        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter | None = None
     ) -> None:
         super().__init__(
             build_schema(settings),
@@ -63,7 +63,8 @@ class GraphQLApp(GraphQL):
         self.settings = settings
         self.effects = effects
         self.broker = broker
-        self.sign_in_limiter = sign_in_limiter
+        # create_app passes the limiter it closes at shutdown; a bare view counts in memory
+        self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         viewer = token = None

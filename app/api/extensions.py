@@ -21,7 +21,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, ValidationContext
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_aliases_validator
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator

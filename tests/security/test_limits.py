@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from graphql import get_introspection_query, parse
 
-from app.accounts.services import utcnow
 from app.api.cost import operation_cost
 from app.api.schema import build_schema
 from app.group_sessions.models import GroupSession, Registration
-from app.settings import Settings
 from tests.conftest import CREATE, JOIN, create_session, in_days
 
 
