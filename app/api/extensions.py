@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -245,6 +246,9 @@ class ExecutionTimeout(SchemaExtension):
 # --- one log line per operation ------------------------------------------------------------
 
 
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+
+
 class RequestLog(SchemaExtension):
     """Logs one line per operation on `app.requests`: request id, operation name and type,
     duration, outcome and error codes (JSON in production, see app.logging_config)."""
@@ -262,11 +266,13 @@ class RequestLog(SchemaExtension):
 
     def _log(self, started: float, failure: BaseException | None) -> None:
         context = self.execution_context
+        operation_name = context.operation_name
         try:
-            operation_name = context.operation_name
             operation_type = context.operation_type.value if context.graphql_document is not None else None
-        except Exception:  # noqa: BLE001 - a document without a usable operation
-            operation_name, operation_type = context.provided_operation_name, None
+        except Exception:  # noqa: BLE001 - no operation of that name in the document
+            operation_type = None
+        if operation_name is not None and not _NAME.fullmatch(str(operation_name)):
+            operation_name = repr(str(operation_name)[:100])  # a client's operationName: no line breaks in logs
         errors = list(getattr(context.result, "errors", None) or context.pre_execution_errors or ())
         if isinstance(failure, GraphQLError):
             errors.append(failure)

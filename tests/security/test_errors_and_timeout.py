@@ -129,3 +129,10 @@ async def test_a_bad_datetime_literal_is_the_clients_error_not_a_bug(api, world,
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "ISO 8601" in error["message"]
     assert not [r for r in caplog.records if r.name == "app.errors"]
+
+
+async def test_a_hostile_operation_name_cannot_forge_log_lines(buggy_api, caplog):
+    caplog.set_level(logging.INFO, logger="app.requests")
+    await buggy_api.post("/graphql", json={"query": "query Fine { fine }", "operationName": "x\nFAKE LINE"})
+    [record] = [r for r in caplog.records if r.name == "app.requests"]
+    assert "\n" not in record.getMessage() and record.operation_name == repr("x\nFAKE LINE")
