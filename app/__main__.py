@@ -35,6 +35,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.logging_config import logging_config
+
+    settings.check_workers(args.workers)
     uvicorn.run(
         "app.main:app_from_env",
         factory=True,
@@ -42,6 +45,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        log_config=logging_config(settings, level=args.log_level),
         ws_max_size=settings.ws_max_message_bytes,
         proxy_headers=True,
     )
@@ -104,10 +108,35 @@ def cmd_create_token(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, run))
 
 
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        tokens = await accounts.tokens_of(args.email)
+        if tokens is None:
+            print(f"error: no user with email {args.email}", file=sys.stderr)
+            return 1
+        print(f"{'ID':>6}  {'LABEL':<20}  {'CREATED':<20}  {'LAST USED':<20}  REVOKED")
+        for token in tokens:
+            print(
+                f"{token.id:>6}  {token.label[:20]:<20}  {_when(token.created_at):<20}  "
+                f"{_when(token.last_used_at):<20}  {_when(token.revoked_at)}"
+            )
+        active = sum(1 for t in tokens if t.revoked_at is None)
+        print(f"{len(tokens)} token(s), {active} active; revoke one with: python -m app revoke-token --id ID")
+        return 0
+
+    return asyncio.run(_with_db(settings, run))
+
+
 def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> int:
         if args.token:
             revoked = int(await accounts.revoke_token(args.token))
+        elif args.id is not None:
+            revoked = int(await accounts.revoke_token_id(args.id))
         else:
             revoked = await accounts.revoke_tokens_of(args.email)
         print(f"revoked {revoked} token(s)")
@@ -227,9 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--label", default="cli")
     token.set_defaults(func=cmd_create_token)
 
-    revoke = sub.add_parser("revoke-token", help="revoke one token, or every token of a user")
+    tokens = sub.add_parser("tokens", help="list a user's tokens (id, label, created, last used, revoked)")
+    tokens.add_argument("--email", required=True)
+    tokens.set_defaults(func=cmd_tokens)
+
+    revoke = sub.add_parser("revoke-token", help="revoke one token (by value or id), or every token of a user")
     group = revoke.add_mutually_exclusive_group(required=True)
     group.add_argument("--token")
+    group.add_argument("--id", type=int, help="a token id as `tokens` lists it")
     group.add_argument("--email")
     revoke.set_defaults(func=cmd_revoke_token)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from tortoise.connection import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
 from app.accounts.services import user_for_token
 from app.api.context import Context
 from app.api.schema import build_schema
@@ -32,6 +34,14 @@ from app.web.graphql_view import GraphQLOverHTTP
 
 logger = logging.getLogger(__name__)
 
+# A client's X-Request-Id is reused only when it is a plain token: it goes into logs.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's request id when it is safe to log, else a new one."""
+    return header if header and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
+
 
 def bearer_token(value: str | None) -> str | None:
     """The token of an 'Authorization: Bearer <token>' value; None for anything else."""
@@ -45,7 +55,9 @@ class GraphQLApp(GraphQLOverHTTP):
     """Strawberry's ASGI view (made to follow GraphQL over HTTP, see app.web), with our
     context, authentication and WebSocket sign-in."""
 
-    def __init__(self, *, settings: Settings, effects: Effects, broker: Broker) -> None:
+    def __init__(
+        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter | None = None
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide=None if settings.is_production else "graphiql",
@@ -56,9 +68,11 @@ class GraphQLApp(GraphQLOverHTTP):
         self.settings = settings
         self.effects = effects
         self.broker = broker
+        # create_app passes the limiter it closes at shutdown; a bare view counts in memory
+        self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        viewer = None
+        viewer = token = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
             viewer = await user_for_token(token) if token else None
@@ -69,7 +83,9 @@ class GraphQLApp(GraphQLOverHTTP):
             effects=self.effects,
             broker=self.broker,
             viewer=viewer,
-            request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
+            token=token if viewer else None,
+            request_id=request_id_from(request.headers.get("x-request-id")),
+            sign_in_limiter=self.sign_in_limiter,
         )
 
     async def on_ws_connect(self, context: Context):
@@ -81,6 +97,7 @@ class GraphQLApp(GraphQLOverHTTP):
         if viewer is None:
             raise ConnectionRejectionError({"message": "Sign in: send {\"authorization\": \"Bearer <token>\"}."})
         context.viewer = viewer
+        context.token = token
         context.fresh_loaders()
         return None
 
@@ -110,7 +127,8 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
             outbox_worker.wake()
 
         effects.after_commit.append(wake_outbox_worker)
-    graphql = GraphQLApp(settings=settings, effects=effects, broker=broker)
+    sign_in_limiter = limiter_from_settings(settings)
+    graphql = GraphQLApp(settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -124,6 +142,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
                 if outbox_worker is not None:
                     await outbox_worker.stop()
                 await broker.stop()
+                await sign_in_limiter.close()
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

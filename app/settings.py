@@ -56,6 +56,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     public_web_url: str = DEFAULT_PUBLIC_WEB_URL
     redis_url: str | None = None
+    # Prefix of every Redis key this app writes (sign-in counters), so deployments and
+    # test runs sharing one Redis do not collide.
+    redis_key_prefix: str = "gs:"
     cors_origins: tuple[str, ...] = ()
 
     smtp_host: str = "localhost"
@@ -101,6 +104,19 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def check_workers(self, workers: int) -> None:
+        """Refuse a multi-process server that would misbehave: SQLite locks up under
+        several writers, and without Redis each process would keep its own live-update
+        fan-out and its own sign-in counters (the limits would multiply)."""
+        if workers <= 1:
+            return
+        if self.is_sqlite:
+            raise ConfigError(f"--workers {workers} needs PostgreSQL: SQLite allows one writer at a time")
+        if not self.redis_url:
+            raise ConfigError(
+                f"--workers {workers} needs REDIS_URL: live updates and sign-in limits must be shared by the workers"
+            )
+
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (tests use this instead of patching)."""
         return replace(self, **changes)
@@ -131,9 +147,19 @@ class Settings:
         if parsed.scheme not in {"http", "https"} or not parsed.netloc:
             raise ConfigError(f"PUBLIC_WEB_URL must be an http(s) URL, got {public_web_url!r}")
 
+        if production and parsed.scheme != "https":
+            raise ConfigError(f"PUBLIC_WEB_URL must be https in production, got {public_web_url!r}")
+        if production and not env.get("DATABASE_URL", "").strip():
+            raise ConfigError(
+                "DATABASE_URL must be set in production (the default is a SQLite file for development)"
+            )
+
         redis_url = env.get("REDIS_URL", "").strip() or None
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+        redis_key_prefix = env.get("REDIS_KEY_PREFIX", "").strip() or cls.redis_key_prefix
+        if len(redis_key_prefix) > 100 or any(c.isspace() for c in redis_key_prefix):
+            raise ConfigError(f"REDIS_KEY_PREFIX must be up to 100 characters without spaces, got {redis_key_prefix!r}")
 
         cors_origins = _list(env, "CORS_ORIGINS")
         for origin in cors_origins:
@@ -145,6 +171,10 @@ class Settings:
         smtp_security = env.get("SMTP_SECURITY", "none").strip().lower() or "none"
         if smtp_security not in {"none", "starttls", "tls"}:
             raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
+        if production and smtp_security == "none" and (env.get("SMTP_USERNAME") or env.get("SMTP_PASSWORD")):
+            raise ConfigError(
+                "SMTP_SECURITY=none would send SMTP_PASSWORD in clear in production: use starttls or tls"
+            )
 
         smtp_username = env.get("SMTP_USERNAME") or None
         smtp_password = env.get("SMTP_PASSWORD") or None
@@ -164,6 +194,7 @@ class Settings:
             database_url=database_url,
             public_web_url=public_web_url.rstrip("/"),
             redis_url=redis_url,
+            redis_key_prefix=redis_key_prefix,
             cors_origins=cors_origins,
             smtp_host=env.get("SMTP_HOST", "").strip() or defaults.smtp_host,
             smtp_port=_int(env, "SMTP_PORT", defaults.smtp_port, low=1, high=65535),

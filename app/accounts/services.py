@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
@@ -21,6 +21,9 @@ TOKEN_BYTES = 32
 EMAIL_MAX = 254
 NAME_MAX = 200
 PASSWORD_MAX = 1_024  # argon2 accepts more; a cap keeps hashing cost bounded
+# last_used_at is written at most this often per token, so a busy client does not turn
+# every request into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 def utcnow() -> datetime:
@@ -101,7 +104,25 @@ async def user_for_token(token: str) -> User | None:
         .select_related("user")
         .first()
     )
-    return row.user if row else None
+    if row is None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        await AccessToken.filter(id=row.id).update(last_used_at=now)
+    return row.user
+
+
+async def tokens_of(email: str) -> list[AccessToken] | None:
+    """Every token of the user with `email`, newest first; None when there is no such user."""
+    user = await User.get_or_none(email=normalize_email(email))
+    if user is None:
+        return None
+    return await AccessToken.filter(user=user).order_by("-created_at", "-id")
+
+
+async def revoke_token_id(token_id: int) -> bool:
+    """Revoke the token with this id (as `tokens_of` lists it); True when it was active."""
+    return bool(await AccessToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=utcnow()))
 
 
 async def revoke_token(token: str) -> bool:

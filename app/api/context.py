@@ -23,7 +23,10 @@ class Context:
     effects: Effects
     broker: Any = None  # app.live.Broker, for subscriptions
     viewer: User | None = None
+    # The bearer token that signed the viewer in (HTTP header or connection_init), for signOut.
+    token: str | None = None
     request_id: str = ""
+    sign_in_limiter: Any = None  # app.accounts.rate_limit.SignInLimiter
     # graphql-transport-ws connection_init payload; must exist for Strawberry to fill it.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
@@ -33,6 +36,12 @@ class Context:
 
     def fresh_loaders(self) -> None:
         self.loaders = Loaders(self.viewer)
+
+    @property
+    def client_address(self) -> str | None:
+        """The client's IP address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+        client = getattr(self.request, "client", None)
+        return client.host if client else None
 
     def require_viewer(self) -> User:
         """The signed-in user, or the top-level UNAUTHENTICATED error."""

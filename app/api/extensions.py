@@ -1,16 +1,37 @@
-"""Schema extensions: per-operation loaders and masking of unexpected errors."""
+"""Schema extensions: per-operation loaders, limits, timeout, error codes, masking, request log.
+
+Every limit answers a GraphQL error with `extensions.code` before anything executes
+(the timeout, by nature, during execution). The codes are listed in README's security
+section:
+
+    DOCUMENT_TOO_LARGE, TOO_MANY_TOKENS, QUERY_TOO_DEEP, TOO_MANY_ALIASES,
+    QUERY_TOO_COMPLEX, TIMEOUT, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED
+
+Extensions are passed to the schema as classes or factories (one instance per
+operation), never as shared instances.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, OperationType, ValidationContext
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as create_aliases_validator
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
+from app.api.cost import operation_cost
 from app.errors import DomainError
 
 logger = logging.getLogger("app.errors")
+request_logger = logging.getLogger("app.requests")
 
 
 class FreshLoaders(SchemaExtension):
@@ -24,27 +45,40 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
-def _is_expected(error: GraphQLError) -> bool:
+# --- which errors are the client's ---------------------------------------------------------
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """True for errors that describe the request (bad input, limits, authentication,
+    domain refusals); False for bugs. Scalars refuse bad input with ValueError, which
+    graphql-core keeps as `original_error` of a validation error (no path)."""
     original = error.original_error
-    return original is None or isinstance(original, (GraphQLError, DomainError))
+    if original is None or isinstance(original, (GraphQLError, DomainError)):
+        return True
+    return error.path is None and isinstance(original, ValueError)
+
+
+def code_of(error: GraphQLError) -> str | None:
+    extensions = error.extensions or {}
+    code = extensions.get("code")
+    return code if isinstance(code, str) else None
+
+
+def _set_code(error: GraphQLError, code: str, **more: Any) -> None:
+    if code_of(error) is None:
+        error.extensions = {**(error.extensions or {}), "code": code, **more}
 
 
 class MaskUnexpectedErrors(MaskErrors):
     """Bugs reach clients as "Unexpected error." with the request id to quote; operators
-    find the full traceback in the log under the same id. Expected errors (validation,
-    UNAUTHENTICATED, limits) pass unchanged."""
+    find the full traceback in the log under the same id (see AppSchema.process_errors).
+    Expected errors (validation, UNAUTHENTICATED, limits) pass unchanged."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not _is_expected(error), error_message="Unexpected error.")
+        super().__init__(should_mask_error=lambda error: not is_expected(error), error_message="Unexpected error.")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "")
-        logger.error(
-            "unexpected error (request id %s) at %s",
-            request_id,
-            error.path,
-            exc_info=error.original_error,
-        )
         return GraphQLError(
             message=self.error_message,
             nodes=error.nodes,
@@ -53,3 +87,224 @@ class MaskUnexpectedErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         )
+
+
+# --- document limits: size and tokens (parse), depth and aliases (validation) ---------------
+
+
+class DocumentLimits(SchemaExtension):
+    """Refuses a document over `max_bytes` (UTF-8) or `max_tokens` before it is parsed.
+
+    The limits are parse options set as the operation starts, so they hold whatever
+    parses the document (Strawberry, or a ParserCache anywhere in the list). The size
+    check makes graphql-core's own source-length guard fire, so the refusal travels the
+    ordinary parse-error path; `explain_parse_error` (called by the schema's
+    process_errors) then gives it our message and code."""
+
+    def __init__(self, *, max_bytes: int, max_tokens: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_tokens = max_tokens
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        query = context.query
+        if isinstance(query, str) and len(query) * 4 > self.max_bytes:  # cheap test first
+            size = len(query.encode("utf-8", "surrogatepass"))
+            if size > self.max_bytes:
+                context.parse_options["max_source_length"] = 0
+                context._refused_document_size = (size, self.max_bytes)  # type: ignore[attr-defined]
+        yield
+
+
+def explain_parse_error(error: GraphQLSyntaxError, context: Any) -> None:
+    """Our message and code for a parse error (DOCUMENT_TOO_LARGE, TOO_MANY_TOKENS or
+    GRAPHQL_PARSE_FAILED)."""
+    if code_of(error) is not None:
+        return
+    refused_size = getattr(context, "_refused_document_size", None)
+    max_tokens = (getattr(context, "parse_options", None) or {}).get("max_tokens")
+    if refused_size is not None:
+        size, max_bytes = refused_size
+        error.message = f"The document is {size:,} bytes; at most {max_bytes:,} are accepted. Send a smaller query."
+        _set_code(error, "DOCUMENT_TOO_LARGE")
+    elif max_tokens and f"more than {max_tokens} tokens" in error.message:
+        error.message = (
+            f"The document has more than {max_tokens:,} tokens (names, punctuation, values); send a smaller query."
+        )
+        _set_code(error, "TOO_MANY_TOKENS")
+    else:
+        _set_code(error, "GRAPHQL_PARSE_FAILED")
+
+
+class _CodedContext:
+    """A ValidationContext whose reported errors carry `extensions.code` (the stock
+    limiters report bare messages)."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
+
+    def report_error(self, error: GraphQLError) -> None:
+        _set_code(error, self._code)
+        self._context.report_error(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def _coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+    class CodedRule(rule):  # type: ignore[misc, valid-type]
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(_CodedContext(context, code))  # type: ignore[arg-type]
+
+    CodedRule.__name__ = f"{rule.__name__}_{code}"
+    return CodedRule
+
+
+def _ignore_introspection(context: IgnoreContext) -> bool:
+    # GraphiQL's introspection query nests ofType about 9 levels deep; introspection
+    # is off in production, so its depth is not held against development tools.
+    return context.field_name.startswith("__")
+
+
+def validation_limit_rules(*, max_depth: int, max_aliases: int) -> list[type[ASTValidationRule]]:
+    """Query depth (Strawberry's QueryDepthLimiter rule, depth counted from 0) and alias
+    count (MaxAliasesLimiter's rule), with codes QUERY_TOO_DEEP and TOO_MANY_ALIASES.
+
+    Build them once per schema and add them with `AddValidationRules`: the stock
+    limiters make new rule classes per instance, which would defeat a ValidationCache
+    (its key includes the rule classes)."""
+    return [
+        _coded(create_depth_validator(max_depth, _ignore_introspection, None), "QUERY_TOO_DEEP"),
+        _coded(create_aliases_validator(max_aliases), "TOO_MANY_ALIASES"),
+    ]
+
+
+class ValidationErrorCodes(SchemaExtension):
+    """Every validation error without a code gets GRAPHQL_VALIDATION_FAILED."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            _set_code(error, "GRAPHQL_VALIDATION_FAILED")
+
+
+# --- cost and time ------------------------------------------------------------------------
+
+
+class QueryCostLimit(SchemaExtension):
+    """Refuses an operation whose static cost (see app.api.cost) is over the budget.
+    Runs as execution starts, once variables are known, so `first: $n` counts as sent."""
+
+    def __init__(self, *, max_cost: int, max_page_size: int) -> None:
+        self.max_cost = max_cost
+        self.max_page_size = max_page_size
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            variables = context.variables if isinstance(context.variables, dict) else None
+            cost = operation_cost(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                variables,
+                max_page_size=self.max_page_size,
+            )
+            if cost > self.max_cost:
+                raise GraphQLError(
+                    f"This query would cost {cost:,} points; at most {self.max_cost:,} are allowed. "
+                    "Ask for fewer items (a smaller `first`) or fewer nested fields.",
+                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": self.max_cost},
+                )
+        yield
+
+
+class ExecutionTimeout(SchemaExtension):
+    """Stops a query or mutation that runs longer than `seconds` and answers TIMEOUT.
+    Subscriptions are long-lived by design and are not timed."""
+
+    def __init__(self, *, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self.seconds):
+                yield
+        except TimeoutError:
+            raise GraphQLError(
+                f"The operation took longer than {self.seconds:g} seconds and was stopped. "
+                "Try again later, or ask for less.",
+                extensions={"code": "TIMEOUT"},
+            ) from None
+
+
+# --- one log line per operation ------------------------------------------------------------
+
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+
+
+class RequestLog(SchemaExtension):
+    """Logs one line per operation on `app.requests`: request id, operation name and type,
+    duration, outcome and error codes (JSON in production, see app.logging_config)."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        failure: BaseException | None = None
+        try:
+            yield
+        except BaseException as error:
+            failure = error
+            raise
+        finally:
+            self._log(started, failure)
+
+    def _log(self, started: float, failure: BaseException | None) -> None:
+        context = self.execution_context
+        operation_name = context.operation_name
+        try:
+            operation_type = context.operation_type.value if context.graphql_document is not None else None
+        except Exception:  # noqa: BLE001 - no operation of that name in the document
+            operation_type = None
+        if operation_name is not None and not _NAME.fullmatch(str(operation_name)):
+            operation_name = repr(str(operation_name)[:100])  # a client's operationName: no line breaks in logs
+        errors = list(getattr(context.result, "errors", None) or context.pre_execution_errors or ())
+        if isinstance(failure, GraphQLError):
+            errors.append(failure)
+        codes = sorted({code_of(e) or ("INTERNAL_SERVER_ERROR" if not is_expected(e) else "ERROR") for e in errors})
+        if failure is not None and not isinstance(failure, GraphQLError):
+            codes.append(type(failure).__name__)
+        outcome = "ok" if not errors and failure is None else "error"
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        request_logger.info(
+            "%s %s %s %.2fms %s",
+            operation_type or "-",
+            operation_name or "-",
+            outcome,
+            duration_ms,
+            ",".join(codes) or "-",
+            extra={
+                "request_id": getattr(context.context, "request_id", None),
+                "operation_name": operation_name,
+                "operation_type": operation_type,
+                "duration_ms": duration_ms,
+                "outcome": outcome,
+                "error_count": len(errors) + (1 if failure is not None and not errors else 0),
+                "error_codes": codes,
+            },
+        )
+
+
+def factory(extension: type[SchemaExtension], **kwargs: Any) -> Callable[[], SchemaExtension]:
+    """A zero-argument factory, so each operation gets its own extension instance."""
+
+    def make() -> SchemaExtension:
+        return extension(**kwargs)
+
+    make.__name__ = extension.__name__
+    return make

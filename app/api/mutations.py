@@ -33,6 +33,15 @@ class SignInPayload:
     user_errors: list[UserError] = strawberry.field(description="Why sign-in failed; empty on success.")
 
 
+@strawberry.type(description="The result of signOut.")
+class SignOutPayload:
+    signed_out: bool = strawberry.field(
+        description="True when the token this request was signed in with is now revoked; "
+        "it no longer signs anyone in, here or on a WebSocket."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was revoked; empty on success.")
+
+
 @strawberry.input(description="A new group session.")
 class CreateGroupSessionInput:
     program_id: strawberry.ID = strawberry.field(description="The program the session belongs to.")
@@ -145,10 +154,22 @@ def _user_pks(ids: list[strawberry.ID] | None) -> list[int] | None:
 class Mutation:
     @strawberry.mutation(description="Email and password in, a bearer token out.")
     async def sign_in(self, info: Info, input: SignInInput) -> SignInPayload:
+        # Counted before the password is checked, per email and per client address;
+        # over the limit, RATE_LIMITED says when to retry and no password work is done.
+        limiter = info.context.sign_in_limiter
+        email = accounts.normalize_email(input.email)
+        refusal = await limiter.attempt(email=email, client=info.context.client_address)
+        if refusal is not None:
+            return SignInPayload(
+                token=None,
+                viewer=None,
+                user_errors=[UserError(field=None, message=refusal.message, code=ErrorCode.RATE_LIMITED)],
+            )
         try:
             user, token = await accounts.sign_in(email=input.email, password=input.password)
         except DomainError as error:
             return SignInPayload(token=None, viewer=None, user_errors=user_errors(error))
+        await limiter.succeeded(email=email)
         return SignInPayload(token=token, viewer=User.from_row(user), user_errors=[])
 
     @strawberry.mutation(description="Change the viewer's name or time zone.")
@@ -159,6 +180,18 @@ class Mutation:
         except DomainError as error:
             return UpdateViewerPayload(viewer=None, user_errors=user_errors(error))
         return UpdateViewerPayload(viewer=User.from_row(user), user_errors=[])
+
+    @strawberry.mutation(
+        description="Revokes the bearer token this request is signed in with (other sessions of the user "
+        "stay signed in). Requires a signed-in user."
+    )
+    async def sign_out(self, info: Info) -> SignOutPayload:
+        info.context.require_viewer()
+        token = info.context.token
+        revoked = bool(token) and await accounts.revoke_token(token)
+        info.context.viewer = None
+        info.context.token = None
+        return SignOutPayload(signed_out=revoked, user_errors=[])
 
     @strawberry.mutation(
         description="Dashboard > Sessions > Create a session. Only mentors of the program may host."

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import AddValidationRules, DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
-from app.api.extensions import FreshLoaders, MaskUnexpectedErrors
+from app.api.extensions import (
+    DocumentLimits,
+    ExecutionTimeout,
+    FreshLoaders,
+    MaskUnexpectedErrors,
+    QueryCostLimit,
+    RequestLog,
+    ValidationErrorCodes,
+    validation_limit_rules,
+    code_of,
+    explain_parse_error,
+    factory,
+    is_expected,
+)
 from app.api.mutations import Mutation
 from app.api.queries import Query
 from app.api.scalars import DateTime
@@ -15,25 +34,82 @@ from app.api.subscriptions import Subscription
 from app.api.types.nodes import GroupSession, Program, Registration, User
 from app.settings import Settings
 
+logger = logging.getLogger("app.errors")
+
+# graphql-core adds "Did you mean 'x'?" for fields, arguments, types, enum
+# values and input fields alike; Strawberry's disable_field_suggestions removes only the
+# first kind.
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
 
 class AppSchema(strawberry.Schema):
-    def process_errors(self, errors, execution_context=None) -> None:
-        """Strawberry logs every error with a traceback, expected ones included (a missing
-        token, a bad cursor). Unexpected errors are logged by MaskUnexpectedErrors, with
-        the request id the client sees; the rest is the client's business, not the log's."""
+    """Strawberry's schema with our error policy: bugs are logged in full with the
+    request id (clients see them masked, see MaskUnexpectedErrors); client errors are not
+    logged as errors; in production no message suggests names from the schema."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        hide_suggestions = self.config.disable_field_suggestions
+        context = execution_context.context if execution_context else None
+        for error in errors:
+            if isinstance(error, GraphQLSyntaxError):
+                explain_parse_error(error, execution_context)
+            if hide_suggestions and "Did you mean" in error.message:
+                error.message = _SUGGESTION.sub("", error.message)
+            if is_expected(error):
+                if error.path is None and code_of(error) is None:
+                    # variables that do not fit their types, found as execution starts
+                    error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+                continue
+            logger.error(
+                "unexpected error at %s: %s",
+                ".".join(str(p) for p in error.path or ()) or "-",
+                error.message,
+                exc_info=error.original_error,
+                extra={"request_id": getattr(context, "request_id", None)},
+            )
+
+
+def schema_extensions(settings: Settings) -> list[Any]:
+    """The extensions `settings` asks for, as classes or factories (never instances).
+
+    A ParserCache or ValidationCache may be added anywhere in the list: the limits are
+    parse options and validation rules fixed per schema, so they hold with caches and do
+    not defeat them."""
+    limit_rules = validation_limit_rules(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
+    extensions: list[Any] = [
+        RequestLog,
+        FreshLoaders,
+        factory(DocumentLimits, max_bytes=settings.max_document_bytes, max_tokens=settings.max_tokens),
+        factory(AddValidationRules, validation_rules=limit_rules),
+        ValidationErrorCodes,
+        factory(QueryCostLimit, max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
+        factory(ExecutionTimeout, seconds=settings.request_timeout_seconds),
+        MaskUnexpectedErrors,
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def schema_config(settings: Settings) -> StrawberryConfig:
+    """Scalars, suggestions (off in production) and batching (off when max_batch_operations is 0)."""
+    return StrawberryConfig(
+        scalar_map={datetime: DateTime},
+        disable_field_suggestions=settings.is_production,
+        batching_config={"max_operations": settings.max_batch_operations} if settings.max_batch_operations else None,
+    )
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the extensions `settings` asks for (limits, production hardening)."""
     settings = settings or Settings()
-    extensions: list = [FreshLoaders, MaskUnexpectedErrors]
     return AppSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Program, GroupSession, Registration],
-        extensions=extensions,
-        config=StrawberryConfig(scalar_map={datetime: DateTime}),
+        extensions=schema_extensions(settings),
+        config=schema_config(settings),
     )
 
 
