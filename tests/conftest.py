@@ -275,3 +275,25 @@ mutation Leave($id: ID!) {
 async def join(api: GraphQLClient, member: Member, session_id: str) -> dict:
     data = await api.data(JOIN, {"id": session_id}, token=member.token)
     return data["joinGroupSession"]
+
+
+# --- a run that cannot hang at exit ----------------------------------------------------------
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test that leaves a Tortoise SQLite connection open leaves aiosqlite's worker thread
+    running, and the interpreter would wait for it forever after the last test. Fail the run
+    instead, naming the leak, so it is found rather than timed out by CI."""
+    import threading
+
+    leaked = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name and not t.daemon]
+    if leaked:
+        import sys
+
+        sys.stderr.write(
+            f"\n{len(leaked)} database connection(s) left open by the tests (aiosqlite threads "
+            f"{[t.name for t in leaked]}): close them (Tortoise.close_connections / the app's lifespan).\n"
+        )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(3)

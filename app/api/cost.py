@@ -171,6 +171,10 @@ class _Calculator:
     def argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():
             if argument.name.value == name:
+                if isinstance(argument.value, VariableNode) and argument.value.name.value not in self.variables:
+                    # An unsent variable without a default leaves the argument out, so
+                    # the field's own default applies (GraphQL's coercion rules).
+                    return _MISSING
                 return _literal(argument.value, self.variables)
         return _MISSING
 
@@ -186,7 +190,12 @@ class _Calculator:
             return self.max_page_size  # null means "the largest page"
         if isinstance(value, bool) or not isinstance(value, int):
             return self.max_page_size  # invalid: execution will refuse it, count the worst case
-        return min(max(value, 0), self.max_page_size)
+        if not 0 <= value <= self.max_page_size:
+            # The connection's resolver refuses it with a clear "first must be between..."
+            # before any item resolves, so its items cost nothing; counting them would hide
+            # that message behind a cost refusal.
+            return 0
+        return value
 
 
 _MISSING = object()

@@ -74,6 +74,11 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
         "mutation($id: ID!) { joinGroupSession(input: {id: $id}) { registration { id } " + PAYLOAD + " } }",
         {"id": "id"},
     ),
+    "updateViewer": (
+        "mutation($n: String, $z: String) { updateViewer(input: {name: $n, timeZone: $z}) { viewer { name timeZone } "
+        + PAYLOAD + " } }",
+        {"n": "string", "z": "string"},
+    ),
     "leaveGroupSession": (
         "mutation($id: ID!) { leaveGroupSession(input: {id: $id}) { groupSession { id } " + PAYLOAD + " } }",
         {"id": "id"},
@@ -194,7 +199,7 @@ async def snapshot() -> dict:
         "max_participants", "participant_count", "status", "cancellation_reason", "sequence",
     )
     return {
-        "users": await User.all().count(),
+        "users": await User.all().order_by("id").values_list("id", "email", "name", "time_zone"),
         "programs": await Program.all().count(),
         "memberships": await Membership.all().count(),
         "tokens": await AccessToken.all().count(),
@@ -276,7 +281,7 @@ async def exercise(fuzz: Fuzz, name: str, variables: dict[str, Any], token: str 
     for error in result.get("errors") or []:
         assert isinstance(error.get("message"), str) and error["message"], error
         assert error.get("extensions", {}).get("code") not in (None, "INTERNAL_SERVER_ERROR"), error
-    payload = (result.get("data") or {}).get(name) if name in {"signIn"} or name.endswith("GroupSession") else None
+    payload = (result.get("data") or {}).get(name) if name in {"signIn", "updateViewer"} or name.endswith("GroupSession") else None
     refused = (
         result.get("data") is None
         or (result["data"].get(name) is None)

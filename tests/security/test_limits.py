@@ -171,3 +171,16 @@ async def test_batching_can_be_switched_off(no_batching_settings):
             response = await http.post("/graphql", json=[{"query": "{ viewer { name } }"}])
     assert response.status_code == 400
     assert "Batching is not enabled" in response.text
+
+
+async def test_an_unsent_variable_leaves_first_at_its_default_in_the_cost(api, world):
+    """`first: $first` with $first not sent means first's default (20), not the worst case."""
+    query = """query($first: Int) { dashboard { sessions(first: $first) { edges { node {
+        participants { edges { node { participant { name } } } } } } } } }"""
+    body = await api.execute(query, {}, token=world.host.token)
+    assert "errors" not in body, body
+    schema = build_schema()._schema
+    unsent = operation_cost(schema, parse(query), None, {}, max_page_size=100)
+    as_twenty = operation_cost(schema, parse(query), None, {"first": 20}, max_page_size=100)
+    as_null = operation_cost(schema, parse(query), None, {"first": None}, max_page_size=100)
+    assert unsent == as_twenty < as_null

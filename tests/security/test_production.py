@@ -110,7 +110,7 @@ def test_unsafe_production_settings_are_refused_in_one_line(change, words):
 
 
 def test_the_same_settings_are_fine_in_development():
-    settings = Settings.from_env({"PUBLIC_WEB_URL": "http://localhost:3000", "SMTP_USERNAME": "u"})
+    settings = Settings.from_env({"PUBLIC_WEB_URL": "http://localhost:3000", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"})
     assert not settings.is_production
 
 

@@ -149,14 +149,16 @@ async def test_two_processes_share_the_limit_through_redis(settings, alice):
     redis = await redis_or_skip()
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
     shared = settings.with_(redis_url=REDIS_URL, redis_key_prefix=prefix)
-    first, second = create_app(shared), create_app(shared)  # two workers, one Redis
+    # Two workers, one Redis. Their lifespans are not run: a second Tortoise.init in this
+    # process would replace the test database's context (and leak its connection); the
+    # `app` fixture behind `alice` already serves the database to both.
+    first, second = create_app(shared), create_app(shared)
     try:
-        async with first.router.lifespan_context(first), second.router.lifespan_context(second):
-            async with client_from(first, "10.0.1.1") as a, client_from(second, "10.0.1.2") as b:
-                assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
-                assert code(await sign_in(b, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
-                assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
-                refused = await sign_in(b, "alice@example.org", "correct horse")
+        async with client_from(first, "10.0.1.1") as a, client_from(second, "10.0.1.2") as b:
+            assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            assert code(await sign_in(b, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            refused = await sign_in(b, "alice@example.org", "correct horse")
         assert code(refused) == "RATE_LIMITED" and "5 minutes" in refused["userErrors"][0]["message"]
         keys = [k.decode() for k in await redis.keys(prefix + "*")]
         assert keys and all(k.startswith(prefix + "sign-in:") for k in keys)
@@ -164,6 +166,8 @@ async def test_two_processes_share_the_limit_through_redis(settings, alice):
         ttls = [await redis.ttl(k) for k in keys]
         assert all(0 < ttl <= 300 for ttl in ttls)
     finally:
+        await first.state.sign_in_limiter.close()
+        await second.state.sign_in_limiter.close()
         keys = await redis.keys(prefix + "*")
         if keys:
             await redis.delete(*keys)
