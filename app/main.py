@@ -17,7 +17,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app.accounts.services import user_for_token
+from app.accounts.services import user_for_token, viewer_for_token
 from app.api.context import Context
 from app.api.schema import build_schema
 from app.db import tortoise_config
@@ -53,10 +53,12 @@ class GraphQLApp(GraphQL):
         self.broker = broker
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        viewer = None
+        viewer = roles = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
-            viewer = await user_for_token(token) if token else None
+            found = await viewer_for_token(token) if token else None
+            if found is not None:
+                viewer, roles = found
         return Context(
             request=request,
             response=response,
@@ -64,6 +66,7 @@ class GraphQLApp(GraphQL):
             effects=self.effects,
             broker=self.broker,
             viewer=viewer,
+            viewer_roles=roles,
             request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
         )
 

@@ -104,6 +104,28 @@ async def user_for_token(token: str) -> User | None:
     return row.user if row else None
 
 
+async def viewer_for_token(token: str) -> tuple[User, dict[int, ProgramRole]] | None:
+    """The user a bearer token belongs to with their programs and roles, in one statement
+    (every request needs both); None for an unknown or revoked token."""
+    if not token or len(token) > 200:
+        return None
+    db = AccessToken._meta.db
+    mark = "$1" if db.capabilities.dialect == "postgres" else "?"
+    _, rows = await db.execute_query(
+        'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.created_at, m.program_id, m.role '
+        'FROM "access_token" t JOIN "user" u ON u.id = t.user_id '
+        'LEFT JOIN "membership" m ON m.user_id = u.id '
+        f"WHERE t.token_hash = {mark} AND t.revoked_at IS NULL",
+        [hash_token(token)],
+    )
+    if not rows:
+        return None
+    first = dict(rows[0])
+    user = User._init_from_db(**{k: first[k] for k in ("id", "email", "name", "password_hash", "time_zone", "created_at")})
+    roles = {row["program_id"]: ProgramRole(row["role"]) for row in rows if row["program_id"] is not None}
+    return user, roles
+
+
 async def revoke_token(token: str) -> bool:
     """Revoke one token; True when it was active."""
     return bool(

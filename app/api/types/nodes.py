@@ -189,10 +189,7 @@ class GroupSession(Node):
         viewer = info.context.viewer
         if viewer is None or viewer.id != self.row.host_id:
             return []
-        loaders = info.context.loaders
-        ids = await loaders.guest_ids_by_session.load(self.row.id)
-        users = await loaders.user_by_id.load_many(ids)
-        return [User.from_row(u) for u in users if u is not None]
+        return [User.from_row(u) for u in await info.context.loaders.guest_users_by_session.load(self.row.id)]
 
     @strawberry.field(description="Registered participants, host first, then in order of registration.")
     async def participants(
@@ -215,9 +212,7 @@ class GroupSession(Node):
 
     @strawberry.field(description="True when the viewer is registered ('You are attending!' for the host).")
     async def viewer_is_attending(self, info: Info) -> bool:
-        if info.context.viewer is None:
-            return False
-        return await info.context.loaders.viewer_registration_by_session.load(self.row.id) is not None
+        return await info.context.loaders.viewer_attends(self.row)
 
     @strawberry.field(description="True when the viewer may join now (see viewerCannotJoinReasons).")
     async def viewer_can_join(self, info: Info) -> bool:
@@ -245,10 +240,10 @@ class GroupSession(Node):
         if info.context.viewer is None:
             return [UserErrorCode.NOT_A_MEMBER]
         is_member = await loaders.can_see_program(self.row.program_id)
-        registration = await loaders.viewer_registration_by_session.load(self.row.id)
+        is_registered = await loaders.viewer_attends(self.row)
         return rules.cannot_join_reasons(
             is_member=is_member,
-            is_registered=registration is not None,
+            is_registered=is_registered,
             is_cancelled=self.row.status == SessionStatus.CANCELLED,
             starts_at=self.row.starts_at,
             participant_count=self.row.participant_count,
@@ -308,8 +303,12 @@ class GroupSessionConnection:
         return await self.page.query.count() if self.page.query is not None else len(self.edges)
 
     @classmethod
-    def from_page(cls, page: queries.Page, info: Info, *, after: str | None) -> GroupSessionConnection:
-        info.context.loaders.prime_sessions(page.rows)
+    def from_page(
+        cls, page: queries.Page, info: Info, *, after: str | None, viewer_attends: bool | None = None
+    ) -> GroupSessionConnection:
+        """`viewer_attends`: what the list query already says about the viewer's registration
+        on every row (the dashboard lists only sessions the viewer is registered for)."""
+        info.context.loaders.prime_sessions(page.rows, viewer_attends=viewer_attends)
         edges = [GroupSessionEdge(node=GroupSession.from_row(r), cursor=_session_cursor(r)) for r in page.rows]
         return cls(edges=edges, page_info=_page_info(edges, has_next=page.has_next, after=after), page=page)
 
@@ -378,10 +377,7 @@ async def visible_session(info: Info, pk: int) -> GroupSession | None:
 
 
 async def visible_user(info: Info, pk: int) -> User | None:
-    loaders = info.context.loaders
-    if not await loaders.can_see_user(pk):
-        return None
-    row = await loaders.user_by_id.load(pk)
+    row = await info.context.loaders.visible_user(pk)
     return User.from_row(row) if row else None
 
 
