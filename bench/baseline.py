@@ -104,11 +104,32 @@ def _can_edit(row, viewer_id: int, now: datetime) -> bool:
     return viewer_id == row["host_id"] and row["status"] == "SCHEDULED" and row["ends_at"] > now
 
 
+class _Counted:
+    """A connection that counts the statements sent through it (for the benchmark table)."""
+
+    def __init__(self, connection: asyncpg.Connection, owner: Baseline) -> None:
+        self._connection = connection
+        self._owner = owner
+
+    async def fetch(self, *args):
+        self._owner.statements += 1
+        return await self._connection.fetch(*args)
+
+    async def fetchrow(self, *args):
+        self._owner.statements += 1
+        return await self._connection.fetchrow(*args)
+
+    async def fetchval(self, *args):
+        self._owner.statements += 1
+        return await self._connection.fetchval(*args)
+
+
 class Baseline:
     def __init__(self, database_url: str, public_web_url: str) -> None:
         self.database_url = database_url
         self.public_web_url = public_web_url.rstrip("/")
         self.pool: asyncpg.Pool | None = None
+        self.statements = 0
 
     async def _reset(self, connection: asyncpg.Connection) -> None:
         # The same light reset as the app's pool (app/db.py), to compare like with like.
@@ -126,7 +147,8 @@ class Baseline:
         body = json.loads(await request.body())
         variables = body.get("variables") or {}
         token = _bearer(request)
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as raw:
+            conn = _Counted(raw, self)
             rows = await conn.fetch(VIEWER_SQL, hashlib.sha256(token.encode()).hexdigest()) if token else []
             if not rows:
                 return _error("Sign in first: send 'Authorization: Bearer <token>'.", "UNAUTHENTICATED")

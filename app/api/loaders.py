@@ -9,13 +9,37 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from strawberry.dataloader import DataLoader
 
 from app.accounts.models import Program, ProgramRole, User
 from app.group_sessions import queries
 from app.group_sessions.models import GroupSession, Guest, Registration
+
+
+_MISSING = object()
+
+
+def loaded(loader: DataLoader, key):
+    """The value `loader` already holds for `key`, or `_MISSING`: lets a resolver answer
+    without awaiting (graphql-core completes plain values far faster than awaitables)."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return _MISSING
+
+
+def now_or_later(loader: DataLoader, key, convert: Callable):
+    """`convert(value)` at once when the loader holds the value, else an awaitable of it."""
+    value = loaded(loader, key)
+    if value is not _MISSING:
+        return convert(value)
+    return _convert_later(loader.load(key), convert)
+
+
+async def _convert_later(awaitable: Awaitable, convert: Callable):
+    return convert(await awaitable)
 
 
 def _by_id(model):
@@ -82,15 +106,34 @@ class Loaders:
         roles = await queries.program_roles_of(self.viewer.id)
         return {pid: ProgramRole(role) for pid, role in roles.items()}
 
+    def known_viewer_role(self, program_id: int):
+        """The viewer's role in the program when the roles are loaded already (a role or
+        None), else `_MISSING`."""
+        if self._viewer_roles is None:
+            return None if self.viewer is None else _MISSING
+        return self._viewer_roles.get(program_id)
+
+    def known_viewer_attends(self, session: GroupSession):
+        """Whether the viewer is registered, when that is known without the database;
+        else `_MISSING`."""
+        if self.viewer is None:
+            return False
+        if self.viewer.id == session.host_id:
+            return True
+        # A mutation primes the registration loader with what it just did: that wins.
+        registration = loaded(self.viewer_registration_by_session, session.id)
+        if registration is not _MISSING:
+            return registration is not None
+        known = self._known_attending.get(session.id)
+        return _MISSING if known is None else known
+
     async def viewer_attends(self, session: GroupSession) -> bool:
         """Whether the viewer is registered for `session`, asking the database only when
         it is not known already (the host always is; dashboard rows always are)."""
         if self.viewer is None:
             return False
-        if self.viewer.id == session.host_id:
-            return True
-        known = self._known_attending.get(session.id)
-        if known is not None:
+        known = self.known_viewer_attends(session)
+        if known is not _MISSING:
             return known
         return await self.viewer_registration_by_session.load(session.id) is not None
 
@@ -120,14 +163,14 @@ class Loaders:
         return user
 
     async def _sessions(self, ids: Sequence[int]) -> list[GroupSession | None]:
-        # Program and host come along in the same statement: every page shows them.
-        rows = {
-            row.id: row
-            for row in await GroupSession.filter(id__in=list(set(ids))).select_related("program", "host")
-        }
-        for row in rows.values():
+        # Program, host and the viewer's registration come along in the same statement:
+        # every page of a session shows them.
+        found = await queries.sessions_by_ids(sorted(set(ids)), self.viewer.id if self.viewer else None)
+        for row, viewer_attends in found.values():
             self._prime_related(row)
-        return [rows.get(i) for i in ids]
+            if self.viewer is not None:
+                self._known_attending.setdefault(row.id, viewer_attends)
+        return [found[i][0] if i in found else None for i in ids]
 
     async def _guest_users(self, session_ids: Sequence[int]) -> list[list[User]]:
         grouped: dict[int, list[User]] = defaultdict(list)

@@ -14,7 +14,7 @@ from enum import Enum
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from app.accounts.models import Membership, User
+from app.accounts.models import Membership, Program, User
 from app.accounts.services import utcnow
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 
@@ -158,6 +158,41 @@ async def participants_of_sessions(
         object.__setattr__(registration, "_user", user)  # as select_related("user") would
         result[registration.session_id].append(registration)
     return result
+
+
+def _columns(model) -> list[str]:
+    return list(model._meta.fields_db_projection.values())
+
+
+async def sessions_by_ids(session_ids: Sequence[int], viewer_id: int | None) -> dict[int, tuple[GroupSession, bool]]:
+    """Sessions by ID, each with its program and host fetched along (`session.program`,
+    `session.host`) and whether `viewer_id` is registered, in one statement."""
+    if not session_ids:
+        return {}
+    db = GroupSession._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+    marks = [f"${i + 1}" if postgres else "?" for i in range(len(session_ids) + 1)]
+    session_cols, program_cols, user_cols = _columns(GroupSession), _columns(Program), _columns(User)
+    select = ", ".join(
+        [f's."{c}"' for c in session_cols]
+        + [f'p."{c}" AS "p_{c}"' for c in program_cols]
+        + [f'h."{c}" AS "h_{c}"' for c in user_cols]
+    )
+    sql = (
+        f"SELECT {select}, EXISTS (SELECT 1 FROM \"registration\" r WHERE r.session_id = s.id AND r.user_id = {marks[0]})"
+        ' AS viewer_attends FROM "group_session" s JOIN "program" p ON p.id = s.program_id'
+        ' JOIN "user" h ON h.id = s.host_id'
+        f" WHERE s.id IN ({', '.join(marks[1:])})"
+    )
+    _, rows = await db.execute_query(sql, [viewer_id if viewer_id is not None else 0, *session_ids])
+    found: dict[int, tuple[GroupSession, bool]] = {}
+    for row in rows:
+        row = dict(row)
+        session = GroupSession._init_from_db(**{c: row[c] for c in session_cols})
+        object.__setattr__(session, "_program", Program._init_from_db(**{c: row[f"p_{c}"] for c in program_cols}))
+        object.__setattr__(session, "_host", User._init_from_db(**{c: row[f"h_{c}"] for c in user_cols}))
+        found[session.id] = (session, bool(row["viewer_attends"]))
+    return found
 
 
 async def program_roles_of(user_id: int) -> dict[int, str]:
