@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 
 MODEL_MODULES = [
     "app.accounts.models",
@@ -14,15 +15,34 @@ MODEL_MODULES = [
 ]
 
 
+async def _reset_pooled_connection(connection: Any) -> None:
+    """What a PostgreSQL connection needs before it serves the next request.
+
+    asyncpg's default reset sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL;` on every release: a round trip per request, for session state this app
+    never leaves on a pooled connection (no advisory locks, cursors, LISTEN or SET). Only
+    a transaction left open (a cancelled request) must not leak into the next one.
+    """
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The Tortoise config dict for `database_url` (one app, label "models", migrations in `migrations/`)."""
-    url = database_url
+    """The Tortoise config dict for `database_url` (one app, label "models", migrations in `migrations/`).
+
+    PostgreSQL URLs may carry pool options as query parameters (`?minsize=1&maxsize=10`,
+    Tortoise's names); the pool skips asyncpg's per-release reset query (see above).
+    """
+    url: Any = database_url
     if url.startswith("sqlite://") and url != "sqlite://:memory:":
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if "busy_timeout" not in url:
             # Several processes (serve + worker) may share the file: wait for locks instead of failing.
             url += ("&" if "?" in url else "?") + "busy_timeout=10000"
+    elif url.split("://", 1)[0] in {"postgres", "postgresql", "asyncpg"}:
+        url = expand_db_url(url)
+        url["credentials"].setdefault("reset", _reset_pooled_connection)
     return {
         "connections": {"default": url},
         "apps": {

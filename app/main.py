@@ -19,7 +19,7 @@ from tortoise.connection import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
-from app.accounts.services import user_for_token
+from app.accounts.services import user_for_token, viewer_for_token
 from app.api.context import Context
 from app.api.schema import build_schema
 from app.db import tortoise_config
@@ -72,10 +72,12 @@ class GraphQLApp(GraphQLOverHTTP):
         self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        viewer = token = None
+        viewer = token = roles = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
-            viewer = await user_for_token(token) if token else None
+            found = await viewer_for_token(token) if token else None
+            if found is not None:
+                viewer, roles = found
         return Context(
             request=request,
             response=response,
@@ -83,6 +85,7 @@ class GraphQLApp(GraphQLOverHTTP):
             effects=self.effects,
             broker=self.broker,
             viewer=viewer,
+            viewer_roles=roles,
             token=token if viewer else None,
             request_id=request_id_from(request.headers.get("x-request-id")),
             sign_in_limiter=self.sign_in_limiter,

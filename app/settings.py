@@ -87,6 +87,8 @@ class Settings:
     max_document_bytes: int = 15_000
     max_body_bytes: int = 100_000
     max_batch_operations: int = 10
+    # Automatic Persisted Queries: documents remembered by hash, per process (0: APQ off).
+    persisted_queries_max: int = 1000
     request_timeout_seconds: int = 15
     ws_connection_init_timeout_seconds: int = 5
     ws_max_subscriptions: int = 20
@@ -221,6 +223,9 @@ class Settings:
             max_document_bytes=_int(env, "MAX_DOCUMENT_BYTES", defaults.max_document_bytes, low=100),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes, low=1000),
             max_batch_operations=_int(env, "MAX_BATCH_OPERATIONS", defaults.max_batch_operations, low=0, high=100),
+            persisted_queries_max=_int(
+                env, "PERSISTED_QUERIES_MAX", defaults.persisted_queries_max, low=0, high=1_000_000
+            ),
             request_timeout_seconds=_int(env, "REQUEST_TIMEOUT_SECONDS", defaults.request_timeout_seconds, low=1),
             ws_connection_init_timeout_seconds=_int(
                 env, "WS_CONNECTION_INIT_TIMEOUT_SECONDS", defaults.ws_connection_init_timeout_seconds, low=1

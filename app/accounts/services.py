@@ -97,19 +97,8 @@ async def sign_in(*, email: str, password: str) -> tuple[User, str]:
 
 async def user_for_token(token: str) -> User | None:
     """The user a bearer token belongs to, or None for an unknown or revoked token."""
-    if not token or len(token) > 200:
-        return None
-    row = (
-        await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True)
-        .select_related("user")
-        .first()
-    )
-    if row is None:
-        return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        await AccessToken.filter(id=row.id).update(last_used_at=now)
-    return row.user
+    found = await viewer_for_token(token)
+    return found[0] if found else None
 
 
 async def tokens_of(email: str) -> list[AccessToken] | None:
@@ -123,6 +112,36 @@ async def tokens_of(email: str) -> list[AccessToken] | None:
 async def revoke_token_id(token_id: int) -> bool:
     """Revoke the token with this id (as `tokens_of` lists it); True when it was active."""
     return bool(await AccessToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=utcnow()))
+
+
+async def viewer_for_token(token: str) -> tuple[User, dict[int, ProgramRole]] | None:
+    """The user a bearer token belongs to with their programs and roles, in one statement
+    (every request needs both); None for an unknown or revoked token."""
+    if not token or len(token) > 200:
+        return None
+    db = AccessToken._meta.db
+    mark = "$1" if db.capabilities.dialect == "postgres" else "?"
+    _, rows = await db.execute_query(
+        'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.created_at, m.program_id, m.role, '
+        't.id AS token_id, t.last_used_at '
+        'FROM "access_token" t JOIN "user" u ON u.id = t.user_id '
+        'LEFT JOIN "membership" m ON m.user_id = u.id '
+        f"WHERE t.token_hash = {mark} AND t.revoked_at IS NULL",
+        [hash_token(token)],
+    )
+    if not rows:
+        return None
+    first = dict(rows[0])
+    user = User._init_from_db(**{k: first[k] for k in ("id", "email", "name", "password_hash", "time_zone", "created_at")})
+    roles = {row["program_id"]: ProgramRole(row["role"]) for row in rows if row["program_id"] is not None}
+    await _record_use(first["token_id"], AccessToken._meta.fields_map["last_used_at"].to_python_value(first["last_used_at"]))
+    return user, roles
+
+
+async def _record_use(token_id: int, last_used_at: datetime | None) -> None:
+    now = utcnow()
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+        await AccessToken.filter(id=token_id).update(last_used_at=now)
 
 
 async def revoke_token(token: str) -> bool:

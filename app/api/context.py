@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from app.accounts.models import User
+from app.accounts.models import ProgramRole, User
 from app.api.errors import Unauthenticated
 from app.api.loaders import Loaders
 from app.group_sessions.events import Effects
@@ -29,13 +29,16 @@ class Context:
     sign_in_limiter: Any = None  # app.accounts.rate_limit.SignInLimiter
     # graphql-transport-ws connection_init payload; must exist for Strawberry to fill it.
     connection_params: dict[str, Any] | None = None
+    # The viewer's programs and roles when they came with the token (one statement for
+    # both); None makes the loaders fetch them when first needed.
+    viewer_roles: dict[int, ProgramRole] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.viewer)
+        self.loaders = Loaders(self.viewer, self.viewer_roles)
 
     def fresh_loaders(self) -> None:
-        self.loaders = Loaders(self.viewer)
+        self.loaders = Loaders(self.viewer, self.viewer_roles)
 
     @property
     def client_address(self) -> str | None:

@@ -7,14 +7,39 @@ its context for hours, and loaders kept that long would serve stale rows.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from strawberry.dataloader import DataLoader
 
-from app.accounts.models import Membership, Program, ProgramRole, User
+from app.accounts.models import Program, ProgramRole, User
 from app.group_sessions import queries
 from app.group_sessions.models import GroupSession, Guest, Registration
+
+
+_MISSING = object()
+
+
+def loaded(loader: DataLoader, key):
+    """The value `loader` already holds for `key`, or `_MISSING`: lets a resolver answer
+    without awaiting (graphql-core completes plain values far faster than awaitables)."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return _MISSING
+
+
+def now_or_later(loader: DataLoader, key, convert: Callable):
+    """`convert(value)` at once when the loader holds the value, else an awaitable of it."""
+    value = loaded(loader, key)
+    if value is not _MISSING:
+        return convert(value)
+    return _convert_later(loader.load(key), convert)
+
+
+async def _convert_later(awaitable: Awaitable, convert: Callable):
+    return convert(await awaitable)
 
 
 def _by_id(model):
@@ -26,11 +51,12 @@ def _by_id(model):
 
 
 class Loaders:
-    def __init__(self, viewer: User | None) -> None:
+    def __init__(self, viewer: User | None, viewer_roles: Mapping[int, ProgramRole] | None = None) -> None:
+        """`viewer_roles`, when the caller has them (loaded with the token), saves a statement."""
         self.viewer = viewer
         self.user_by_id: DataLoader[int, User | None] = DataLoader(_by_id(User))
         self.program_by_id: DataLoader[int, Program | None] = DataLoader(_by_id(Program))
-        self.session_by_id: DataLoader[int, GroupSession | None] = DataLoader(_by_id(GroupSession))
+        self.session_by_id: DataLoader[int, GroupSession | None] = DataLoader(self._sessions)
         self.registration_by_id: DataLoader[int, Registration | None] = DataLoader(_by_id(Registration))
         self.guest_ids_by_session: DataLoader[int, list[int]] = DataLoader(self._guest_ids)
         self.viewer_registration_by_session: DataLoader[int, Registration | None] = DataLoader(
@@ -39,22 +65,77 @@ class Loaders:
         self.participants_by_session: DataLoader[tuple[int, int, int | None], list[Registration]] = DataLoader(
             self._participants
         )
-        self._viewer_roles: dict[int, ProgramRole] | None = None
+        self.guest_users_by_session: DataLoader[int, list[User]] = DataLoader(self._guest_users)
+        # Sessions where the viewer's registration is known without asking the database
+        # (listed on their dashboard, which only lists sessions they are registered for).
+        self._known_attending: dict[int, bool] = {}
+        self._viewer_roles: dict[int, ProgramRole] | None = dict(viewer_roles) if viewer_roles is not None else None
+        self._viewer_roles_loading: asyncio.Future[dict[int, ProgramRole]] | None = None
+        if viewer is not None:
+            self.user_by_id.prime(viewer.id, viewer)
 
-    def prime_sessions(self, rows: Sequence[GroupSession]) -> None:
-        """Rows a list query already returned need not be loaded again by ID."""
+    def prime_sessions(self, rows: Sequence[GroupSession], *, viewer_attends: bool | None = None) -> None:
+        """Rows a list query already returned need not be loaded again by ID, nor their
+        program and host when the query fetched them along (select_related)."""
         for row in rows:
             self.session_by_id.prime(row.id, row)
+            self._prime_related(row)
+            if viewer_attends is not None:
+                self._known_attending[row.id] = viewer_attends
+
+    def _prime_related(self, row: GroupSession) -> None:
+        program = getattr(row, "_program", None)
+        host = getattr(row, "_host", None)
+        if isinstance(program, Program):
+            self.program_by_id.prime(program.id, program)
+        if isinstance(host, User):
+            self.user_by_id.prime(host.id, host)
 
     async def viewer_roles(self) -> dict[int, ProgramRole]:
-        """The viewer's programs and roles, loaded once per operation (one statement)."""
+        """The viewer's programs and roles: given with the token, or loaded once per
+        operation (one statement, shared by every resolver that asks meanwhile)."""
         if self._viewer_roles is None:
-            if self.viewer is None:
-                self._viewer_roles = {}
-            else:
-                roles = await queries.program_roles_of(self.viewer.id)
-                self._viewer_roles = {pid: ProgramRole(role) for pid, role in roles.items()}
+            if self._viewer_roles_loading is None:
+                self._viewer_roles_loading = asyncio.ensure_future(self._load_viewer_roles())
+            self._viewer_roles = await asyncio.shield(self._viewer_roles_loading)
         return self._viewer_roles
+
+    async def _load_viewer_roles(self) -> dict[int, ProgramRole]:
+        if self.viewer is None:
+            return {}
+        roles = await queries.program_roles_of(self.viewer.id)
+        return {pid: ProgramRole(role) for pid, role in roles.items()}
+
+    def known_viewer_role(self, program_id: int):
+        """The viewer's role in the program when the roles are loaded already (a role or
+        None), else `_MISSING`."""
+        if self._viewer_roles is None:
+            return None if self.viewer is None else _MISSING
+        return self._viewer_roles.get(program_id)
+
+    def known_viewer_attends(self, session: GroupSession):
+        """Whether the viewer is registered, when that is known without the database;
+        else `_MISSING`."""
+        if self.viewer is None:
+            return False
+        if self.viewer.id == session.host_id:
+            return True
+        # A mutation primes the registration loader with what it just did: that wins.
+        registration = loaded(self.viewer_registration_by_session, session.id)
+        if registration is not _MISSING:
+            return registration is not None
+        known = self._known_attending.get(session.id)
+        return _MISSING if known is None else known
+
+    async def viewer_attends(self, session: GroupSession) -> bool:
+        """Whether the viewer is registered for `session`, asking the database only when
+        it is not known already (the host always is; dashboard rows always are)."""
+        if self.viewer is None:
+            return False
+        known = self.known_viewer_attends(session)
+        if known is not _MISSING:
+            return known
+        return await self.viewer_registration_by_session.load(session.id) is not None
 
     async def viewer_role(self, program_id: int) -> ProgramRole | None:
         return (await self.viewer_roles()).get(program_id)
@@ -64,12 +145,39 @@ class Loaders:
 
     async def can_see_user(self, user_id: int) -> bool:
         """The viewer sees themself and anyone sharing a program with them."""
+        return await self.visible_user(user_id) is not None
+
+    async def visible_user(self, user_id: int) -> User | None:
+        """The user if the viewer may see them (themself, or someone sharing a program),
+        in one statement that checks and loads at once."""
         if self.viewer is None:
-            return False
+            return None
         if user_id == self.viewer.id:
-            return True
+            return self.viewer
         programs = list((await self.viewer_roles()).keys())
-        return bool(programs) and await _shares_program(user_id, programs)
+        if not programs:
+            return None
+        user = await User.filter(id=user_id, memberships__program_id__in=programs).first()
+        if user is not None:
+            self.user_by_id.prime(user.id, user)
+        return user
+
+    async def _sessions(self, ids: Sequence[int]) -> list[GroupSession | None]:
+        # Program, host and the viewer's registration come along in the same statement:
+        # every page of a session shows them.
+        found = await queries.sessions_by_ids(sorted(set(ids)), self.viewer.id if self.viewer else None)
+        for row, viewer_attends in found.values():
+            self._prime_related(row)
+            if self.viewer is not None:
+                self._known_attending.setdefault(row.id, viewer_attends)
+        return [found[i][0] if i in found else None for i in ids]
+
+    async def _guest_users(self, session_ids: Sequence[int]) -> list[list[User]]:
+        grouped: dict[int, list[User]] = defaultdict(list)
+        for guest in await Guest.filter(session_id__in=list(set(session_ids))).select_related("user").order_by("id"):
+            self.user_by_id.prime(guest.user.id, guest.user)
+            grouped[guest.session_id].append(guest.user)
+        return [grouped.get(sid, []) for sid in session_ids]
 
     async def _guest_ids(self, session_ids: Sequence[int]) -> list[list[int]]:
         grouped: dict[int, list[int]] = defaultdict(list)
@@ -97,10 +205,10 @@ class Loaders:
         pages: dict[tuple[int, int, int | None], list[Registration]] = {}
         for (first, after_id), session_ids in by_shape.items():
             found = await queries.participants_of_sessions(sorted(set(session_ids)), first=first, after_id=after_id)
+            for registrations in found.values():
+                for registration in registrations:  # the participant came along (one statement)
+                    self.user_by_id.prime(registration.user_id, registration.user)
             for session_id in session_ids:
                 pages[(session_id, first, after_id)] = found[session_id]
         return [pages[key] for key in keys]
 
-
-async def _shares_program(user_id: int, program_ids: list[int]) -> bool:
-    return await Membership.exists(user_id=user_id, program_id__in=program_ids)

@@ -50,7 +50,7 @@ class Dashboard:
             first=size,
             after=decode_session_cursor(after),
         )
-        return GroupSessionConnection.from_page(page, info, after=after)
+        return GroupSessionConnection.from_page(page, info, after=after, viewer_attends=True)
 
 
 @strawberry.type(description="Entry points for reading.")

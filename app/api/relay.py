@@ -49,6 +49,8 @@ def pk_of(global_id: str, type_name: str) -> int | None:
 
 
 def encode_cursor(*values: Any) -> str:
+    if len(values) == 1 and type(values[0]) is int:  # the common case, without json.dumps
+        return _b64encode(f"[{values[0]}]")
     return _b64encode(json.dumps(list(values), separators=(",", ":")))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import AddValidationRules, DisableIntrospection
+from strawberry.extensions import AddValidationRules, DisableIntrospection, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -27,12 +27,18 @@ from app.api.extensions import (
     factory,
     is_expected,
 )
+from app.api.persisted_queries import DocumentStore, PersistedQueries
 from app.api.mutations import Mutation
 from app.api.queries import Query
 from app.api.scalars import DateTime
 from app.api.subscriptions import Subscription
 from app.api.types.nodes import GroupSession, Program, Registration, User
 from app.settings import Settings
+
+# Parsed and validated documents kept per process: clients send a handful of distinct
+# documents, so parsing and validating each once saves most of the per-request overhead.
+DOCUMENT_CACHE_SIZE = 512
+
 
 logger = logging.getLogger("app.errors")
 
@@ -76,7 +82,11 @@ def schema_extensions(settings: Settings) -> list[Any]:
     parse options and validation rules fixed per schema, so they hold with caches and do
     not defeat them."""
     limit_rules = validation_limit_rules(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
+    documents = DocumentStore(settings.persisted_queries_max)
     extensions: list[Any] = [
+        lambda: PersistedQueries(documents),  # first: the others see the document it resolves
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         RequestLog,
         FreshLoaders,
         factory(DocumentLimits, max_bytes=settings.max_document_bytes, max_tokens=settings.max_tokens),

@@ -49,6 +49,9 @@ class GroupSession(Model):
         indexes = (
             ("host_id", "starts_at"),
             ("program_id", "starts_at"),
+            # A program's sessions that have (not) ended, counted for totalCount without
+            # reading the table (a program may hold a large share of all sessions).
+            ("program_id", "status", "ends_at"),
             ("ends_at",),
         )
 

@@ -14,7 +14,7 @@ from enum import Enum
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from app.accounts.models import Membership
+from app.accounts.models import Membership, Program, User
 from app.accounts.services import utcnow
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 
@@ -62,7 +62,8 @@ async def _page(
                 Q(starts_at__lt=after.starts_at) | Q(starts_at=after.starts_at, id__lt=after.id)
             )
     order = ("starts_at", "id") if timeframe == Timeframe.FUTURE else ("-starts_at", "-id")
-    rows = await paged.order_by(*order).limit(first + 1) if first else []
+    # Program and host come along: every list shows them, and the API primes its loaders.
+    rows = await paged.order_by(*order).limit(first + 1).select_related("program", "host") if first else []
     return Page(rows=list(rows[:first]), has_next=len(rows) > first, query=query)
 
 
@@ -109,7 +110,8 @@ async def participants_of_sessions(
     session_ids: Sequence[int], *, first: int, after_id: int | None
 ) -> dict[int, list[Registration]]:
     """Up to `first` + 1 registrations of each session, in registration order (the host's
-    is always the first row), in one statement however many sessions are asked for."""
+    is always the first row), each with its participant (`registration.user`) fetched
+    along, in one statement however many sessions are asked for."""
     if not session_ids or first <= 0:
         return {sid: [] for sid in session_ids}
     db = Registration._meta.db
@@ -126,18 +128,71 @@ async def participants_of_sessions(
         after_clause = f" AND id > {mark(len(values))}"
     values.append(first + 1)
     sql = (
-        "SELECT id, session_id, user_id, is_host, registered_at FROM ("
+        "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, "
+        "u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash, "
+        "u.time_zone AS u_time_zone, u.created_at AS u_created_at FROM ("
         "SELECT id, session_id, user_id, is_host, registered_at, "
         "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS rn "
         f'FROM "registration" WHERE session_id IN ({in_list}){after_clause}'
-        f") ranked WHERE rn <= {mark(len(values))} ORDER BY session_id, id"
+        f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {mark(len(values))} ORDER BY r.session_id, r.id'
     )
     _, rows = await db.execute_query(sql, values)
     result: dict[int, list[Registration]] = {sid: [] for sid in session_ids}
     for row in rows:
-        registration = Registration._init_from_db(**dict(row))
+        row = dict(row)
+        registration = Registration._init_from_db(
+            id=row["id"],
+            session_id=row["session_id"],
+            user_id=row["user_id"],
+            is_host=row["is_host"],
+            registered_at=row["registered_at"],
+        )
+        user = User._init_from_db(
+            id=row["user_id"],
+            email=row["u_email"],
+            name=row["u_name"],
+            password_hash=row["u_password_hash"],
+            time_zone=row["u_time_zone"],
+            created_at=row["u_created_at"],
+        )
+        object.__setattr__(registration, "_user", user)  # as select_related("user") would
         result[registration.session_id].append(registration)
     return result
+
+
+def _columns(model) -> list[str]:
+    return list(model._meta.fields_db_projection.values())
+
+
+async def sessions_by_ids(session_ids: Sequence[int], viewer_id: int | None) -> dict[int, tuple[GroupSession, bool]]:
+    """Sessions by ID, each with its program and host fetched along (`session.program`,
+    `session.host`) and whether `viewer_id` is registered, in one statement."""
+    if not session_ids:
+        return {}
+    db = GroupSession._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+    marks = [f"${i + 1}" if postgres else "?" for i in range(len(session_ids) + 1)]
+    session_cols, program_cols, user_cols = _columns(GroupSession), _columns(Program), _columns(User)
+    select = ", ".join(
+        [f's."{c}"' for c in session_cols]
+        + [f'p."{c}" AS "p_{c}"' for c in program_cols]
+        + [f'h."{c}" AS "h_{c}"' for c in user_cols]
+    )
+    sql = (
+        f"SELECT {select}, EXISTS (SELECT 1 FROM \"registration\" r WHERE r.session_id = s.id AND r.user_id = {marks[0]})"
+        ' AS viewer_attends FROM "group_session" s JOIN "program" p ON p.id = s.program_id'
+        ' JOIN "user" h ON h.id = s.host_id'
+        f" WHERE s.id IN ({', '.join(marks[1:])})"
+    )
+    _, rows = await db.execute_query(sql, [viewer_id if viewer_id is not None else 0, *session_ids])
+    found: dict[int, tuple[GroupSession, bool]] = {}
+    for row in rows:
+        row = dict(row)
+        session = GroupSession._init_from_db(**{c: row[c] for c in session_cols})
+        object.__setattr__(session, "_program", Program._init_from_db(**{c: row[f"p_{c}"] for c in program_cols}))
+        object.__setattr__(session, "_host", User._init_from_db(**{c: row[f"h_{c}"] for c in user_cols}))
+        found[session.id] = (session, bool(row["viewer_attends"]))
+    return found
 
 
 async def program_roles_of(user_id: int) -> dict[int, str]:

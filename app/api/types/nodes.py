@@ -6,6 +6,8 @@ through the per-operation loaders in `info.context.loaders`.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 
@@ -15,6 +17,7 @@ from strawberry.types import Info
 from app.accounts import models as account_models
 from app.accounts.services import utcnow
 from app.api.errors import BadUserInput
+from app.api.loaders import _MISSING, now_or_later
 from app.api.relay import check_first, decode_cursor, encode_cursor, from_global_id, to_global_id
 from app.api.scalars import parse_datetime, serialize_datetime
 from app.api.types.common import (
@@ -31,6 +34,10 @@ from app.group_sessions.models import SessionStatus
 from app.links import group_session_url
 
 
+async def _later(awaitable: Awaitable, convert: Callable):
+    return convert(await awaitable)
+
+
 def _session_cursor(row: session_models.GroupSession) -> str:
     return encode_cursor(serialize_datetime(row.starts_at), row.id)
 
@@ -45,26 +52,28 @@ def decode_session_cursor(after: str | None) -> queries.SessionCursor | None:
         raise BadUserInput("Invalid cursor: pass an endCursor from a previous page.") from None
 
 
+def _user_email(root: User, info: Info) -> str | None:
+    viewer = info.context.viewer
+    return root.row.email if viewer is not None and viewer.id == root.row.id else None
+
+
 @strawberry.type(description="A member of one or more programs.")
 class User(Node):
     row: strawberry.Private[account_models.User]
 
+    # Plain attributes rather than resolver methods where the value is the row's: graphql-
+    # core reads those with getattr, several times cheaper per field than a resolver call.
+    name: str = strawberry.field(description="Display name.")
+
     @classmethod
     def from_row(cls, row: account_models.User) -> User:
-        return cls(id=strawberry.ID(to_global_id("User", row.id)), row=row)
+        return cls(id=strawberry.ID(to_global_id("User", row.id)), row=row, name=row.name, time_zone=row.time_zone)
 
-    @strawberry.field(description="Display name.")
-    def name(self) -> str:
-        return self.row.name
+    email: str | None = strawberry.field(
+        resolver=_user_email, description="Only visible to the user themself; null for everyone else."
+    )
 
-    @strawberry.field(description="Only visible to the user themself; null for everyone else.")
-    def email(self, info: Info) -> str | None:
-        viewer = info.context.viewer
-        return self.row.email if viewer is not None and viewer.id == self.row.id else None
-
-    @strawberry.field(description="IANA time zone, e.g. Europe/Paris.")
-    def time_zone(self) -> str:
-        return self.row.time_zone
+    time_zone: str = strawberry.field(description="IANA time zone, e.g. Europe/Paris.")
 
     @strawberry.field(
         description="The profile page's 'Upcoming group sessions': sessions this user hosts that have not ended "
@@ -86,17 +95,18 @@ class User(Node):
 class Program(Node):
     row: strawberry.Private[account_models.Program]
 
+    name: str = strawberry.field(description="The program's name.")
+
     @classmethod
     def from_row(cls, row: account_models.Program) -> Program:
-        return cls(id=strawberry.ID(to_global_id("Program", row.id)), row=row)
-
-    @strawberry.field(description="The program's name.")
-    def name(self) -> str:
-        return self.row.name
+        return cls(id=strawberry.ID(to_global_id("Program", row.id)), row=row, name=row.name)
 
     @strawberry.field(description="The viewer's role here; null when the viewer is not a member.")
-    async def viewer_role(self, info: Info) -> ProgramRole | None:
-        role = await info.context.loaders.viewer_role(self.row.id)
+    def viewer_role(self, info: Info) -> ProgramRole | None:
+        loaders = info.context.loaders
+        role = loaders.known_viewer_role(self.row.id)
+        if role is _MISSING:
+            return _later(loaders.viewer_role(self.row.id), lambda r: ProgramRole(r.value) if r else None)
         return ProgramRole(role.value) if role else None
 
     @strawberry.field(description="Sessions of this program anyone in it may join, soonest first.")
@@ -117,69 +127,57 @@ class Program(Node):
         return GroupSessionConnection.from_page(page, info, after=after)
 
 
+# Resolvers answer synchronously when the loaders hold the data already (the usual case:
+# list queries fetch program, host and participants along) and return an awaitable
+# otherwise; graphql-core accepts both, and plain values cost it far less.
+
+
+def _session_program(root: GroupSession, info: Info) -> Program:
+    return now_or_later(info.context.loaders.program_by_id, root.row.program_id, Program.from_row)
+
+
+def _session_host(root: GroupSession, info: Info) -> User:
+    return now_or_later(info.context.loaders.user_by_id, root.row.host_id, User.from_row)
+
+
 @strawberry.type(description="A group session (masterclass) hosted by a mentor of a program.")
 class GroupSession(Node):
     row: strawberry.Private[session_models.GroupSession]
 
     @classmethod
     def from_row(cls, row: session_models.GroupSession) -> GroupSession:
-        return cls(id=strawberry.ID(to_global_id("GroupSession", row.id)), row=row)
+        return cls(
+            id=strawberry.ID(to_global_id("GroupSession", row.id)),
+            row=row,
+            title=row.title,
+            objective=row.objective,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            duration_minutes=row.duration_minutes,
+            min_participants=row.min_participants,
+            max_participants=row.max_participants,
+            participant_count=row.participant_count,
+            spots_left=row.spots_left,
+            is_full=row.participant_count >= row.max_participants,
+            status=GroupSessionStatus(row.status.value),
+            cancellation_reason=row.cancellation_reason,
+        )
 
-    @strawberry.field(description="The program the session belongs to.")
-    async def program(self, info: Info) -> Program:
-        return Program.from_row(await info.context.loaders.program_by_id.load(self.row.program_id))
+    program: Program = strawberry.field(resolver=_session_program, description="The program the session belongs to.")
+    host: User = strawberry.field(resolver=_session_host, description="The mentor who hosts the session.")
 
-    @strawberry.field(description="The mentor who hosts the session.")
-    async def host(self, info: Info) -> User:
-        return User.from_row(await info.context.loaders.user_by_id.load(self.row.host_id))
-
-    @strawberry.field(description="The session's title.")
-    def title(self) -> str:
-        return self.row.title
-
-    @strawberry.field(description="What participants will learn: the objective of the masterclass.")
-    def objective(self) -> str:
-        return self.row.objective
-
-    @strawberry.field(description="When the session starts.")
-    def starts_at(self) -> datetime:
-        return self.row.starts_at
-
-    @strawberry.field(description="When the session ends (startsAt + durationMinutes).")
-    def ends_at(self) -> datetime:
-        return self.row.ends_at
-
-    @strawberry.field(description="Length of the session in minutes.")
-    def duration_minutes(self) -> int:
-        return self.row.duration_minutes
-
-    @strawberry.field(description="The fewest participants the host wants, the host included.")
-    def min_participants(self) -> int:
-        return self.row.min_participants
-
-    @strawberry.field(description="The host counts as one participant.")
-    def max_participants(self) -> int:
-        return self.row.max_participants
-
-    @strawberry.field(description="Registered participants, the host included.")
-    def participant_count(self) -> int:
-        return self.row.participant_count
-
-    @strawberry.field(description="Seats still free: maxParticipants - participantCount.")
-    def spots_left(self) -> int:
-        return self.row.spots_left
-
-    @strawberry.field(description="True when no seat is left.")
-    def is_full(self) -> bool:
-        return self.row.participant_count >= self.row.max_participants
-
-    @strawberry.field(description="Whether the session will take place.")
-    def status(self) -> GroupSessionStatus:
-        return GroupSessionStatus(self.row.status.value)
-
-    @strawberry.field(description="The host's reason, when cancelled with one.")
-    def cancellation_reason(self) -> str | None:
-        return self.row.cancellation_reason
+    title: str = strawberry.field(description="The session's title.")
+    objective: str = strawberry.field(description="What participants will learn: the objective of the masterclass.")
+    starts_at: datetime = strawberry.field(description="When the session starts.")
+    ends_at: datetime = strawberry.field(description="When the session ends (startsAt + durationMinutes).")
+    duration_minutes: int = strawberry.field(description="Length of the session in minutes.")
+    min_participants: int = strawberry.field(description="The fewest participants the host wants, the host included.")
+    max_participants: int = strawberry.field(description="The host counts as one participant.")
+    participant_count: int = strawberry.field(description="Registered participants, the host included.")
+    spots_left: int = strawberry.field(description="Seats still free: maxParticipants - participantCount.")
+    is_full: bool = strawberry.field(description="True when no seat is left.")
+    status: GroupSessionStatus = strawberry.field(description="Whether the session will take place.")
+    cancellation_reason: str | None = strawberry.field(description="The host's reason, when cancelled with one.")
 
     @strawberry.field(description="Link to this public page, to share by email or message.")
     def url(self, info: Info) -> str:
@@ -190,10 +188,7 @@ class GroupSession(Node):
         viewer = info.context.viewer
         if viewer is None or viewer.id != self.row.host_id:
             return []
-        loaders = info.context.loaders
-        ids = await loaders.guest_ids_by_session.load(self.row.id)
-        users = await loaders.user_by_id.load_many(ids)
-        return [User.from_row(u) for u in users if u is not None]
+        return [User.from_row(u) for u in await info.context.loaders.guest_users_by_session.load(self.row.id)]
 
     @strawberry.field(description="Registered participants, host first, then in order of registration.")
     async def participants(
@@ -215,21 +210,22 @@ class GroupSession(Node):
         return viewer is not None and viewer.id == self.row.host_id
 
     @strawberry.field(description="True when the viewer is registered ('You are attending!' for the host).")
-    async def viewer_is_attending(self, info: Info) -> bool:
-        if info.context.viewer is None:
-            return False
-        return await info.context.loaders.viewer_registration_by_session.load(self.row.id) is not None
+    def viewer_is_attending(self, info: Info) -> bool:
+        loaders = info.context.loaders
+        known = loaders.known_viewer_attends(self.row)
+        return loaders.viewer_attends(self.row) if known is _MISSING else known
 
     @strawberry.field(description="True when the viewer may join now (see viewerCannotJoinReasons).")
-    async def viewer_can_join(self, info: Info) -> bool:
-        return not await self._cannot_join_reasons(info)
+    def viewer_can_join(self, info: Info) -> bool:
+        reasons = self._cannot_join_reasons(info)
+        return _later(reasons, lambda r: not r) if inspect.isawaitable(reasons) else not reasons
 
     @strawberry.field(
         description="Why the viewer can't join right now; empty exactly when viewerCanJoin. "
         "A client shows these instead of guessing."
     )
-    async def viewer_cannot_join_reasons(self, info: Info) -> list[UserErrorCode]:
-        return await self._cannot_join_reasons(info)
+    def viewer_cannot_join_reasons(self, info: Info) -> list[UserErrorCode]:
+        return self._cannot_join_reasons(info)
 
     @strawberry.field(description="True when the viewer may edit or cancel: the host, before the end, if not cancelled.")
     def viewer_can_edit(self, info: Info) -> bool:
@@ -241,15 +237,27 @@ class GroupSession(Node):
             and self.row.ends_at > utcnow()
         )
 
-    async def _cannot_join_reasons(self, info: Info) -> list:
+    def _cannot_join_reasons(self, info: Info):
+        """The reasons, at once when everything is known, else an awaitable of them."""
         loaders = info.context.loaders
         if info.context.viewer is None:
             return [UserErrorCode.NOT_A_MEMBER]
+        role = loaders.known_viewer_role(self.row.program_id)
+        attends = loaders.known_viewer_attends(self.row)
+        if role is _MISSING or attends is _MISSING:
+            return self._cannot_join_reasons_later(info)
+        return self._reasons(is_member=role is not None, is_registered=attends)
+
+    async def _cannot_join_reasons_later(self, info: Info) -> list:
+        loaders = info.context.loaders
         is_member = await loaders.can_see_program(self.row.program_id)
-        registration = await loaders.viewer_registration_by_session.load(self.row.id)
+        is_registered = await loaders.viewer_attends(self.row)
+        return self._reasons(is_member=is_member, is_registered=is_registered)
+
+    def _reasons(self, *, is_member: bool, is_registered: bool) -> list:
         return rules.cannot_join_reasons(
             is_member=is_member,
-            is_registered=registration is not None,
+            is_registered=is_registered,
             is_cancelled=self.row.status == SessionStatus.CANCELLED,
             starts_at=self.row.starts_at,
             participant_count=self.row.participant_count,
@@ -258,29 +266,34 @@ class GroupSession(Node):
         )
 
 
+def _registration_session(root: Registration, info: Info) -> GroupSession:
+    return now_or_later(info.context.loaders.session_by_id, root.row.session_id, GroupSession.from_row)
+
+
+def _registration_participant(root: Registration, info: Info) -> User:
+    return now_or_later(info.context.loaders.user_by_id, root.row.user_id, User.from_row)
+
+
 @strawberry.type(description="One person's registration for a group session.")
 class Registration(Node):
     row: strawberry.Private[session_models.Registration]
 
     @classmethod
     def from_row(cls, row: session_models.Registration) -> Registration:
-        return cls(id=strawberry.ID(to_global_id("Registration", row.id)), row=row)
+        return cls(
+            id=strawberry.ID(to_global_id("Registration", row.id)),
+            row=row,
+            is_host=row.is_host,
+            registered_at=row.registered_at,
+        )
 
-    @strawberry.field(description="The session registered for.")
-    async def session(self, info: Info) -> GroupSession:
-        return GroupSession.from_row(await info.context.loaders.session_by_id.load(self.row.session_id))
+    session: GroupSession = strawberry.field(resolver=_registration_session, description="The session registered for.")
+    participant: User = strawberry.field(resolver=_registration_participant, description="The registered person.")
 
-    @strawberry.field(description="The registered person.")
-    async def participant(self, info: Info) -> User:
-        return User.from_row(await info.context.loaders.user_by_id.load(self.row.user_id))
-
-    @strawberry.field(description="True for the host's own registration, made when the session was created.")
-    def is_host(self) -> bool:
-        return self.row.is_host
-
-    @strawberry.field(description="When the registration was made.")
-    def registered_at(self) -> datetime:
-        return self.row.registered_at
+    is_host: bool = strawberry.field(
+        description="True for the host's own registration, made when the session was created."
+    )
+    registered_at: datetime = strawberry.field(description="When the registration was made.")
 
 
 def _page_info(edges: list, *, has_next: bool, after: str | None) -> PageInfo:
@@ -309,8 +322,12 @@ class GroupSessionConnection:
         return await self.page.query.count() if self.page.query is not None else len(self.edges)
 
     @classmethod
-    def from_page(cls, page: queries.Page, info: Info, *, after: str | None) -> GroupSessionConnection:
-        info.context.loaders.prime_sessions(page.rows)
+    def from_page(
+        cls, page: queries.Page, info: Info, *, after: str | None, viewer_attends: bool | None = None
+    ) -> GroupSessionConnection:
+        """`viewer_attends`: what the list query already says about the viewer's registration
+        on every row (the dashboard lists only sessions the viewer is registered for)."""
+        info.context.loaders.prime_sessions(page.rows, viewer_attends=viewer_attends)
         edges = [GroupSessionEdge(node=GroupSession.from_row(r), cursor=_session_cursor(r)) for r in page.rows]
         return cls(edges=edges, page_info=_page_info(edges, has_next=page.has_next, after=after), page=page)
 
@@ -379,10 +396,7 @@ async def visible_session(info: Info, pk: int) -> GroupSession | None:
 
 
 async def visible_user(info: Info, pk: int) -> User | None:
-    loaders = info.context.loaders
-    if not await loaders.can_see_user(pk):
-        return None
-    row = await loaders.user_by_id.load(pk)
+    row = await info.context.loaders.visible_user(pk)
     return User.from_row(row) if row else None
 
 

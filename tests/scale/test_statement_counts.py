@@ -1,0 +1,116 @@
+"""SQL statements per request are a small constant, pinned here (token lookup included).
+
+Counted through the `tortoise.db_client` logger. Runs on SQLite and, with
+TEST_DATABASE_URL, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.api.relay import to_global_id
+from app.group_sessions import services
+from app.group_sessions.events import Effects
+from tests.scale.pages import DASHBOARD_FUTURE, PROFILE, PUBLIC_SESSION_PAGE
+from tests.scale.statements import count_statements
+
+
+async def _host_sessions(world, count: int, *, participants: list, max_participants: int = 40) -> list[int]:
+    """`count` future sessions hosted by world.host, each joined by `participants`."""
+    effects = Effects()
+    start = datetime.now(timezone.utc) + timedelta(days=2)
+    ids = []
+    for i in range(count):
+        session = await services.create_group_session(
+            viewer_id=world.host.user.id,
+            program_id=world.program.id,
+            title=f"Session {i}",
+            objective="Practise.",
+            starts_at=start + timedelta(hours=i),
+            duration_minutes=60,
+            max_participants=max_participants,
+            effects=effects,
+        )
+        for member in participants:
+            await services.join_group_session(viewer_id=member.user.id, session_id=session.id, effects=effects)
+        ids.append(session.id)
+    return ids
+
+
+async def _dashboard_statements(api, world, sessions: int) -> tuple[int, dict]:
+    viewer = world.mentees[0]
+    await _host_sessions(world, sessions, participants=[viewer, *world.mentees[1:], world.mentor])
+    with count_statements() as log:
+        data = await api.data(DASHBOARD_FUTURE, {"first": 20}, token=viewer.token)
+    return len(log), data, log
+
+
+@pytest.mark.parametrize("sessions", [5, 20])
+async def test_dashboard_future_costs_at_most_six_statements(api, world, sessions):
+    count, data, log = await _dashboard_statements(api, world, sessions)
+    edges = data["dashboard"]["sessions"]["edges"]
+    assert len(edges) == sessions
+    assert data["dashboard"]["sessions"]["totalCount"] == sessions
+    first = edges[0]["node"]
+    assert first["viewerIsAttending"] is True and first["viewerCanJoin"] is False
+    names = [e["node"]["participant"]["name"] for e in first["participants"]["edges"]]
+    assert names == ["Hannah", "Mentee0", "Mentee1", "Mentee2", "Mario"]
+    assert first["host"]["name"] == "Hannah" and first["program"]["name"] == "Mentoring"
+    assert count <= 6, log.dump()
+
+
+async def test_dashboard_costs_the_same_for_five_and_twenty_sessions(app, api, world):
+    viewer = world.mentees[0]
+    await _host_sessions(world, 5, participants=[viewer, world.mentor])
+    with count_statements() as five:
+        await api.data(DASHBOARD_FUTURE, {"first": 20}, token=viewer.token)
+    await _host_sessions(world, 15, participants=[viewer, *world.mentees[1:]])
+    with count_statements() as twenty:
+        data = await api.data(DASHBOARD_FUTURE, {"first": 20}, token=viewer.token)
+    assert len(data["dashboard"]["sessions"]["edges"]) == 20
+    assert len(five) == len(twenty), f"5 sessions:\n{five.dump()}\n20 sessions:\n{twenty.dump()}"
+
+
+@pytest.mark.parametrize("viewer_name", ["member", "host"])
+async def test_public_session_page_with_40_participants_costs_at_most_five_statements(api, world, viewer_name):
+    members = await world.add_members(39)
+    [session_id] = await _host_sessions(world, 1, participants=members)
+    # The host invited a guest: the host's page shows guests, a member's does not.
+    await services.update_group_session(
+        viewer_id=world.host.user.id,
+        session_id=session_id,
+        guest_ids=[world.mentees[0].user.id],
+        effects=Effects(),
+    )
+    viewer = members[5] if viewer_name == "member" else world.host
+    with count_statements() as log:
+        data = await api.data(PUBLIC_SESSION_PAGE, {"id": to_global_id("GroupSession", session_id)}, token=viewer.token)
+    page = data["groupSession"]
+    assert page["participantCount"] == 40 and page["isFull"] is True
+    participants = page["participants"]["edges"]
+    assert len(participants) == 40 and page["participants"]["totalCount"] == 40
+    assert participants[0]["node"]["isHost"] and participants[0]["node"]["participant"]["name"] == "Hannah"
+    assert [p["node"]["participant"]["name"] for p in participants[1:]] == [m.user.name for m in members]
+    assert page["viewerIsAttending"] is True
+    assert page["host"]["name"] == "Hannah" and page["program"]["viewerRole"] in {"MENTEE", "MENTOR"}
+    if viewer_name == "host":
+        assert page["guests"] == [{"id": world.mentees[0].gid, "name": "Mentee0"}]
+        assert page["viewerIsHost"] and page["viewerCanEdit"]
+    else:
+        assert page["guests"] == [] and page["viewerCannotJoinReasons"] == ["ALREADY_REGISTERED", "SESSION_FULL"]
+    assert len(log) <= 5, log.dump()
+
+
+async def test_profile_with_20_upcoming_sessions_costs_at_most_five_statements(api, world):
+    await _host_sessions(world, 20, participants=[world.mentees[0]])
+    viewer = world.mentees[0]
+    with count_statements() as log:
+        data = await api.data(PROFILE, {"id": world.host.gid, "first": 20}, token=viewer.token)
+    profile = data["profile"]
+    assert profile["name"] == "Hannah" and profile["email"] is None
+    edges = profile["upcomingGroupSessions"]["edges"]
+    assert len(edges) == 20 and profile["upcomingGroupSessions"]["totalCount"] == 20
+    assert all(e["node"]["viewerIsAttending"] for e in edges)
+    assert len(log) <= 5, log.dump()
