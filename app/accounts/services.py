@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
 from app.errors import DomainError, ErrorCode, Problem
+from app.text import clean_text, has_surrogates
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both failures cost the same time.
@@ -31,7 +32,7 @@ def utcnow() -> datetime:
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    return clean_text(email).lower()
 
 
 def is_valid_time_zone(name: str) -> bool:
@@ -60,8 +61,11 @@ def hash_password(password: str) -> str:
 
 
 def _password_matches(password_hash: str | None, password: str) -> bool:
+    # As bytes with "surrogatepass": a password holding a lone surrogate (possible in JSON)
+    # cannot be UTF-8 encoded; this way it is simply one that matches nothing.
+    secret = password.encode("utf-8", "surrogatepass")
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _DUMMY_HASH, secret) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -84,7 +88,7 @@ async def sign_in(*, email: str, password: str) -> tuple[User, str]:
     argon2 work is done for both.
     """
     user = None
-    if len(email) <= EMAIL_MAX and len(password) <= PASSWORD_MAX:
+    if len(email) <= EMAIL_MAX and len(password) <= PASSWORD_MAX and not has_surrogates(email):
         user = await User.get_or_none(email=normalize_email(email))
     matched = _password_matches(user.password_hash if user else None, password[:PASSWORD_MAX])
     if user is None or not matched:
@@ -161,7 +165,7 @@ async def revoke_tokens_of(email: str) -> int:
 async def create_user(*, email: str, name: str, password: str | None = None, time_zone: str = "UTC") -> User:
     """Create a user; DomainError on an invalid or taken email, empty name or unknown zone."""
     email = normalize_email(email)
-    name = name.strip()
+    name = clean_text(name)
     if "@" not in email or len(email) > EMAIL_MAX or any(c.isspace() for c in email):
         raise DomainError.of(ErrorCode.INVALID, f"Not an email address: {email!r}.", ("email",))
     if not name or len(name) > NAME_MAX:
@@ -183,8 +187,9 @@ async def update_profile(user: User, *, name: str | None = None, time_zone: str 
     """Change the user's display name and/or time zone (None leaves a field as it is)."""
     problems = []
     if name is not None:
-        name = name.strip()
-        if not name or len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+        single_line = "\n" not in name and "\t" not in name
+        name = clean_text(name)
+        if not name or len(name) > NAME_MAX or not single_line:
             problems.append(Problem(ErrorCode.INVALID, f"A name of 1 to {NAME_MAX} characters on one line is required.",
                                     ("input", "name")))
     if time_zone is not None and not is_valid_time_zone(time_zone):

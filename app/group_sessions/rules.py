@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.errors import ErrorCode, Problem
+from app.text import clean_text  # noqa: F401 - part of the rules' vocabulary
 
 TITLE_MAX = 200
 OBJECTIVE_MAX = 10_000
@@ -20,12 +21,6 @@ LATEST_START_YEARS = 5
 
 def _field(name: str) -> tuple[str, ...]:
     return ("input", name)
-
-
-def clean_text(value: str) -> str:
-    """Trim, and drop characters no title or objective should carry (NUL and other C0
-    controls except tab and newline), so they cannot reach storage or email headers."""
-    return "".join(ch for ch in value if ch in "\t\n" or ord(ch) >= 32 and ord(ch) != 127).strip()
 
 
 def check_text(value: str | None, name: str, limit: int, *, required: bool = True) -> list[Problem]:

@@ -132,3 +132,11 @@ async def test_invalid_profile_changes_are_refused_and_change_nothing(api, world
     assert result["viewer"] is None and result["userErrors"] == [{"field": ["input", field], "code": "INVALID"}]
     await world.host.user.refresh_from_db()
     assert (world.host.user.name, world.host.user.time_zone) == ("Hannah", "Europe/Paris")
+
+
+async def test_lone_surrogates_in_credentials_are_wrong_credentials(api, alice):
+    import json
+
+    body = json.dumps({"query": SIGN_IN, "variables": {"email": "alice\ud800@example.org", "password": "x\udfff"}})
+    response = await api.http.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+    assert [e["code"] for e in response.json()["data"]["signIn"]["userErrors"]] == ["INVALID_CREDENTIALS"]

@@ -159,3 +159,17 @@ async def test_create_requires_sign_in(api, world):
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
     assert await counts() == (0, 0, 0)
+
+
+async def test_lone_surrogates_from_json_are_dropped_not_a_crash(api, world):
+    """JSON may carry "\\ud800", which is not text: it cannot be stored or encoded."""
+    import json
+
+    payload = {"programId": world.program_gid, "title": "Clean\ud800 title", "objective": "o\udfff",
+               "startsAt": in_days(2), "durationMinutes": 60}
+    response = await api.http.post(
+        "/graphql", content=json.dumps({"query": CREATE, "variables": {"input": payload}}),
+        headers={"Authorization": f"Bearer {world.host.token}", "Content-Type": "application/json"})
+    result = response.json()["data"]["createGroupSession"]
+    assert result["userErrors"] == []
+    assert (await GroupSession.get()).title == "Clean title"

@@ -58,3 +58,8 @@ def test_cannot_join_reasons_lists_every_reason_in_order():
 def test_max_not_below_count():
     assert codes(rules.check_max_not_below_count(3, 4)) == [ErrorCode.BELOW_PARTICIPANT_COUNT]
     assert rules.check_max_not_below_count(4, 4) == []
+
+
+def test_clean_text_drops_lone_surrogates():
+    assert rules.clean_text(" a\ud800b\udfffc ") == "abc"
+    assert rules.clean_text("emoji 😀 stays") == "emoji 😀 stays"
