@@ -15,15 +15,19 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.accounts.services import user_for_token
 from app.api.context import Context
 from app.api.schema import build_schema
+from app.api.websocket import LiveTransportWSHandler
 from app.db import tortoise_config
 from app.group_sessions.events import Effects
 from app.live.broker import Broker, InMemoryBroker
 from app.live.publisher import make_publisher
+from app.live.redis_broker import RedisBroker
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -40,10 +44,15 @@ def bearer_token(value: str | None) -> str | None:
 class GraphQLApp(GraphQL):
     """Strawberry's ASGI view, with our context, authentication and WebSocket sign-in."""
 
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+
     def __init__(self, *, settings: Settings, effects: Effects, broker: Broker) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide=None if settings.is_production else "graphiql",
+            # Only graphql-transport-ws: the legacy subscriptions-transport-ws protocol is
+            # unmaintained; a client asking only for it is closed with 4406.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
             max_subscriptions_per_connection=settings.ws_max_subscriptions,
             allowed_origins=settings.cors_origins,
@@ -77,16 +86,30 @@ class GraphQLApp(GraphQL):
             raise ConnectionRejectionError({"message": "Sign in: send {\"authorization\": \"Bearer <token>\"}."})
         context.viewer = viewer
         context.fresh_loaders()
-        return None
+        return UNSET  # a connection_ack without payload
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    """200 while the process serves HTTP. `live` tells whether live updates flow (false
+    during a Redis outage, which does not make the process unhealthy) and how many
+    subscriptions this process holds."""
+    return JSONResponse({"status": "ok", "live": request.app.state.broker.describe()})
+
+
+def make_broker(settings: Settings) -> Broker:
+    """Redis pub/sub when REDIS_URL is set (several processes act as one), else in-process."""
+    if settings.redis_url:
+        return RedisBroker(
+            settings.redis_url,
+            prefix=settings.redis_channel_prefix,
+            queue_size=settings.ws_subscriber_queue_size,
+        )
+    return InMemoryBroker(queue_size=settings.ws_subscriber_queue_size)
 
 
 def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette:
     """Build the whole application from `settings`: routes, broker, effects, lifespan."""
-    broker = broker or InMemoryBroker(queue_size=settings.ws_subscriber_queue_size)
+    broker = broker or make_broker(settings)
     effects = Effects()
     effects.after_commit.append(make_publisher(broker))
     graphql = GraphQLApp(settings=settings, effects=effects, broker=broker)

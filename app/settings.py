@@ -55,6 +55,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     public_web_url: str = DEFAULT_PUBLIC_WEB_URL
     redis_url: str | None = None
+    # Prefix of the Redis pub/sub channels, so several deployments can share one Redis.
+    redis_channel_prefix: str = "group-sessions:"
     cors_origins: tuple[str, ...] = ()
 
     smtp_host: str = "localhost"
@@ -128,6 +130,10 @@ class Settings:
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
 
+        redis_channel_prefix = env.get("REDIS_CHANNEL_PREFIX", "").strip() or "group-sessions:"
+        if len(redis_channel_prefix) > 100 or any(c.isspace() for c in redis_channel_prefix):
+            raise ConfigError("REDIS_CHANNEL_PREFIX must be at most 100 characters without spaces")
+
         cors_origins = _list(env, "CORS_ORIGINS")
         for origin in cors_origins:
             if origin == "*" and production:
@@ -145,6 +151,7 @@ class Settings:
             database_url=database_url,
             public_web_url=public_web_url.rstrip("/"),
             redis_url=redis_url,
+            redis_channel_prefix=redis_channel_prefix,
             cors_origins=cors_origins,
             smtp_host=env.get("SMTP_HOST", "").strip() or defaults.smtp_host,
             smtp_port=_int(env, "SMTP_PORT", defaults.smtp_port, low=1, high=65535),
