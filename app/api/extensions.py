@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 
 from app.errors import DomainError
 
@@ -21,6 +21,22 @@ class FreshLoaders(SchemaExtension):
         context = self.execution_context.context
         if hasattr(context, "fresh_loaders"):
             context.fresh_loaders()
+        yield
+
+
+class SharedParserCache(ParserCache):
+    """Strawberry's ParserCache (identical documents share one parsed AST: a thousand
+    subscriptions with the same text hold one tree, not a thousand), except that a document
+    that does not parse is left to Strawberry's own parse step. In 0.341 ParserCache raises
+    the syntax error from its hook, outside Strawberry's error handling: over a WebSocket
+    the operation dies and the client is never told (instead of a 4400 close)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            pass  # parsed again below by Strawberry, which reports the error properly
         yield
 
 

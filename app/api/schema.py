@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from app.api.extensions import FreshLoaders, MaskUnexpectedErrors
+from app.api.extensions import FreshLoaders, MaskUnexpectedErrors, SharedParserCache
+from app.api.live_execution import SharedEventExecutionContext
 from app.api.mutations import Mutation
 from app.api.queries import Query
 from app.api.scalars import DateTime
@@ -19,7 +21,14 @@ from app.settings import Settings
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the extensions `settings` asks for (limits, production hardening)."""
     settings = settings or Settings()
-    extensions: list = [FreshLoaders, MaskUnexpectedErrors]
+    # Parser and validation caches: a thousand sockets subscribing with the same document
+    # share one parsed AST (kept alive for the life of each subscription) and validate once.
+    extensions: list = [
+        FreshLoaders,
+        MaskUnexpectedErrors,
+        lambda: SharedParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -27,6 +36,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[User, Program, GroupSession, Registration],
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DateTime}),
+        # One execution per distinct subscription result, not per subscriber (live_execution.py).
+        execution_context_class=SharedEventExecutionContext,
     )
 
 

@@ -4,6 +4,9 @@ Each resolver is a plain `async def` that checks access and opens the broker
 subscription *before* returning the event stream. graphql-core treats an error raised
 there as a failure to create the stream, so graphql-transport-ws clients get an `error`
 message (and no events) for a refused subscription, instead of `next` + `complete`.
+
+Streams yield `SharedEvent`s, one per message and process, so subscribers asking the
+same thing share one execution (see live_execution.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from app.api.live_execution import SharedEvent
 from app.api.relay import pk_of
 from app.api.types.nodes import (
     GroupSession,
@@ -72,11 +76,9 @@ async def _open(info: Info, channel: str) -> BrokerSubscription:
 
 
 async def _messages(info: Info, subscription: BrokerSubscription) -> AsyncIterator[dict[str, Any]]:
-    """The subscription's messages, with broker failures turned into client errors, and
-    fresh DataLoaders for each event (one operation lasts as long as the subscription)."""
+    """The subscription's messages, with broker failures turned into client errors."""
     try:
         async for message in subscription:
-            info.context.fresh_loaders()
             yield message
     except BrokerUnavailable:
         raise GraphQLError(
@@ -92,26 +94,54 @@ async def _messages(info: Info, subscription: BrokerSubscription) -> AsyncIterat
         info.context.broker.close(subscription)
 
 
-def _registration_event(info: Info, message: dict[str, Any]) -> RegistrationEvent:
-    session_row = session_from_snapshot(message["session"])
-    registration_row = registration_from_message(message["registration"])
-    loaders = info.context.loaders
-    # What the message carries need not be read again by each of a thousand subscribers.
-    loaders.session_by_id.prime(session_row.id, session_row)
-    if message.get("participant"):
-        participant = user_from_message(message["participant"])
-        loaders.user_by_id.prime(participant.id, participant)
-    return RegistrationEvent(
-        kind=RegistrationEventKind(message["kind"]),
-        registration=Registration.from_row(registration_row),
-        session=GroupSession.from_row(session_row),
-        occurred_at=datetime.fromisoformat(message["occurred_at"]),
-    )
+_ROWS = "_rows"  # never published: added by the receiving process
+
+
+def _rows(message: dict[str, Any]) -> dict[str, Any]:
+    """The ORM rows a message describes, built once per message and process: every local
+    subscriber receives the same dict, and building Tortoise rows is not cheap."""
+    rows = message.get(_ROWS)
+    if rows is None:
+        rows = message[_ROWS] = {"session": session_from_snapshot(message["session"])}
+        if "registration" in message:
+            rows["registration"] = registration_from_message(message["registration"])
+        if message.get("participant"):
+            rows["participant"] = user_from_message(message["participant"])
+    return rows
+
+
+def _preparer(rows: dict[str, Any]):
+    """Fresh DataLoaders for an execution of this event (a subscription is one operation
+    lasting hours: loaders kept from one event to the next would serve stale rows),
+    primed with what the message carries so it is not read again."""
+
+    def prepare(context: Any) -> None:
+        context.fresh_loaders()
+        context.loaders.session_by_id.prime(rows["session"].id, rows["session"])
+        if "participant" in rows:
+            context.loaders.user_by_id.prime(rows["participant"].id, rows["participant"])
+
+    return prepare
+
+
+def _registration_event(message: dict[str, Any]) -> SharedEvent:
+    rows = _rows(message)
+    if "event" not in rows:
+        rows["event"] = SharedEvent(
+            RegistrationEvent(
+                kind=RegistrationEventKind(message["kind"]),
+                registration=Registration.from_row(rows["registration"]),
+                session=GroupSession.from_row(rows["session"]),
+                occurred_at=datetime.fromisoformat(message["occurred_at"]),
+            ),
+            _preparer(rows),
+        )
+    return rows["event"]
 
 
 async def _registration_events(
     info: Info, subscription: BrokerSubscription, only_session: int | None
-) -> AsyncGenerator[RegistrationEvent, None]:
+) -> AsyncGenerator[SharedEvent, None]:
     async for message in _messages(info, subscription):
         session_id = message["session"]["id"]
         if only_session is not None and session_id != only_session:
@@ -121,15 +151,16 @@ async def _registration_events(
                 return
             continue
         if message["type"] == "registration":
-            yield _registration_event(info, message)
+            yield _registration_event(message)
 
 
-async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[GroupSession, None]:
+async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[SharedEvent, None]:
     async for message in _messages(info, subscription):
-        row = session_from_snapshot(message["session"])
-        info.context.loaders.session_by_id.prime(row.id, row)
-        yield GroupSession.from_row(row)
-        if row.status.value == "CANCELLED":
+        rows = _rows(message)
+        if "event" not in rows:
+            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows))
+        yield rows["event"]
+        if rows["session"].status.value == "CANCELLED":
             return
 
 

@@ -246,3 +246,47 @@ async def test_outsiders_cannot_follow_a_session(live, api, world):
         message = await outsider.recv()
         assert message["type"] == "error"
         assert message["payload"][0]["extensions"] == {"code": "NOT_FOUND"}
+
+
+async def test_subscribers_share_executions_only_when_they_would_get_the_same_answer(live, api, world):
+    """Each message is executed once per (document, variables, viewer): results that depend
+    on the viewer must stay the viewer's own."""
+    session = await create_session(api, world)
+    await join(api, world.mentees[0], session["id"])
+    viewer_fields = "subscription($id: ID!) { groupSessionUpdated(id: $id) { participantCount viewerIsAttending viewerCanJoin } }"
+    titles = "subscription($id: ID) { registrationEvents(sessionId: $id) { session { title } } }"
+    names = "subscription($id: ID) { registrationEvents(sessionId: $id) { registration { participant { name } } } }"
+    async with (
+        WS.signed_in(live, world.mentees[0].token) as attending,
+        WS.signed_in(live, world.mentees[1].token) as other,
+        WS.signed_in(live, world.host.token) as host_a,
+        WS.signed_in(live, world.host.token) as host_b,
+    ):
+        await attending.subscribe("s", viewer_fields, {"id": session["id"]})
+        await other.subscribe("s", viewer_fields, {"id": session["id"]})
+        await host_a.subscribe("t", titles, {"id": session["id"]})
+        await host_a.subscribe("n", names)
+        await host_b.subscribe("t", titles, {"id": session["id"]})
+        await host_b.subscribe("n", names, {"id": session["id"]})
+        await wait_for_subscriptions(live, 6)
+
+        await join(api, world.mentees[2], session["id"])
+        assert (await attending.next("s"))["data"]["groupSessionUpdated"] == {
+            "participantCount": 3,
+            "viewerIsAttending": True,
+            "viewerCanJoin": False,
+        }
+        assert (await other.next("s"))["data"]["groupSessionUpdated"] == {
+            "participantCount": 3,
+            "viewerIsAttending": False,
+            "viewerCanJoin": True,
+        }
+        for host in (host_a, host_b):
+            got = {}
+            for _ in range(2):
+                message = await host.recv()
+                got[message["id"]] = message["payload"]["data"]["registrationEvents"]
+            assert got == {
+                "t": {"session": {"title": session["title"]}},
+                "n": {"registration": {"participant": {"name": "Mentee2"}}},
+            }
