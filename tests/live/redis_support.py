@@ -22,8 +22,15 @@ def shared_redis_url() -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
     except (redis.RedisError, OSError) as error:
-        pytest.skip(f"needs Redis: none answers at {url} ({type(error).__name__}); set REDIS_URL")
+        _skip_or_fail(f"needs Redis: none answers at {url} ({type(error).__name__}); set REDIS_URL")
     return url
+
+
+def _skip_or_fail(reason: str) -> None:
+    """Skip, unless REQUIRE_REDIS is set (CI): there a missing Redis is a failure."""
+    if os.environ.get("REQUIRE_REDIS"):
+        pytest.fail(reason + " (REQUIRE_REDIS is set)")
+    pytest.skip(reason)
 
 
 def unique_prefix() -> str:
@@ -43,7 +50,7 @@ class PrivateRedis:
     def __init__(self) -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
-            pytest.skip("needs the redis-server program to simulate an outage")
+            _skip_or_fail("needs the redis-server program to simulate an outage")
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
