@@ -144,6 +144,12 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pids(pid: int, workers: int) -> list[int]:
     """The processes that serve: the process itself for 1 worker, its children for more."""
     if workers == 1:
@@ -189,6 +195,9 @@ class Server:
                 except httpx.TransportError as error:
                     self.last_error = error
                 await asyncio.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in worker_pids(self.process.pid, self.workers))
 
     def rss_kb(self) -> int:
         return sum(rss_kb(pid) for pid in worker_pids(self.process.pid, self.workers))
@@ -268,6 +277,8 @@ class Result:
     max_ms: float
     delivered: float
     kb_per_subscriber: float
+    server_us: float
+    client_us: float
 
 
 async def run_phase(name: str, world: World, session_id: str, joiner_tokens: list[str], *, database_url: str,
@@ -289,6 +300,7 @@ async def run_phase(name: str, world: World, session_id: str, joiner_tokens: lis
             kb_each = (after - before) / subscribers
 
             everyone = clients + warm
+            server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
             for i, token in enumerate(joiner_tokens):
                 body = (await http.post("/graphql", json={"query": JOIN, "variables": {"id": session_id}},
                                         headers={"Authorization": f"Bearer {token}"})).json()
@@ -297,6 +309,9 @@ async def run_phase(name: str, world: World, session_id: str, joiner_tokens: lis
                 async with asyncio.timeout(20):
                     while sum(len(c.latencies) >= i + 1 or c.error is not None for c in everyone) < len(everyone):
                         await asyncio.sleep(0.005)
+            deliveries = len(everyone) * len(joiner_tokens)
+            server_us = (server.cpu_seconds() - server_cpu) / deliveries * 1e6
+            client_us = (time.process_time() - client_cpu) / deliveries * 1e6
             for c in warm:
                 await c.close()
     finally:
@@ -310,7 +325,7 @@ async def run_phase(name: str, world: World, session_id: str, joiner_tokens: lis
     latencies = [v * 1000 for c in clients for v in c.latencies.values()]
     expected = subscribers * len(joiner_tokens)
     return Result(name, subscribers, len(joiner_tokens), percentile(latencies, 0.5), percentile(latencies, 0.99),
-                  max(latencies), len(latencies) / expected, kb_each)
+                  max(latencies), len(latencies) / expected, kb_each, server_us, client_us)
 
 
 def redis_reachable(url: str) -> bool:
@@ -351,7 +366,8 @@ async def main() -> int:
                 results.append(result)
                 print(f"{result.name:<36} subs={result.subscribers:<5} p50={result.p50_ms:7.1f} ms  "
                       f"p99={result.p99_ms:7.1f} ms  max={result.max_ms:7.1f} ms  delivered={result.delivered:.1%}  "
-                      f"memory/idle subscriber={result.kb_per_subscriber:6.1f} KB")
+                      f"memory/idle subscriber={result.kb_per_subscriber:6.1f} KB  "
+                      f"cpu per delivery: server {result.server_us:5.0f} us, client {result.client_us:5.0f} us")
     finally:
         await drop_database(pg_name)
 
