@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.db import migrate_database
 from tests.conftest import JOIN, LEAVE, create_session
 from tests.live.conftest import WAIT, WS, http_gql, wait_for_subscriptions
 from tests.live.redis_support import free_port, shared_redis_url, unique_prefix
@@ -23,56 +19,17 @@ from tests.live.redis_support import free_port, shared_redis_url, unique_prefix
 pytestmark = pytest.mark.redis
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
-def _postgres_throwaway() -> Iterator[str] | None:
-    """A throwaway PostgreSQL database on TEST_DATABASE_URL's server (or the local one)."""
-    import asyncpg
-
-    base = os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES
-    if not base.startswith("postgres"):
-        return None
-    head = base.rstrip("/").rpartition("/")[0]
-    name = f"gs_live_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(f"{head}/postgres", timeout=2)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return None
-
-    def lifecycle() -> Iterator[str]:
-        try:
-            asyncio.run(migrate_database(f"{head}/{name}"))
-            yield f"{head}/{name}"
-        finally:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return lifecycle()
+# The database is the suite's (tests/conftest.py): one SQLite file that the three processes
+# (this one and two servers) share, or a fresh PostgreSQL database when TEST_DATABASE_URL
+# names a server. Not "PostgreSQL whenever reachable": Tortoise builds each model's SQL for
+# the first dialect a process uses, so one pytest run cannot mix SQLite and PostgreSQL.
 
 
 @pytest.fixture
-def database_url(tmp_path, sqlite_template):
-    """PostgreSQL when reachable (a throwaway database), else one SQLite file for all processes."""
-    lifecycle = _postgres_throwaway()
-    if lifecycle is None:
-        path = tmp_path / "shared.sqlite3"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite://{path}"
-        return
-    yield from lifecycle
-
-
-@pytest.fixture
-def settings(settings, database_url):
-    return settings.with_(database_url=database_url, redis_url=shared_redis_url(), redis_channel_prefix=unique_prefix())
+def settings(settings):
+    return settings.with_(redis_url=shared_redis_url(), redis_channel_prefix=unique_prefix())
 
 
 class ServeProcess:
