@@ -12,7 +12,6 @@ same thing share one execution (see live_execution.py).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -39,7 +38,6 @@ from app.live.publisher import (
     user_from_message,
 )
 
-logger = logging.getLogger(__name__)
 
 # extensions.code values a subscriber may see (documented in docs/live.md).
 LIVE_UPDATES_UNAVAILABLE = "LIVE_UPDATES_UNAVAILABLE"

@@ -54,6 +54,10 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         except Exception:  # noqa: BLE001 - the peer is gone already: nothing left to close
             pass
 
+    def forget_id(self, id: str) -> None:
+        # Tolerant: `drop_connection` may have forgotten every operation already.
+        self.operations.pop(id, None)
+
     async def send_message(self, message: Message) -> None:
         if self._dropping:  # nothing may follow the close frame
             return
