@@ -47,6 +47,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=args.log_level,
         log_config=logging_config(settings, level=args.log_level),
         ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         proxy_headers=True,
     )
     return 0

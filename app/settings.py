@@ -56,8 +56,8 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     public_web_url: str = DEFAULT_PUBLIC_WEB_URL
     redis_url: str | None = None
-    # Prefix of every Redis key this app writes (sign-in counters), so deployments and
-    # test runs sharing one Redis do not collide.
+    # Prefix of every Redis key (sign-in counters) and pub/sub channel (live updates) this
+    # app uses, so deployments and test runs sharing one Redis do not collide.
     redis_key_prefix: str = "gs:"
     cors_origins: tuple[str, ...] = ()
 
@@ -94,6 +94,9 @@ class Settings:
     ws_max_subscriptions: int = 20
     ws_max_message_bytes: int = 64_000
     ws_subscriber_queue_size: int = 256
+    # permessage-deflate costs ~40 KB of zlib state per connection and CPU per message, for
+    # messages of a few hundred bytes: off unless asked for.
+    ws_per_message_deflate: bool = False
     sign_in_attempts_per_email: int = 10
     sign_in_attempts_per_client: int = 50
     sign_in_window_seconds: int = 300
@@ -233,6 +236,7 @@ class Settings:
             ws_max_subscriptions=_int(env, "WS_MAX_SUBSCRIPTIONS", defaults.ws_max_subscriptions, low=1),
             ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", defaults.ws_max_message_bytes, low=1000),
             ws_subscriber_queue_size=_int(env, "WS_SUBSCRIBER_QUEUE_SIZE", defaults.ws_subscriber_queue_size, low=1),
+            ws_per_message_deflate=_bool(env, "WS_PER_MESSAGE_DEFLATE", defaults.ws_per_message_deflate),
             sign_in_attempts_per_email=_int(env, "SIGN_IN_ATTEMPTS_PER_EMAIL", defaults.sign_in_attempts_per_email, low=1),
             sign_in_attempts_per_client=_int(
                 env, "SIGN_IN_ATTEMPTS_PER_CLIENT", defaults.sign_in_attempts_per_client, low=1

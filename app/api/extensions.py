@@ -22,7 +22,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, OperationType, ValidationContext
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_aliases_validator
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
@@ -42,6 +42,22 @@ class FreshLoaders(SchemaExtension):
         context = self.execution_context.context
         if hasattr(context, "fresh_loaders"):
             context.fresh_loaders()
+        yield
+
+
+class SharedParserCache(ParserCache):
+    """Strawberry's ParserCache (identical documents share one parsed AST: a thousand
+    subscriptions with the same text hold one tree, not a thousand), except that a document
+    that does not parse is left to Strawberry's own parse step. In 0.341 ParserCache raises
+    the syntax error from its hook, outside Strawberry's error handling: over a WebSocket
+    the operation dies and the client is never told (instead of a 4400 close)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            pass  # parsed again below by Strawberry, which reports the error properly
         yield
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import AddValidationRules, DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -20,6 +20,7 @@ from app.api.extensions import (
     MaskUnexpectedErrors,
     QueryCostLimit,
     RequestLog,
+    SharedParserCache,
     ValidationErrorCodes,
     validation_limit_rules,
     code_of,
@@ -27,6 +28,7 @@ from app.api.extensions import (
     factory,
     is_expected,
 )
+from app.api.live_execution import SharedEventExecutionContext
 from app.api.persisted_queries import DocumentStore, PersistedQueries
 from app.api.mutations import Mutation
 from app.api.queries import Query
@@ -85,7 +87,9 @@ def schema_extensions(settings: Settings) -> list[Any]:
     documents = DocumentStore(settings.persisted_queries_max)
     extensions: list[Any] = [
         lambda: PersistedQueries(documents),  # first: the others see the document it resolves
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        # Syntax errors still reach WebSocket clients (the stock ParserCache loses them there);
+        # a thousand sockets subscribing with one document share one parsed AST.
+        lambda: SharedParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         RequestLog,
         FreshLoaders,
@@ -120,6 +124,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[User, Program, GroupSession, Registration],
         extensions=schema_extensions(settings),
         config=schema_config(settings),
+        # One execution per distinct subscription result, not per subscriber (live_execution.py).
+        execution_context_class=SharedEventExecutionContext,
     )
 
 

@@ -1,14 +1,26 @@
-"""Subscription root: live registrations for hosts, live session state for members."""
+"""Subscription root: live registrations for hosts, live session state for members.
+
+Each resolver is a plain `async def` that checks access and opens the broker
+subscription *before* returning the event stream. graphql-core treats an error raised
+there as a failure to create the stream, so graphql-transport-ws clients get an `error`
+message (and no events) for a refused subscription, instead of `next` + `complete`.
+
+Streams yield `SharedEvent`s, one per message and process, so subscribers asking the
+same thing share one execution (see live_execution.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from app.api.live_execution import SharedEvent
 from app.api.relay import pk_of
 from app.api.types.nodes import (
     GroupSession,
@@ -17,24 +29,148 @@ from app.api.types.nodes import (
     RegistrationEventKind,
     visible_session,
 )
+from app.live.broker import BrokerUnavailable, Subscription as BrokerSubscription, SubscriberTooSlow
 from app.live.publisher import (
     host_channel,
     registration_from_message,
     session_channel,
     session_from_snapshot,
+    user_from_message,
 )
+
+
+# extensions.code values a subscriber may see (documented in docs/live.md).
+LIVE_UPDATES_UNAVAILABLE = "LIVE_UPDATES_UNAVAILABLE"
+SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
 
 
 def _not_found(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "NOT_FOUND"})
 
 
+async def _open(info: Info, channel: str) -> BrokerSubscription:
+    """Open the broker subscription for this operation, or refuse with LIVE_UPDATES_UNAVAILABLE.
+
+    The subscription is closed when the event stream ends and, as a safety net, when the
+    operation's task ends (a stream cancelled before its first step never runs its
+    `finally`). On a WebSocket, overflowing its queue closes the whole connection: the
+    socket is what is too slow, and the stuck operation could not report it itself.
+    """
+    broker = info.context.broker
+    try:
+        subscription = await broker.open(channel)
+    except BrokerUnavailable:
+        raise GraphQLError(
+            "Live updates are unavailable right now; try again shortly.",
+            extensions={"code": LIVE_UPDATES_UNAVAILABLE},
+        ) from None
+    task = asyncio.current_task()
+    if task is not None:
+        task.add_done_callback(lambda _: broker.close(subscription))
+    drop_connection = getattr(info.context, "drop_connection", None)
+    if drop_connection is not None:
+        subscription.on_overflow = drop_connection
+    return subscription
+
+
+async def _messages(info: Info, subscription: BrokerSubscription) -> AsyncIterator[dict[str, Any]]:
+    """The subscription's messages, with broker failures turned into client errors."""
+    try:
+        async for message in subscription:
+            yield message
+    except BrokerUnavailable:
+        raise GraphQLError(
+            "Live updates were interrupted; subscribe again (and refetch) shortly.",
+            extensions={"code": LIVE_UPDATES_UNAVAILABLE},
+        ) from None
+    except SubscriberTooSlow:
+        raise GraphQLError(
+            "Too many updates went undelivered; subscribe again and refetch.",
+            extensions={"code": SUBSCRIBER_TOO_SLOW},
+        ) from None
+    finally:
+        info.context.broker.close(subscription)
+
+
+_ROWS = "_rows"  # never published: added by the receiving process
+
+
+def _rows(message: dict[str, Any]) -> dict[str, Any]:
+    """The ORM rows a message describes, built once per message and process: every local
+    subscriber receives the same dict, and building Tortoise rows is not cheap."""
+    rows = message.get(_ROWS)
+    if rows is None:
+        rows = message[_ROWS] = {"session": session_from_snapshot(message["session"])}
+        if "registration" in message:
+            rows["registration"] = registration_from_message(message["registration"])
+        if message.get("participant"):
+            rows["participant"] = user_from_message(message["participant"])
+    return rows
+
+
+def _preparer(rows: dict[str, Any]):
+    """Fresh DataLoaders for an execution of this event (a subscription is one operation
+    lasting hours: loaders kept from one event to the next would serve stale rows),
+    primed with what the message carries so it is not read again."""
+
+    def prepare(context: Any) -> None:
+        context.fresh_loaders()
+        context.loaders.session_by_id.prime(rows["session"].id, rows["session"])
+        if "participant" in rows:
+            context.loaders.user_by_id.prime(rows["participant"].id, rows["participant"])
+
+    return prepare
+
+
+def _registration_event(message: dict[str, Any]) -> SharedEvent:
+    rows = _rows(message)
+    if "event" not in rows:
+        rows["event"] = SharedEvent(
+            RegistrationEvent(
+                kind=RegistrationEventKind(message["kind"]),
+                registration=Registration.from_row(rows["registration"]),
+                session=GroupSession.from_row(rows["session"]),
+                occurred_at=datetime.fromisoformat(message["occurred_at"]),
+            ),
+            _preparer(rows),
+        )
+    return rows["event"]
+
+
+async def _registration_events(
+    info: Info, subscription: BrokerSubscription, only_session: int | None
+) -> AsyncGenerator[SharedEvent, None]:
+    async for message in _messages(info, subscription):
+        session_id = message["session"]["id"]
+        if only_session is not None and session_id != only_session:
+            continue
+        if message["type"] == "cancelled":
+            if only_session is not None:
+                return
+            continue
+        if message["type"] == "registration":
+            yield _registration_event(message)
+
+
+async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[SharedEvent, None]:
+    async for message in _messages(info, subscription):
+        rows = _rows(message)
+        if "event" not in rows:
+            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows))
+        yield rows["event"]
+        if rows["session"].status.value == "CANCELLED":
+            return
+
+
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
 class Subscription:
     @strawberry.subscription(
-        description="Pushes each registration change on sessions the viewer hosts: all of them, or the one named "
-        "by sessionId (which the viewer must host). With sessionId, the subscription completes when that session "
-        "is cancelled; without it, it goes on (cancelled sessions simply produce no more events)."
+        description="Pushes each registration change on sessions the viewer hosts: all of them (including sessions "
+        "created after subscribing), or the one named by sessionId, which the viewer must host (otherwise an error "
+        "NOT_FOUND and no events). With sessionId, the subscription completes when that session is cancelled (no "
+        "event is sent for the cancellation itself); without it, it goes on (cancelled sessions simply produce no "
+        "more events). Events are sent only after their change committed. If live updates are interrupted (error "
+        "code LIVE_UPDATES_UNAVAILABLE), subscribe again and refetch."
     )
     async def registration_events(
         self, info: Info, session_id: strawberry.ID | None = None
@@ -46,26 +182,13 @@ class Subscription:
             session = await visible_session(info, only_session) if only_session else None
             if session is None or session.row.host_id != viewer.id:
                 raise _not_found("No such group session among those you host.")
-        async with info.context.broker.subscribe(host_channel(viewer.id)) as messages:
-            async for message in messages:
-                snapshot = message["session"]
-                if only_session is not None and snapshot["id"] != only_session:
-                    continue
-                if message["type"] == "cancelled":
-                    if only_session is not None:
-                        return
-                    continue
-                yield RegistrationEvent(
-                    kind=RegistrationEventKind(message["kind"]),
-                    registration=Registration.from_row(registration_from_message(message["registration"])),
-                    session=GroupSession.from_row(session_from_snapshot(snapshot)),
-                    occurred_at=datetime.fromisoformat(message["occurred_at"]),
-                )
+        subscription = await _open(info, host_channel(viewer.id))
+        return _registration_events(info, subscription, only_session)
 
     @strawberry.subscription(
         description="The session again whenever its seats, time, details or status change, for any member who can "
         "see it (a Join button turns into Full without a reload). After a cancellation it sends the cancelled "
-        "session once more and completes."
+        "session once more and completes. An ID the viewer cannot see gets an error NOT_FOUND."
     )
     async def group_session_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[GroupSession, None]:
         info.context.require_viewer()
@@ -73,9 +196,5 @@ class Subscription:
         session = await visible_session(info, pk) if pk else None
         if session is None:
             raise _not_found("No such group session.")
-        async with info.context.broker.subscribe(session_channel(pk)) as messages:
-            async for message in messages:
-                row = session_from_snapshot(message["session"])
-                yield GroupSession.from_row(row)
-                if row.status.value == "CANCELLED":
-                    return
+        subscription = await _open(info, session_channel(pk))
+        return _session_updates(info, subscription)

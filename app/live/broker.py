@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -26,12 +26,18 @@ class BrokerUnavailable(Exception):
 
 
 class Subscription:
-    """One subscriber's bounded queue on one channel."""
+    """One subscriber's bounded queue on one channel.
+
+    `on_overflow`, when set, is called once when the queue overflows: the reader is stuck
+    (typically behind a congested socket), so waiting for it to notice the error would not
+    do; the WebSocket layer uses it to close the connection at once.
+    """
 
     def __init__(self, channel: str, size: int) -> None:
         self.channel = channel
         self._queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(maxsize=size)
         self.dropped = False
+        self.on_overflow: Callable[[], None] | None = None
 
     def offer(self, message: dict[str, Any]) -> None:
         """Never blocks the publisher: a full queue marks the subscriber as too slow."""
@@ -41,6 +47,11 @@ class Subscription:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             self.fail(SubscriberTooSlow("too many undelivered messages; resubscribe to catch up"))
+            if self.on_overflow is not None:
+                try:
+                    self.on_overflow()
+                except Exception:  # noqa: BLE001 - one subscriber's hook must not stop the fan-out
+                    logger.exception("on_overflow hook failed for a subscriber of %s", self.channel)
 
     def fail(self, error: BaseException) -> None:
         self.dropped = True
@@ -62,15 +73,39 @@ class Subscription:
 
 
 class Broker(Protocol):
+    """What the app needs from a broker.
+
+    `publish` never raises for an outage (it logs: a committed change must not turn into
+    an error). `open` raises `BrokerUnavailable` while live updates cannot be delivered;
+    a subscription that is open when the broker goes away ends with that error.
+    """
+
+    fanout: LocalFanout
+
+    @property
+    def available(self) -> bool: ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
-    def subscribe(self, channel: str) -> Any:
-        """An async context manager yielding a `Subscription`."""
-        ...
+    async def open(self, channel: str) -> Subscription: ...
+
+    def close(self, subscription: Subscription) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@asynccontextmanager
+async def subscribed(broker: Broker, channel: str) -> AsyncIterator[Subscription]:
+    """`broker.open(channel)` for the duration of a block."""
+    subscription = await broker.open(channel)
+    try:
+        yield subscription
+    finally:
+        broker.close(subscription)
 
 
 class LocalFanout:
@@ -80,14 +115,23 @@ class LocalFanout:
         self.queue_size = queue_size
         self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
 
+    @property
+    def subscription_count(self) -> int:
+        """Live subscriptions of this process, all channels together."""
+        return sum(len(subs) for subs in self.subscribers.values())
+
     def deliver(self, channel: str, message: dict[str, Any]) -> None:
         for subscription in list(self.subscribers.get(channel, ())):
             subscription.offer(message)
+            if subscription.dropped:
+                self.remove(subscription)
 
     def fail_all(self, error: BaseException) -> None:
+        """End every subscription with `error` (the broker went away or is stopping)."""
         for subscriptions in list(self.subscribers.values()):
             for subscription in list(subscriptions):
                 subscription.fail(error)
+        self.subscribers.clear()
 
     def add(self, channel: str) -> Subscription:
         subscription = Subscription(channel, self.queue_size)
@@ -109,8 +153,13 @@ class LocalFanout:
 class InMemoryBroker:
     """One process: publish delivers straight to this process's subscribers."""
 
+    available = True
+
     def __init__(self, queue_size: int = 256) -> None:
         self.fanout = LocalFanout(queue_size)
+
+    def describe(self) -> dict[str, Any]:
+        return {"broker": "memory", "connected": True, "subscriptions": self.fanout.subscription_count}
 
     async def start(self) -> None:
         return None
@@ -121,10 +170,8 @@ class InMemoryBroker:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         self.fanout.deliver(channel, message)
 
-    @asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        subscription = self.fanout.add(channel)
-        try:
-            yield subscription
-        finally:
-            self.fanout.remove(subscription)
+    async def open(self, channel: str) -> Subscription:
+        return self.fanout.add(channel)
+
+    def close(self, subscription: Subscription) -> None:
+        self.fanout.remove(subscription)

@@ -17,6 +17,8 @@ from app.group_sessions.events import (
     RegistrationAdded,
     RegistrationRemoved,
 )
+from app.accounts.models import User
+from app.accounts.services import utcnow
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 from app.live.broker import Broker
 
@@ -39,6 +41,7 @@ SESSION_FIELDS = (
     "created_at",
     "updated_at",
 )
+USER_FIELDS = ("id", "name", "email", "time_zone")
 _DATETIMES = {"starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at"}
 
 
@@ -77,10 +80,23 @@ def registration_from_message(data: dict[str, Any]) -> Registration:
     return Registration(**_parse(data))
 
 
+def user_from_message(data: dict[str, Any]) -> User:
+    """An unsaved User row with the public fields that were published."""
+    return User(**data)
+
+
 def make_publisher(broker: Broker):
-    """The after-commit handler that publishes `events` on `broker`."""
+    """The after-commit handler that publishes `events` on `broker`.
+
+    Runs once per commit whatever the number of subscribers: the session (and, for a
+    registration, the participant) are read here once and travel in the message, so
+    subscribers render events without touching the database for them.
+    """
 
     async def publish(events: Sequence[Event]) -> None:
+        # The commit has just happened: this is the instant `occurredAt` reports, and the
+        # one the benchmark measures delivery latency from.
+        committed_at = utcnow()
         for event in events:
             if not isinstance(event, (RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled)):
                 continue
@@ -89,12 +105,19 @@ def make_publisher(broker: Broker):
                 continue
             snapshot = session_snapshot(row)
             if isinstance(event, (RegistrationAdded, RegistrationRemoved)):
+                # The counts as this change left them (a later join may already have committed).
+                host_snapshot = {
+                    **snapshot,
+                    "participant_count": event.participant_count,
+                    "max_participants": event.max_participants,
+                }
+                participant = await User.get_or_none(id=event.user_id)
                 await broker.publish(
                     host_channel(event.host_id),
                     {
                         "type": "registration",
                         "kind": "JOINED" if isinstance(event, RegistrationAdded) else "LEFT",
-                        "occurred_at": event.occurred_at.isoformat(),
+                        "occurred_at": committed_at.isoformat(),
                         "registration": {
                             "id": event.registration_id,
                             "session_id": event.session_id,
@@ -102,7 +125,10 @@ def make_publisher(broker: Broker):
                             "is_host": event.is_host,
                             "registered_at": event.registered_at.isoformat(),
                         },
-                        "session": snapshot,
+                        "participant": (
+                            {name: getattr(participant, name) for name in USER_FIELDS} if participant else None
+                        ),
+                        "session": host_snapshot,
                     },
                 )
             if isinstance(event, GroupSessionCancelled):
