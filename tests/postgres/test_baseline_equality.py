@@ -1,4 +1,4 @@
-"""The benchmark's raw baseline (bench/baseline.py) returns byte for byte what the GraphQL
+"""The benchmark's raw baseline (tests/perf/baseline.py) returns byte for byte what the GraphQL
 endpoint returns for the two read queries, so the benchmark compares equal work."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 
 from app.api.relay import to_global_id
-from bench.baseline import create_baseline_app
-from bench.seed import seed
+from tests.perf.baseline import create_baseline_app
+from tests.perf.seed import seed
 from tests.conftest import PUBLIC_WEB_URL
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 

@@ -1,7 +1,7 @@
 """scripts/bench: the GraphQL endpoint against a raw Starlette + asyncpg baseline, on
 PostgreSQL, over loopback, with wrk as the load generator, in one run.
 
-Seeds a throwaway database (bench/seed.py), then for 1 and 2 uvicorn workers measures, each
+Seeds a throwaway database (tests/perf/seed.py), then for 1 and 2 uvicorn workers measures, each
 for a fixed time after a short warm-up: the public session page (40 participants), the
 Dashboard Future query (20 sessions with participants), both also as Automatic Persisted
 Queries (hash only), the join mutation on fresh sessions; and the baseline for the first
@@ -35,8 +35,8 @@ from app.api.relay import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
-from bench.baseline import create_baseline_app
-from bench.seed import BenchData, seed
+from tests.perf.baseline import create_baseline_app
+from tests.perf.seed import BenchData, seed
 from tests.conftest import JOIN
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 from tests.scale.statements import count_statements
@@ -309,7 +309,7 @@ class Bench:
         env = {"BASELINE_DATABASE_URL": self.database_url, "PUBLIC_WEB_URL": PUBLIC_WEB_URL}
         cpus = "0" if workers == 1 and (os.cpu_count() or 1) > 1 else None
         server = Process(
-            [sys.executable, "-m", "uvicorn", "bench.baseline:app_from_env", "--factory", "--port", str(port),
+            [sys.executable, "-m", "uvicorn", "tests.perf.baseline:app_from_env", "--factory", "--port", str(port),
              "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
             env, cpus,
         )
