@@ -193,6 +193,6 @@ def app_from_env() -> Starlette:
     # Everything built so far (modules, schema, ORM metadata) lives as long as the process:
     # take it out of the garbage collector's full passes, which otherwise walk it again and
     # again while a thousand subscribers are being served (measured: ~35% of the time spent
-    # per delivered event, see docs/live.md).
+    # per delivered event, see README, "Live updates").
     gc.freeze()
     return app

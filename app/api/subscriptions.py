@@ -39,7 +39,7 @@ from app.live.publisher import (
 )
 
 
-# extensions.code values a subscriber may see (documented in docs/live.md).
+# extensions.code values a subscriber may see (documented in README, "Live updates").
 LIVE_UPDATES_UNAVAILABLE = "LIVE_UPDATES_UNAVAILABLE"
 SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
 
