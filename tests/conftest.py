@@ -205,6 +205,11 @@ async def make_member(program: Program | None, name: str, role: ProgramRole, tim
 
 @pytest.fixture
 async def world(app) -> World:
+    return await build_world()
+
+
+async def build_world() -> World:
+    """The people of `World`, in the database the running app uses."""
     program = await accounts.create_program(name="Mentoring")
     other = await accounts.create_program(name="Elsewhere")
     host = await make_member(program, "hannah", ProgramRole.MENTOR, "Europe/Paris")

@@ -27,7 +27,10 @@ class GroupSessionCreated:
 
 
 @dataclass(frozen=True)
-class RegistrationAdded:
+class RegistrationChange:
+    """What RegistrationAdded and RegistrationRemoved both say: who, where, and the counts
+    after the change (so subscribers need not read the database again)."""
+
     session_id: int
     program_id: int
     host_id: int
@@ -35,24 +38,35 @@ class RegistrationAdded:
     user_id: int
     is_host: bool
     registered_at: datetime
-    # Counts after the change, so subscribers need not read the database again.
     participant_count: int
     max_participants: int
     occurred_at: datetime
+
+    @classmethod
+    def of(cls, session: Any, registration: Any, occurred_at: datetime) -> RegistrationChange:
+        """The event for `registration` of `session` (rows as they are after the change)."""
+        return cls(
+            session_id=session.id,
+            program_id=session.program_id,
+            host_id=session.host_id,
+            registration_id=registration.id,
+            user_id=registration.user_id,
+            is_host=registration.is_host,
+            registered_at=registration.registered_at,
+            participant_count=session.participant_count,
+            max_participants=session.max_participants,
+            occurred_at=occurred_at,
+        )
 
 
 @dataclass(frozen=True)
-class RegistrationRemoved:
-    session_id: int
-    program_id: int
-    host_id: int
-    registration_id: int
-    user_id: int
-    is_host: bool
-    registered_at: datetime
-    participant_count: int
-    max_participants: int
-    occurred_at: datetime
+class RegistrationAdded(RegistrationChange):
+    """Someone registered."""
+
+
+@dataclass(frozen=True)
+class RegistrationRemoved(RegistrationChange):
+    """Someone withdrew."""
 
 
 @dataclass(frozen=True)

@@ -367,20 +367,7 @@ async def join_group_session(
                 ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], ("input", "id")
             ) from None
         session = await GroupSession.get(id=session.id)
-        events.append(
-            RegistrationAdded(
-                session_id=session.id,
-                program_id=session.program_id,
-                host_id=session.host_id,
-                registration_id=registration.id,
-                user_id=viewer_id,
-                is_host=False,
-                registered_at=registration.registered_at,
-                participant_count=session.participant_count,
-                max_participants=session.max_participants,
-                occurred_at=now,
-            )
-        )
+        events.append(RegistrationAdded.of(session, registration, now))
     return registration, session
 
 
@@ -407,18 +394,5 @@ async def leave_group_session(*, viewer_id: int, session_id: int, effects: Effec
         if not deleted:  # withdrawn concurrently: undo our decrement by rolling back
             raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
         session = await GroupSession.get(id=session.id)
-        events.append(
-            RegistrationRemoved(
-                session_id=session.id,
-                program_id=session.program_id,
-                host_id=session.host_id,
-                registration_id=registration.id,
-                user_id=viewer_id,
-                is_host=False,
-                registered_at=registration.registered_at,
-                participant_count=session.participant_count,
-                max_participants=session.max_participants,
-                occurred_at=now,
-            )
-        )
+        events.append(RegistrationRemoved.of(session, registration, now))
     return session

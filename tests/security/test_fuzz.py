@@ -23,7 +23,7 @@ from app.api.relay import to_global_id
 from app.group_sessions.models import GroupSession, Guest, Registration
 from app.main import create_app
 from app.notifications.models import OutboxEmail
-from tests.conftest import World, create_session, in_days, join
+from tests.conftest import World, build_world, create_session, in_days, join
 
 CONNECTION = "{ totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title } } }"
 SESSION_FIELDS = "id title startsAt participantCount status viewerCanJoin viewerCannotJoinReasons"
@@ -219,7 +219,7 @@ def fuzz(settings, request):
         runner.run(lifespan.__aenter__())
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
         try:
-            world = runner.run(_world(app))
+            world = runner.run(build_world())
 
             async def seed() -> tuple[list[str], list[str]]:
                 from tests.conftest import GraphQLClient
@@ -245,21 +245,6 @@ def fuzz(settings, request):
         finally:
             runner.run(http.aclose())
             runner.run(lifespan.__aexit__(None, None, None))
-
-
-async def _world(app) -> World:
-    from tests.conftest import make_member
-    from app.accounts import services as accounts
-    from app.accounts.models import ProgramRole
-
-    program = await accounts.create_program(name="Mentoring")
-    other = await accounts.create_program(name="Elsewhere")
-    host = await make_member(program, "hannah", ProgramRole.MENTOR, "Europe/Paris")
-    mentor = await make_member(program, "mario", ProgramRole.MENTOR)
-    mentees = [await make_member(program, f"mentee{i}", ProgramRole.MENTEE) for i in range(3)]
-    admin = await make_member(program, "adele", ProgramRole.ADMIN)
-    outsider = await make_member(other, "otto", ProgramRole.MENTOR)
-    return World(program, other, host, mentor, mentees, admin, outsider)
 
 
 # --- the property ---------------------------------------------------------------------------
