@@ -263,6 +263,10 @@ class Bench:
             "PUBLIC_WEB_URL": PUBLIC_WEB_URL,
             "OUTBOX_WORKER_IN_SERVE": "false",
             "APP_ENV": "development",
+            # Several workers share live updates and sign-in limits through Redis (serve
+            # refuses --workers N>1 without it).
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "REDIS_KEY_PREFIX": f"bench-{os.getpid()}:",
         }
         cpus = "0" if workers == 1 and (os.cpu_count() or 1) > 1 else None
         server = Process(

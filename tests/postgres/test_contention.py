@@ -24,6 +24,7 @@ from app.group_sessions import services
 from app.group_sessions.events import Effects
 from app.group_sessions.models import GroupSession, Registration
 from tests.conftest import JOIN
+from tests.live.redis_support import shared_redis_url, unique_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 JOINERS = 500
@@ -52,9 +53,11 @@ async def seed_members(program_id: int, count: int, prefix: str) -> list[str]:
 class Server:
     """`python -m app serve --workers N` on a free port, stopped (its process group) at exit."""
 
-    def __init__(self, database_url: str, workers: int) -> None:
+    def __init__(self, database_url: str, workers: int, redis_url: str) -> None:
         self.port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, "OUTBOX_WORKER_IN_SERVE": "false"}
+        env = {**os.environ, "DATABASE_URL": database_url, "OUTBOX_WORKER_IN_SERVE": "false",
+               # serve refuses several workers without a shared Redis (live updates, limits)
+               "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": unique_prefix()}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--workers", str(workers),
              "--log-level", "warning"],
@@ -100,7 +103,7 @@ async def test_500_members_race_for_40_seats_through_two_workers(app, world, dat
         effects=Effects(),
     )
     session_gid = to_global_id("GroupSession", session.id)
-    server = Server(database_url, workers=2)
+    server = Server(database_url, workers=2, redis_url=shared_redis_url())
     try:
         await server.wait_ready()
         limits = httpx.Limits(max_connections=JOINERS, max_keepalive_connections=JOINERS)
