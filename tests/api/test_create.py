@@ -1,6 +1,6 @@
 """Dashboard > Sessions > Create a session."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 

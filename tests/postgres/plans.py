@@ -16,7 +16,6 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import asyncpg
 from tortoise import Tortoise
