@@ -28,7 +28,7 @@ from app.api.extensions import (
     factory,
     is_expected,
 )
-from app.api.live_execution import SharedEventExecutionContext
+from app.api.execution import AppExecutionContext
 from app.api.persisted_queries import DocumentStore, PersistedQueries
 from app.api.mutations import Mutation
 from app.api.queries import Query
@@ -124,8 +124,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[User, Program, GroupSession, Registration],
         extensions=schema_extensions(settings),
         config=schema_config(settings),
-        # One execution per distinct subscription result, not per subscriber (live_execution.py).
-        execution_context_class=SharedEventExecutionContext,
+        # Basic leaves read directly (execution.py); one execution per distinct
+        # subscription result, not per subscriber (live_execution.py).
+        execution_context_class=AppExecutionContext,
     )
 
 

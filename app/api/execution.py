@@ -1,0 +1,65 @@
+"""The execution context every operation runs in.
+
+graphql-core spends several microseconds on each field: a Path, a resolve info object,
+the resolver call, and the completion dispatch. Most fields of a page are plain leaves (a
+title, an id, a participant's name), which Strawberry resolves with a bare attribute read
+(its "basic field" path). For those, `AppExecutionContext` reads and serializes the value
+directly and leaves everything else (resolvers, objects, lists, nulls, errors) to
+graphql-core, so results and errors are exactly what the standard path gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema, get_nullable_type
+from graphql.pyutils import Undefined
+
+from app.api.live_execution import SharedEventExecutionContext
+
+# schema -> {(type name, field name): (read, serialize) or None}
+_PLANS: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Any]] = WeakKeyDictionary()
+
+
+def _leaf_plan(schema: GraphQLSchema, parent_type: Any, field_name: str) -> Any:
+    """(read, serialize) for a basic leaf field without arguments; None for any other."""
+    field = parent_type.fields.get(field_name)
+    if field is None or field.args:
+        return None
+    resolve = field.resolve
+    if resolve is None or not getattr(resolve, "_is_default", False):  # a resolver of ours
+        return None
+    leaf = get_nullable_type(field.type)
+    if not isinstance(leaf, (GraphQLScalarType, GraphQLEnumType)):
+        return None
+    return resolve, leaf.serialize
+
+
+class AppExecutionContext(SharedEventExecutionContext):
+    """Strawberry's execution context (with shared live-event execution), reading basic
+    leaf fields directly."""
+
+    def execute_field(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001
+        # With middleware (an extension that resolves fields), every field must go through it.
+        manager = self.middleware_manager
+        if manager is None or not manager.middlewares:
+            node = field_details_list[0].node
+            plans = _PLANS.get(self.schema)
+            if plans is None:
+                plans = _PLANS[self.schema] = {}
+            key = (parent_type.name, node.name.value)
+            plan = plans.get(key, Undefined)
+            if plan is Undefined:
+                plan = plans[key] = _leaf_plan(self.schema, parent_type, node.name.value)
+            if plan is not None and not node.arguments:
+                read, serialize = plan
+                try:
+                    value = read(source)
+                    serialized = None if value is None or self.is_awaitable(value) else serialize(value)
+                except Exception:  # noqa: BLE001 - the standard path reports it properly
+                    serialized = None
+                if serialized is not None and serialized is not Undefined:
+                    return serialized
+        # Nulls, errors and everything else: graphql-core's own path, for its semantics.
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
