@@ -41,7 +41,7 @@ from tests.conftest import JOIN
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 from tests.scale.statements import count_statements
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
 
