@@ -185,7 +185,7 @@ class Bench:
     # --- statement counts (in-process, one request each) ----------------------------------------
 
     async def count_statements(self) -> None:
-        app = create_app(Settings(database_url=self.database_url, public_web_url=PUBLIC_WEB_URL))
+        app = create_app(Settings(database_url=self.database_url, public_web_url=PUBLIC_WEB_URL, outbox_worker_in_serve=False))
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
                 for name, body, member in (
