@@ -95,6 +95,8 @@ async def render_events(events: Sequence[Event], connection: Any, settings: Sett
     reader = _Reader(connection, settings)
     letterhead = Letterhead(settings.mail_from)
     out: list[RenderedEmail] = []
+    # Everyone the events name, in one statement (hosts, participants, guests).
+    await reader.load_users(_people_named(events))
 
     def add(render, *args: Any, **kwargs: Any) -> None:
         # A recipient whose address cannot be written in a header cannot get mail either:
@@ -151,6 +153,17 @@ async def render_events(events: Sequence[Event], connection: Any, settings: Sett
                 if user_id in reader.users:
                     add(emails.cancellation, session, reader.users[user_id], reason=event.reason, written_at=written_at)
     return out
+
+
+def _people_named(events: Sequence[Event]) -> set[int]:
+    ids: set[int] = set()
+    for event in events:
+        ids.add(event.host_id)
+        if isinstance(event, (RegistrationAdded, RegistrationRemoved)):
+            ids.add(event.user_id)
+        for name in ("guest_ids", "added_guest_ids", "participant_ids"):
+            ids.update(getattr(event, name, ()))
+    return ids
 
 
 def _with_counts(session: SessionFacts, participant_count: int, max_participants: int) -> SessionFacts:

@@ -126,3 +126,19 @@ async def test_profile_with_20_upcoming_sessions_costs_at_most_five_statements(a
     assert len(edges) == 20 and profile["upcomingGroupSessions"]["totalCount"] == 20
     assert all(e["node"]["viewerIsAttending"] for e in edges)
     assert len(log) <= 5, log.dump()
+
+
+async def test_join_mutation_costs_at_most_thirteen_statements(api, world):
+    """The seat and the registration, and in the same transaction the two emails' outbox
+    rows: everyone the emails name is read in one statement."""
+    from app.notifications.models import OutboxEmail
+    from tests.conftest import join
+
+    [session_id] = await _host_sessions(world, 1, participants=[])
+    await OutboxEmail.all().delete()
+    await tokens_in_steady_use()
+    with count_statements() as log:
+        result = await join(api, world.mentees[0], to_global_id("GroupSession", session_id))
+    assert result["userErrors"] == [] and result["groupSession"]["participantCount"] == 2
+    assert await OutboxEmail.all().count() == 2  # the host's notice and the participant's invite
+    assert len(log) <= 13, log.dump()
