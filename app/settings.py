@@ -66,6 +66,9 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_security: str = "none"  # none | starttls | tls
+    # PEM file of the CAs that may sign the SMTP server's certificate (an internal relay);
+    # unset: the system's trusted CAs.
+    smtp_ca_file: str | None = None
     smtp_timeout_seconds: int = 10
     mail_from: str = "Group Sessions <no-reply@localhost>"
     # Run the outbox delivery worker inside `serve`; turn off where `python -m app worker` runs apart.
@@ -176,6 +179,9 @@ class Settings:
         smtp_security = env.get("SMTP_SECURITY", "none").strip().lower() or "none"
         if smtp_security not in {"none", "starttls", "tls"}:
             raise ConfigError(f"SMTP_SECURITY must be none, starttls or tls, got {smtp_security!r}")
+        smtp_ca_file = env.get("SMTP_CA_FILE", "").strip() or None
+        if smtp_ca_file and not os.path.isfile(smtp_ca_file):
+            raise ConfigError(f"SMTP_CA_FILE must name a PEM file, and {smtp_ca_file!r} is not a file")
         if production and smtp_security == "none" and (env.get("SMTP_USERNAME") or env.get("SMTP_PASSWORD")):
             raise ConfigError(
                 "SMTP_SECURITY=none would send SMTP_PASSWORD in clear in production: use starttls or tls"
@@ -206,6 +212,7 @@ class Settings:
             smtp_username=smtp_username,
             smtp_password=smtp_password,
             smtp_security=smtp_security,
+            smtp_ca_file=smtp_ca_file,
             smtp_timeout_seconds=_int(env, "SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout_seconds, low=1, high=300),
             mail_from=mail_from,
             outbox_worker_in_serve=_bool(env, "OUTBOX_WORKER_IN_SERVE", True),

@@ -48,6 +48,8 @@ class SmtpMailer:
             use_tls=s.smtp_security == "tls",
             # "none" means none: no opportunistic STARTTLS either.
             start_tls=s.smtp_security == "starttls",
+            # Certificates are always verified; an internal CA can be trusted explicitly.
+            cert_bundle=s.smtp_ca_file,
             timeout=s.smtp_timeout_seconds,
         )
         await client.connect()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -53,10 +54,19 @@ class Received:
 class Mailbox:
     """The handler and the server. `port` is fixed by the first `start()`."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        *,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = 0
         # When set, AUTH is required (over plain TCP: this is a test server) with these.
         self.credentials = credentials
+        # STARTTLS offered and required before MAIL FROM; or TLS from the first byte.
+        self.starttls = starttls
+        self.implicit_tls = implicit_tls
         self.logins: list[tuple[str, bool]] = []
         self.received: list[Received] = []
         self.replies: list[str] = []
@@ -68,8 +78,13 @@ class Mailbox:
         options = {}
         if self.credentials:
             options = {"auth_required": True, "auth_require_tls": False, "authenticator": self._authenticate}
+        if self.starttls:
+            options.update(tls_context=self.starttls, require_starttls=True)
         self._server = await loop.create_server(
-            lambda: SMTP(self, hostname="mailbox.test", loop=loop, **options), host="127.0.0.1", port=self.port
+            lambda: SMTP(self, hostname="mailbox.test", loop=loop, **options),
+            host="127.0.0.1",
+            port=self.port,
+            ssl=self.implicit_tls,
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

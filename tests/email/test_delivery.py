@@ -322,3 +322,56 @@ async def test_outbox_commands_list_and_requeue_failed_mail(api, world, worker, 
         ["You're hosting: Negotiating your first salary", "You're hosting: A second session"]
     )
     assert "nothing pending or failed" in await run_cli(settings, "outbox")
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls(tmp_path):
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it: (server context, CA file)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return server, str(ca_file)
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_mail_goes_over_verified_tls(api, world, clock, settings, tls, security):
+    """STARTTLS (the server refuses MAIL FROM without it) and implicit TLS, each against a
+    certificate the configured CA signed."""
+    server_context, ca_file = tls
+    box = Mailbox(**{"starttls" if security == "starttls" else "implicit_tls": server_context})
+    await box.start()
+    try:
+        await create_session(api, world)
+        worker = OutboxWorker(
+            settings.with_(smtp_port=box.port, smtp_security=security, smtp_ca_file=ca_file), clock=clock
+        )
+        assert await worker.drain() == 1
+        (received,) = box.received
+        assert received.to == world.host.user.email
+        assert await statuses() == Counter({OutboxStatus.SENT: 1})
+    finally:
+        await box.stop()
+
+
+async def test_a_certificate_no_trusted_ca_signed_is_refused_and_retried(api, world, clock, settings, tls):
+    server_context, _ = tls
+    box = Mailbox(implicit_tls=server_context)
+    await box.start()
+    try:
+        await create_session(api, world)
+        worker = OutboxWorker(settings.with_(smtp_port=box.port, smtp_security="tls"), clock=clock)
+        assert await worker.drain() == 1
+        (row,) = await OutboxEmail.all()
+        assert row.status == OutboxStatus.PENDING and "certificate" in row.last_error.lower(), row.last_error
+        assert box.received == []
+    finally:
+        await box.stop()

@@ -23,6 +23,7 @@ def test_defaults_work_on_a_laptop():
     ({"SMTP_PORT": "abc"}, "SMTP_PORT must be a whole number"),
     ({"SMTP_SECURITY": "ssl3"}, "SMTP_SECURITY"),
     ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+    ({"SMTP_CA_FILE": "/nonexistent/ca.pem"}, "SMTP_CA_FILE"),
     ({"CORS_ORIGINS": "example.org"}, "CORS_ORIGINS"),
 ])
 def test_bad_configuration_fails_with_one_clear_line(env, message):
