@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from app.accounts import services as accounts
 from app.accounts.models import Membership, Program, ProgramRole, User
+from app.clock import utcnow
 from app.group_sessions import services
 from app.group_sessions.events import Effects
 from app.group_sessions.models import GroupSession, Registration
@@ -38,7 +39,7 @@ async def load_demo_data(settings: Settings, *, effects: Effects | None = None) 
 
     ada, grace = users["ada@example.org"], users["grace@example.org"]
     if not await GroupSession.filter(program=program).exists():
-        now = accounts.utcnow().replace(minute=0, second=0, microsecond=0)
+        now = utcnow().replace(minute=0, second=0, microsecond=0)
         first = await services.create_group_session(
             viewer_id=ada.id,
             program_id=program.id,

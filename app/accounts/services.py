@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
+from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
 from app.text import clean_text, has_surrogates
 
@@ -25,10 +26,6 @@ PASSWORD_MAX = 1_024  # argon2 accepts more; a cap keeps hashing cost bounded
 # last_used_at is written at most this often per token, so a busy client does not turn
 # every request into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def normalize_email(email: str) -> str:

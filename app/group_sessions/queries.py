@@ -15,7 +15,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from app.accounts.models import Membership, Program, User
-from app.accounts.services import utcnow
+from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 
 

@@ -18,7 +18,8 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HOSTING_ROLES, Membership
-from app.accounts.services import role_in_program, utcnow
+from app.accounts.services import role_in_program
+from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
 from app.group_sessions import rules
 from app.group_sessions.events import (

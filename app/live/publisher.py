@@ -18,7 +18,7 @@ from app.group_sessions.events import (
     RegistrationRemoved,
 )
 from app.accounts.models import User
-from app.accounts.services import utcnow
+from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 from app.live.broker import Broker
 

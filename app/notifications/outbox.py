@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from email.errors import HeaderParseError
 from typing import Any
 
 from app.accounts.models import User
+from app.clock import utcnow
 from app.group_sessions.events import (
     Event,
     GroupSessionCancelled,
@@ -35,10 +36,6 @@ from app.notifications.models import OutboxEmail, OutboxStatus
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _person(user: User) -> Person:

@@ -22,13 +22,19 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import aiosmtplib
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from app.notifications.mailer import SmtpMailer, describe, is_message_error, is_permanent
+from app.clock import utcnow
+from app.notifications.mailer import (
+    SmtpMailer,
+    describe,
+    is_message_error,
+    is_permanent,
+)
 from app.notifications.models import OutboxEmail, OutboxStatus
 from app.settings import Settings
 
@@ -37,10 +43,6 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 _SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float, rand: Callable[[], float]) -> timedelta:

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.accounts.services import utcnow
+from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Guest, Registration
 from tests.conftest import create_session, in_days, join
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.accounts.services import utcnow
+from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Registration
 from tests.conftest import LEAVE, create_session, join
 

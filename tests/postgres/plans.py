@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import asyncpg
 from tortoise import Tortoise
 
-from app.accounts.services import utcnow, viewer_for_token
+from app.accounts.services import viewer_for_token
+from app.clock import utcnow
 from app.db import migrate_database, tortoise_config
 from app.group_sessions import queries
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from app.accounts.models import AccessToken
-from app.accounts.services import utcnow
+from app.clock import utcnow
 from app.api.relay import to_global_id
 from app.group_sessions import services
 from app.group_sessions.events import Effects

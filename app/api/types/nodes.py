@@ -15,7 +15,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.accounts import models as account_models
-from app.accounts.services import utcnow
+from app.clock import utcnow
 from app.api.errors import BadUserInput
 from app.api.loaders import _MISSING, now_or_later
 from app.api.relay import check_first, decode_cursor, encode_cursor, from_global_id, to_global_id
