@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 
 import pytest
 import redis
+
+from tests.processes import free_port
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -38,10 +39,6 @@ def unique_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:12]}:"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRedis:

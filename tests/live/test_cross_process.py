@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import JOIN, LEAVE, create_session
 from tests.live.conftest import WAIT, WS, http_gql, wait_for_subscriptions
-from tests.live.redis_support import free_port, shared_redis_url, unique_prefix
+from tests.live.redis_support import shared_redis_url, unique_prefix
+from tests.processes import free_port
 
 pytestmark = pytest.mark.redis
 

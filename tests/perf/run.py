@@ -18,7 +18,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,9 +34,10 @@ from app.api.relay import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import JOIN
 from tests.perf.baseline import create_baseline_app
 from tests.perf.seed import BenchData, seed
-from tests.conftest import JOIN
+from tests.processes import free_port, stop_process_group
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 from tests.scale.statements import count_statements
 
@@ -45,10 +45,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -122,13 +118,7 @@ class Process:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(timeout=10)
+        stop_process_group(self.process)
 
 
 async def wait_ready(url: str, server: Process, timeout: float = 60) -> None:

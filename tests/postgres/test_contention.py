@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,16 +24,13 @@ from app.group_sessions.events import Effects
 from app.group_sessions.models import GroupSession, Registration
 from tests.conftest import JOIN
 from tests.live.redis_support import shared_redis_url, unique_prefix
+from tests.processes import free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 JOINERS = 500
 SEATS = 40
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def seed_members(program_id: int, count: int, prefix: str) -> list[str]:
@@ -81,13 +77,7 @@ class Server:
         raise AssertionError(f"server not ready after {timeout}s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(timeout=10)
+        stop_process_group(self.process)
 
 
 async def test_500_members_race_for_40_seats_through_two_workers(app, world, database_url):

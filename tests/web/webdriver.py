@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+
+from tests.processes import free_port
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 CONTROL = "\ue009"
@@ -128,16 +129,12 @@ class Browser:
             raise WebDriverError(f"{css} never showed {wanted!r} within {timeout} s; it shows {shown!r}") from None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
 async def chromium(*, implicit_wait_seconds: float = 20) -> AsyncIterator[Browser]:
     """A headless chromium session driven through a chromedriver of its own."""
-    port = _free_port()
+    port = free_port()
     driver = await asyncio.create_subprocess_exec(
         shutil.which("chromedriver"),
         f"--port={port}",
