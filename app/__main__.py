@@ -1,4 +1,4 @@
-"""The command line: python -m app <command>. See README's command-line section."""
+"""The command line: python -m app <command>. See docs/operations.md, "Command line"."""
 
 from __future__ import annotations
 

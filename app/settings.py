@@ -50,7 +50,7 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """The whole configuration of one process. See README's configuration table."""
+    """The whole configuration of one process. docs/configuration.md documents every field."""
 
     app_env: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
@@ -81,7 +81,7 @@ class Settings:
     outbox_poll_seconds: int = 5
     outbox_batch_size: int = 20
 
-    # Limits (see README's security section).
+    # Limits (see docs/security.md).
     max_page_size: int = 100
     max_query_depth: int = 10
     max_aliases: int = 15

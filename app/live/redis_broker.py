@@ -8,7 +8,7 @@ Why a single pattern rather than a SUBSCRIBE per channel: a GraphQL subscription
 costs no Redis round trip and cannot race its own SUBSCRIBE confirmation (the bug that
 makes the `broadcaster` package deliver nothing on redis-py 8), and reconnecting is one
 command. The price is that every process receives every live message of the deployment,
-which is cheap at the rate people join sessions (see README, "Scaling out").
+which is cheap at the rate people join sessions (see docs/live.md, "Scaling out").
 
 Outages: when the connection drops, every local subscription ends with
 `BrokerUnavailable` (clients are told), `open` refuses new ones, `publish` drops messages

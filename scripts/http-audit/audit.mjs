@@ -1,10 +1,10 @@
 // Runs graphql-http's serverAudits (the GraphQL over HTTP spec's conformance suite)
 // against the endpoint given as the first argument, prints one line per audit and a
 // summary, and exits 1 when a MUST fails, or a SHOULD fails that EXPLAINED does not
-// account for (each one explained in README ("The audit")). Used by scripts/audit_http.
+// account for (each one explained in docs/api.md, "The audit"). Used by scripts/audit_http.
 import { serverAudits } from 'graphql-http';
 
-// Audit id -> why this server knowingly differs from the SHOULD. Keep README ("The audit") in step.
+// Audit id -> why this server knowingly differs from the SHOULD. Keep docs/api.md ("The audit") in step.
 const EXPLAINED = {};
 
 const url = process.argv[2];

@@ -1,6 +1,6 @@
 """The official GraphQL over HTTP audit (graphql-http's serverAudits) against the served
 app: every MUST passes, and every SHOULD passes or is explained (scripts/http-audit/audit.mjs,
-README ("The audit"))."""
+docs/api.md, "The audit")."""
 
 from __future__ import annotations
 
