@@ -1,27 +1,24 @@
-# Sourced by the scripts: make sure .venv exists and holds the dependencies of
-# pyproject.toml (with the optional groups in EXTRAS, e.g. EXTRAS=test). The code itself
-# runs from the checkout (the scripts cd to the repo root), so it is not installed.
-# Reinstalls only when pyproject.toml changed since the last install.
+# Sourced by the scripts: make sure .venv exists and holds exactly the versions of a lock file
+# (LOCK=app: scripts/requirements/app.txt, what the app runs with; LOCK=test: test.txt, the
+# app's plus the test tools). ./scripts/lock regenerates both from pyproject.toml. The code
+# itself runs from the checkout (the scripts cd to the repo root), so it is not installed.
+# Reinstalls when the lock file's content differs from the one last installed from it (its
+# sha256 is kept in .venv/.installed-<lock>), so a pull or a branch switch that changes the
+# lock reinstalls, and one that does not change it costs nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
+lock="scripts/requirements/${LOCK:?LOCK=app or LOCK=test}.txt"
 if [ ! -x .venv/bin/python ]; then
   echo "creating .venv" >&2
   "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.installed-${EXTRAS:-base}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "installing dependencies into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
-  mapfile -t requirements < <(EXTRAS="${EXTRAS:-}" .venv/bin/python - <<'PY'
-import os, tomllib
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-wanted = list(project["dependencies"])
-for extra in filter(None, os.environ["EXTRAS"].split(",")):
-    wanted += project["optional-dependencies"][extra]
-print("\n".join(wanted))
-PY
-  )
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
-  touch "$stamp"
+stamp=".venv/.installed-${LOCK}"
+lock_sum=$(.venv/bin/python -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$lock")
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "installing $lock into .venv" >&2
+  # --require-hashes: every package, dependencies included, must be in the lock with the hash
+  # of a file PyPI has, whatever index or local wheel directory this machine's pip uses.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
+  echo "$lock_sum" > "$stamp"
 fi
