@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from tests.conftest import create_session, join
 
 PAGE = """

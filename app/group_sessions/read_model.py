@@ -1,4 +1,4 @@
-"""Read side: the lists the API serves, each one indexed query with keyset paging.
+"""Read model: the lists the API serves, each one indexed query with keyset paging.
 
 Pages are ordered by (starts_at, id): ascending for what has not ended, descending for
 the past. A page asks for one row more than it returns, to know whether another follows.
