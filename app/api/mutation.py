@@ -10,21 +10,17 @@ payload's `userErrors`, with nothing changed. Payload types give every field but
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from strawberry.types import Info
 
 from app.accounts.models import User
-from app.api.errors import Unauthenticated, UserError, user_errors
+from app.api.errors import Unauthenticated, user_errors
 from app.api.pagination import pk_of
 from app.errors import DomainError, ErrorCode
 
 
-class Payload(Protocol):
-    def __init__(self, *, user_errors: list[UserError]) -> None: ...
-
-
-P = TypeVar("P", bound=Payload)
+P = TypeVar("P")  # a payload type: every field but user_errors has a default
 
 
 def require_viewer(info: Info) -> User:
