@@ -12,7 +12,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 
 from app.accounts import services as accounts
 from app.accounts.models import ProgramRole
-from app.api.relay import pk_of, to_global_id
+from app.api.pagination import pk_of, to_global_id
 from app.db import migrate_database, tortoise_config
 from app.errors import DomainError, ErrorCode
 from app.settings import ConfigError, Settings

@@ -7,6 +7,9 @@ from typing import Any
 
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app.settings import is_postgres_url
 
 MODEL_MODULES = [
     "app.accounts.models",
@@ -40,7 +43,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         if "busy_timeout" not in url:
             # Several processes (serve + worker) may share the file: wait for locks instead of failing.
             url += ("&" if "?" in url else "?") + "busy_timeout=10000"
-    elif url.split("://", 1)[0] in {"postgres", "postgresql", "asyncpg"}:
+    elif is_postgres_url(url):
         url = expand_db_url(url)
         url["credentials"].setdefault("reset", _reset_pooled_connection)
     return {
@@ -55,6 +58,13 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def sql_parameter(connection: BaseDBAsyncClient, index: int) -> str:
+    """The placeholder for the `index`-th (from 1) parameter of a raw SQL statement run on
+    `connection`: `$1` for asyncpg (PostgreSQL), `?` for SQLite. A statement's syntax
+    follows the connection it runs on, which the reads that need it are handed."""
+    return f"${index}" if connection.capabilities.dialect == "postgres" else "?"
 
 
 # For the `tortoise` command line (makemigrations): `tortoise -c app.db.TORTOISE_ORM makemigrations`.

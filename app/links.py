@@ -1,7 +1,7 @@
 """Global IDs and the links we hand out (share links, email links).
 
 Outside `app/api` so the email outbox can build the same links as the GraphQL API
-without importing Strawberry. `app.api.relay` uses the same encoding.
+without importing Strawberry. `app.api.pagination` uses the same encoding.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
 import traceback
 from datetime import datetime, timezone
 from typing import Any
@@ -75,7 +74,3 @@ def logging_config(settings: Settings, *, level: str = "info") -> dict[str, Any]
         },
     }
 
-
-def configure_logging(settings: Settings, *, level: str = "info") -> None:
-    """Apply `logging_config` to this process (commands that do not go through uvicorn)."""
-    logging.config.dictConfig(logging_config(settings, level=level))

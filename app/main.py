@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
-import re
-import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UNSET
-from tortoise.connection import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
-from app.accounts.services import user_for_token, viewer_for_token
-from app.api.context import Context
-from app.api.schema import build_schema
-from app.api.websocket import LiveTransportWSHandler
+from app.accounts.rate_limit import limiter_from_settings
 from app.db import tortoise_config
 from app.group_sessions.events import Effects
 from app.live.broker import Broker, InMemoryBroker
@@ -34,98 +19,10 @@ from app.live.redis_broker import RedisBroker
 from app.notifications.outbox import make_outbox_handler
 from app.notifications.worker import OutboxWorker
 from app.settings import Settings
-from app.web import graphiql, middleware
-from app.web.graphql_view import GraphQLOverHTTP
-
-logger = logging.getLogger(__name__)
-
-# A client's X-Request-Id is reused only when it is a plain token: it goes into logs.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
-
-def request_id_from(header: str | None) -> str:
-    """The client's request id when it is safe to log, else a new one."""
-    return header if header and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
-
-
-def bearer_token(value: str | None) -> str | None:
-    """The token of an 'Authorization: Bearer <token>' value; None for anything else."""
-    if not value or not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-class GraphQLApp(GraphQLOverHTTP):
-    """Strawberry's ASGI view (made to follow GraphQL over HTTP, see app.web), with our
-    context, authentication and WebSocket sign-in."""
-
-    graphql_transport_ws_handler_class = LiveTransportWSHandler
-
-    def __init__(
-        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter | None = None
-    ) -> None:
-        super().__init__(
-            build_schema(settings),
-            graphql_ide=None if settings.is_production else "graphiql",
-            # Only graphql-transport-ws: the legacy subscriptions-transport-ws protocol is
-            # unmaintained; a client asking only for it is closed with 4406.
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
-            max_subscriptions_per_connection=settings.ws_max_subscriptions,
-            allowed_origins=settings.cors_origins,
-        )
-        self.settings = settings
-        self.effects = effects
-        self.broker = broker
-        # create_app passes the limiter it closes at shutdown; a bare view counts in memory
-        self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
-
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        viewer = token = roles = None
-        if isinstance(request, Request):
-            token = bearer_token(request.headers.get("authorization"))
-            found = await viewer_for_token(token) if token else None
-            if found is not None:
-                viewer, roles = found
-        return Context(
-            request=request,
-            response=response,
-            settings=self.settings,
-            effects=self.effects,
-            broker=self.broker,
-            viewer=viewer,
-            viewer_roles=roles,
-            token=token if viewer else None,
-            request_id=request_id_from(request.headers.get("x-request-id")),
-            sign_in_limiter=self.sign_in_limiter,
-        )
-
-    async def on_ws_connect(self, context: Context):
-        """Sign in from the connection_init payload; a missing or bad token closes with 4403."""
-        params = context.connection_params if isinstance(context.connection_params, dict) else {}
-        raw = params.get("authorization") or params.get("Authorization")
-        token = bearer_token(raw) if isinstance(raw, str) else None
-        viewer = await user_for_token(token) if token else None
-        if viewer is None:
-            raise ConnectionRejectionError({"message": "Sign in: send {\"authorization\": \"Bearer <token>\"}."})
-        context.viewer = viewer
-        context.token = token
-        context.fresh_loaders()
-        return UNSET  # a connection_ack without payload
-
-
-async def healthz(request: Request) -> Response:
-    """200 once the app serves and its database answers; 503 otherwise (for load balancers).
-    `live` tells whether live updates flow (false during a Redis outage, which does not
-    make the process unhealthy) and how many subscriptions this process holds."""
-    live = request.app.state.broker.describe()
-    try:
-        await connections.get("default").execute_query("SELECT 1")
-    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
-        logger.warning("health check failed: %s", error)
-        return JSONResponse({"status": "unavailable", "database": "unreachable", "live": live}, status_code=503)
-    return JSONResponse({"status": "ok", "live": live})
+from app.web import graphiql
+from app.web.graphql_view import GraphQLView
+from app.web.health import healthz
+from app.web.stack import middleware
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -155,7 +52,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
 
         effects.after_commit.append(wake_outbox_worker)
     sign_in_limiter = limiter_from_settings(settings)
-    graphql = GraphQLApp(settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter)
+    graphql = GraphQLView(settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -13,6 +13,8 @@ from email.utils import parseaddr
 from urllib.parse import urlparse
 
 DEFAULT_DATABASE_URL = "sqlite://data/app.sqlite3"
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "asyncpg"})
+DATABASE_SCHEMES = POSTGRES_SCHEMES | {"sqlite"}
 DEFAULT_PUBLIC_WEB_URL = "http://127.0.0.1:8000"
 
 
@@ -46,6 +48,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0] if "://" in url else ""
+
+
+def is_postgres_url(database_url: str) -> bool:
+    """True for a PostgreSQL database URL (postgres://, postgresql:// or asyncpg://): the
+    one test of which database the app runs on (`Settings.uses_postgres`)."""
+    return _scheme(database_url) in POSTGRES_SCHEMES
 
 
 @dataclass(frozen=True)
@@ -109,8 +121,9 @@ class Settings:
         return self.app_env == "production"
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def uses_postgres(self) -> bool:
+        """True when DATABASE_URL names PostgreSQL (otherwise it is SQLite)."""
+        return is_postgres_url(self.database_url)
 
     def check_workers(self, workers: int) -> None:
         """Refuse a multi-process server that would misbehave: SQLite locks up under
@@ -118,7 +131,7 @@ class Settings:
         fan-out and its own sign-in counters (the limits would multiply)."""
         if workers <= 1:
             return
-        if self.is_sqlite:
+        if not self.uses_postgres:
             raise ConfigError(f"--workers {workers} needs PostgreSQL: SQLite allows one writer at a time")
         if not self.redis_url:
             raise ConfigError(
@@ -139,8 +152,7 @@ class Settings:
         production = app_env == "production"
 
         database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-        scheme = database_url.split("://", 1)[0] if "://" in database_url else ""
-        if scheme not in {"sqlite", "postgres", "postgresql", "asyncpg"}:
+        if _scheme(database_url) not in DATABASE_SCHEMES:
             raise ConfigError(
                 "DATABASE_URL must start with sqlite:// or postgres://, "
                 f"got {database_url.split('://', 1)[0]!r}"

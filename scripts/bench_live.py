@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.accounts import services as accounts  # noqa: E402
 from app.accounts.models import ProgramRole  # noqa: E402
-from app.api.relay import to_global_id  # noqa: E402
+from app.api.pagination import to_global_id  # noqa: E402
 from app.db import migrate_database, tortoise_config  # noqa: E402
 from app.group_sessions import services as sessions  # noqa: E402
 from app.group_sessions.events import Effects  # noqa: E402

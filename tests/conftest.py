@@ -22,7 +22,7 @@ import pytest
 
 from app.accounts import services as accounts
 from app.accounts.models import Program, ProgramRole, User
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings

@@ -13,6 +13,7 @@ from tortoise.exceptions import IntegrityError
 
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
 from app.clock import utcnow
+from app.db import sql_parameter
 from app.errors import DomainError, ErrorCode, Problem
 from app.text import clean_text, has_surrogates
 
@@ -121,7 +122,7 @@ async def viewer_for_token(token: str) -> tuple[User, dict[int, ProgramRole]] | 
     if not token or len(token) > 200:
         return None
     db = AccessToken._meta.db
-    mark = "$1" if db.capabilities.dialect == "postgres" else "?"
+    mark = sql_parameter(db, 1)
     _, rows = await db.execute_query(
         'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.created_at, m.program_id, m.role, '
         't.id AS token_id, t.last_used_at '

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from app.accounts.models import ProgramRole, User
-from app.api.errors import Unauthenticated
 from app.api.loaders import Loaders
 from app.group_sessions.events import Effects
 from app.settings import Settings
@@ -17,6 +16,8 @@ from app.settings import Settings
 
 @dataclass
 class Context:
+    """One per HTTP request, or per WebSocket connection (see app.web.graphql_view)."""
+
     request: Request | WebSocket
     response: Any
     settings: Settings
@@ -35,9 +36,10 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.viewer, self.viewer_roles)
+        self.fresh_loaders()
 
     def fresh_loaders(self) -> None:
+        """New loaders for the next operation (a WebSocket context outlives many)."""
         self.loaders = Loaders(self.viewer, self.viewer_roles)
 
     @property
@@ -46,8 +48,3 @@ class Context:
         client = getattr(self.request, "client", None)
         return client.host if client else None
 
-    def require_viewer(self) -> User:
-        """The signed-in user, or the top-level UNAUTHENTICATED error."""
-        if self.viewer is None:
-            raise Unauthenticated()
-        return self.viewer

@@ -1,11 +1,9 @@
 """Schema extensions: per-operation loaders, limits, timeout, error codes, masking, request log.
 
 Every limit answers a GraphQL error with `extensions.code` before anything executes
-(the timeout, by nature, during execution). The codes are listed in README's security
-section:
-
-    DOCUMENT_TOO_LARGE, TOO_MANY_TOKENS, QUERY_TOO_DEEP, TOO_MANY_ALIASES,
-    QUERY_TOO_COMPLEX, TIMEOUT, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED
+(the timeout, by nature, during execution): DOCUMENT_TOO_LARGE, TOO_MANY_TOKENS,
+QUERY_TOO_DEEP, TOO_MANY_ALIASES, QUERY_TOO_COMPLEX, TIMEOUT, GRAPHQL_PARSE_FAILED,
+GRAPHQL_VALIDATION_FAILED (all in `app.api.errors.TopLevelErrorCode`).
 
 Extensions are passed to the schema as classes or factories (one instance per
 operation), never as shared instances.
@@ -28,9 +26,8 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
 from app.api.cost import operation_cost
-from app.errors import DomainError
+from app.api.errors import TopLevelError, TopLevelErrorCode, code_of, is_expected, set_code
 
-logger = logging.getLogger("app.errors")
 request_logger = logging.getLogger("app.requests")
 
 
@@ -61,28 +58,7 @@ class SharedParserCache(ParserCache):
         yield
 
 
-# --- which errors are the client's ---------------------------------------------------------
-
-
-def is_expected(error: GraphQLError) -> bool:
-    """True for errors that describe the request (bad input, limits, authentication,
-    domain refusals); False for bugs. Scalars refuse bad input with ValueError, which
-    graphql-core keeps as `original_error` of a validation error (no path)."""
-    original = error.original_error
-    if original is None or isinstance(original, (GraphQLError, DomainError)):
-        return True
-    return error.path is None and isinstance(original, ValueError)
-
-
-def code_of(error: GraphQLError) -> str | None:
-    extensions = error.extensions or {}
-    code = extensions.get("code")
-    return code if isinstance(code, str) else None
-
-
-def _set_code(error: GraphQLError, code: str, **more: Any) -> None:
-    if code_of(error) is None:
-        error.extensions = {**(error.extensions or {}), "code": code, **more}
+# --- masking ---------------------------------------------------------------------------------
 
 
 class MaskUnexpectedErrors(MaskErrors):
@@ -101,7 +77,7 @@ class MaskUnexpectedErrors(MaskErrors):
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            extensions={"code": TopLevelErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
         )
 
 
@@ -143,38 +119,38 @@ def explain_parse_error(error: GraphQLSyntaxError, context: Any) -> None:
     if refused_size is not None:
         size, max_bytes = refused_size
         error.message = f"The document is {size:,} bytes; at most {max_bytes:,} are accepted. Send a smaller query."
-        _set_code(error, "DOCUMENT_TOO_LARGE")
+        set_code(error, TopLevelErrorCode.DOCUMENT_TOO_LARGE)
     elif max_tokens and f"more than {max_tokens} tokens" in error.message:
         error.message = (
             f"The document has more than {max_tokens:,} tokens (names, punctuation, values); send a smaller query."
         )
-        _set_code(error, "TOO_MANY_TOKENS")
+        set_code(error, TopLevelErrorCode.TOO_MANY_TOKENS)
     else:
-        _set_code(error, "GRAPHQL_PARSE_FAILED")
+        set_code(error, TopLevelErrorCode.GRAPHQL_PARSE_FAILED)
 
 
 class _CodedContext:
     """A ValidationContext whose reported errors carry `extensions.code` (the stock
     limiters report bare messages)."""
 
-    def __init__(self, context: ValidationContext, code: str) -> None:
+    def __init__(self, context: ValidationContext, code: TopLevelErrorCode) -> None:
         self._context = context
         self._code = code
 
     def report_error(self, error: GraphQLError) -> None:
-        _set_code(error, self._code)
+        set_code(error, self._code)
         self._context.report_error(error)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
 
 
-def _coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+def _coded(rule: type[ASTValidationRule], code: TopLevelErrorCode) -> type[ASTValidationRule]:
     class CodedRule(rule):  # type: ignore[misc, valid-type]
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(_CodedContext(context, code))  # type: ignore[arg-type]
 
-    CodedRule.__name__ = f"{rule.__name__}_{code}"
+    CodedRule.__name__ = f"{rule.__name__}_{code.value}"
     return CodedRule
 
 
@@ -192,8 +168,8 @@ def validation_limit_rules(*, max_depth: int, max_aliases: int) -> list[type[AST
     limiters make new rule classes per instance, which would defeat a ValidationCache
     (its key includes the rule classes)."""
     return [
-        _coded(create_depth_validator(max_depth, _ignore_introspection, None), "QUERY_TOO_DEEP"),
-        _coded(create_aliases_validator(max_aliases), "TOO_MANY_ALIASES"),
+        _coded(create_depth_validator(max_depth, _ignore_introspection, None), TopLevelErrorCode.QUERY_TOO_DEEP),
+        _coded(create_aliases_validator(max_aliases), TopLevelErrorCode.TOO_MANY_ALIASES),
     ]
 
 
@@ -203,7 +179,7 @@ class ValidationErrorCodes(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():
-            _set_code(error, "GRAPHQL_VALIDATION_FAILED")
+            set_code(error, TopLevelErrorCode.GRAPHQL_VALIDATION_FAILED)
 
 
 # --- cost and time ------------------------------------------------------------------------
@@ -229,10 +205,12 @@ class QueryCostLimit(SchemaExtension):
                 max_page_size=self.max_page_size,
             )
             if cost > self.max_cost:
-                raise GraphQLError(
+                raise TopLevelError(
                     f"This query would cost {cost:,} points; at most {self.max_cost:,} are allowed. "
                     "Ask for fewer items (a smaller `first`) or fewer nested fields.",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": self.max_cost},
+                    TopLevelErrorCode.QUERY_TOO_COMPLEX,
+                    cost=cost,
+                    maxCost=self.max_cost,
                 )
         yield
 
@@ -252,10 +230,10 @@ class ExecutionTimeout(SchemaExtension):
             async with asyncio.timeout(self.seconds):
                 yield
         except TimeoutError:
-            raise GraphQLError(
+            raise TopLevelError(
                 f"The operation took longer than {self.seconds:g} seconds and was stopped. "
                 "Try again later, or ask for less.",
-                extensions={"code": "TIMEOUT"},
+                TopLevelErrorCode.TIMEOUT,
             ) from None
 
 
@@ -292,7 +270,9 @@ class RequestLog(SchemaExtension):
         errors = list(getattr(context.result, "errors", None) or context.pre_execution_errors or ())
         if isinstance(failure, GraphQLError):
             errors.append(failure)
-        codes = sorted({code_of(e) or ("INTERNAL_SERVER_ERROR" if not is_expected(e) else "ERROR") for e in errors})
+        codes = sorted(
+            {code_of(e) or (TopLevelErrorCode.INTERNAL_SERVER_ERROR.value if not is_expected(e) else "ERROR") for e in errors}
+        )
         if failure is not None and not isinstance(failure, GraphQLError):
             codes.append(type(failure).__name__)
         outcome = "ok" if not errors and failure is None else "error"

@@ -1,8 +1,10 @@
 """Per-operation DataLoaders: every field that resolves related data goes through one,
 so a page of N sessions costs a fixed handful of statements, not N of them.
 
-A `Loaders` lives for one operation (see `extensions.FreshLoaders`): a WebSocket keeps
-its context for hours, and loaders kept that long would serve stale rows.
+Loaders only load, batch and remember what a list query already fetched; who may see
+what is decided in `app.api.visibility`, which calls them. A `Loaders` lives for one
+operation (see `extensions.FreshLoaders`): a WebSocket keeps its context for hours, and
+loaders kept that long would serve stale rows.
 """
 
 from __future__ import annotations
@@ -14,31 +16,35 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from strawberry.dataloader import DataLoader
 
 from app.accounts.models import Program, ProgramRole, User
-from app.group_sessions import queries
+from app.group_sessions import read_model
 from app.group_sessions.models import GroupSession, Guest, Registration
 
 
-_MISSING = object()
+# Resolvers answer synchronously when the loaders hold the data already (the usual case:
+# list queries fetch program, host and participants along) and return an awaitable
+# otherwise; graphql-core accepts both, and plain values cost it far less.
+
+MISSING = object()  # "not known without asking the database"
 
 
 def loaded(loader: DataLoader, key):
-    """The value `loader` already holds for `key`, or `_MISSING`: lets a resolver answer
-    without awaiting (graphql-core completes plain values far faster than awaitables)."""
+    """The value `loader` already holds for `key`, or `MISSING`."""
     future = loader.cache_map.get(key)
     if future is not None and future.done() and not future.cancelled() and future.exception() is None:
         return future.result()
-    return _MISSING
+    return MISSING
 
 
 def now_or_later(loader: DataLoader, key, convert: Callable):
     """`convert(value)` at once when the loader holds the value, else an awaitable of it."""
     value = loaded(loader, key)
-    if value is not _MISSING:
+    if value is not MISSING:
         return convert(value)
-    return _convert_later(loader.load(key), convert)
+    return converted(loader.load(key), convert)
 
 
-async def _convert_later(awaitable: Awaitable, convert: Callable):
+async def converted(awaitable: Awaitable, convert: Callable):
+    """`convert` applied to what `awaitable` gives."""
     return convert(await awaitable)
 
 
@@ -51,6 +57,8 @@ def _by_id(model):
 
 
 class Loaders:
+    """The DataLoaders of one operation, for one viewer (or none)."""
+
     def __init__(self, viewer: User | None, viewer_roles: Mapping[int, ProgramRole] | None = None) -> None:
         """`viewer_roles`, when the caller has them (loaded with the token), saves a statement."""
         self.viewer = viewer
@@ -103,29 +111,29 @@ class Loaders:
     async def _load_viewer_roles(self) -> dict[int, ProgramRole]:
         if self.viewer is None:
             return {}
-        roles = await queries.program_roles_of(self.viewer.id)
+        roles = await read_model.program_roles_of(self.viewer.id)
         return {pid: ProgramRole(role) for pid, role in roles.items()}
 
     def known_viewer_role(self, program_id: int):
         """The viewer's role in the program when the roles are loaded already (a role or
-        None), else `_MISSING`."""
+        None), else `MISSING`."""
         if self._viewer_roles is None:
-            return None if self.viewer is None else _MISSING
+            return None if self.viewer is None else MISSING
         return self._viewer_roles.get(program_id)
 
     def known_viewer_attends(self, session: GroupSession):
         """Whether the viewer is registered, when that is known without the database;
-        else `_MISSING`."""
+        else `MISSING`."""
         if self.viewer is None:
             return False
         if self.viewer.id == session.host_id:
             return True
         # A mutation primes the registration loader with what it just did: that wins.
         registration = loaded(self.viewer_registration_by_session, session.id)
-        if registration is not _MISSING:
+        if registration is not MISSING:
             return registration is not None
         known = self._known_attending.get(session.id)
-        return _MISSING if known is None else known
+        return MISSING if known is None else known
 
     async def viewer_attends(self, session: GroupSession) -> bool:
         """Whether the viewer is registered for `session`, asking the database only when
@@ -133,31 +141,18 @@ class Loaders:
         if self.viewer is None:
             return False
         known = self.known_viewer_attends(session)
-        if known is not _MISSING:
+        if known is not MISSING:
             return known
         return await self.viewer_registration_by_session.load(session.id) is not None
 
     async def viewer_role(self, program_id: int) -> ProgramRole | None:
+        """The viewer's role in the program; None when they are not a member."""
         return (await self.viewer_roles()).get(program_id)
 
-    async def can_see_program(self, program_id: int) -> bool:
-        return await self.viewer_role(program_id) is not None
-
-    async def can_see_user(self, user_id: int) -> bool:
-        """The viewer sees themself and anyone sharing a program with them."""
-        return await self.visible_user(user_id) is not None
-
-    async def visible_user(self, user_id: int) -> User | None:
-        """The user if the viewer may see them (themself, or someone sharing a program),
-        in one statement that checks and loads at once."""
-        if self.viewer is None:
-            return None
-        if user_id == self.viewer.id:
-            return self.viewer
-        programs = list((await self.viewer_roles()).keys())
-        if not programs:
-            return None
-        user = await User.filter(id=user_id, memberships__program_id__in=programs).first()
+    async def user_in_programs(self, user_id: int, program_ids: Sequence[int]) -> User | None:
+        """The user if they belong to one of `program_ids` (one statement, which checks and
+        loads at once)."""
+        user = await User.filter(id=user_id, memberships__program_id__in=list(program_ids)).first()
         if user is not None:
             self.user_by_id.prime(user.id, user)
         return user
@@ -165,7 +160,7 @@ class Loaders:
     async def _sessions(self, ids: Sequence[int]) -> list[GroupSession | None]:
         # Program, host and the viewer's registration come along in the same statement:
         # every page of a session shows them.
-        found = await queries.sessions_by_ids(sorted(set(ids)), self.viewer.id if self.viewer else None)
+        found = await read_model.sessions_by_ids(sorted(set(ids)), self.viewer.id if self.viewer else None)
         for row, viewer_attends in found.values():
             self._prime_related(row)
             if self.viewer is not None:
@@ -204,7 +199,7 @@ class Loaders:
             by_shape[(first, after_id)].append(session_id)
         pages: dict[tuple[int, int, int | None], list[Registration]] = {}
         for (first, after_id), session_ids in by_shape.items():
-            found = await queries.participants_of_sessions(sorted(set(session_ids)), first=first, after_id=after_id)
+            found = await read_model.participants_of_sessions(sorted(set(session_ids)), first=first, after_id=after_id)
             for registrations in found.values():
                 for registration in registrations:  # the participant came along (one statement)
                     self.user_by_id.prime(registration.user_id, registration.user)

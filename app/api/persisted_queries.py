@@ -14,11 +14,9 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+from app.api.errors import BadUserInput, TopLevelError, TopLevelErrorCode
 
 
 class DocumentStore:
@@ -48,10 +46,6 @@ def sha256_of(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-def _error(message: str, code: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code})
-
-
 class PersistedQueries(SchemaExtension):
     """Resolves `extensions.persistedQuery.sha256Hash` to a document before parsing.
     Build with a factory sharing one store: `lambda: PersistedQueries(store)`."""
@@ -74,21 +68,19 @@ class PersistedQueries(SchemaExtension):
     def _resolve(self, persisted: object) -> None:
         context = self.execution_context
         if self.store is None or self.store.max_documents == 0:
-            raise _error("PersistedQueryNotSupported", NOT_SUPPORTED)
+            raise TopLevelError("PersistedQueryNotSupported", TopLevelErrorCode.PERSISTED_QUERY_NOT_SUPPORTED)
         sha = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
         version = persisted.get("version", 1) if isinstance(persisted, dict) else None
         if version != 1 or not isinstance(sha, str) or len(sha) != 64:
-            raise _error(
-                "persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<64 hex digits>\"}.", "BAD_USER_INPUT"
-            )
+            raise BadUserInput("persistedQuery must be {\"version\": 1, \"sha256Hash\": \"<64 hex digits>\"}.")
         sha = sha.lower()
         if context.query:
             if sha256_of(context.query) != sha:
-                raise _error("provided sha does not match query", "BAD_USER_INPUT")
+                raise BadUserInput("provided sha does not match query")
             if self.store.get(sha) is None:
                 self._remember = sha
             return
         document = self.store.get(sha)
         if document is None:
-            raise _error("PersistedQueryNotFound", NOT_FOUND)
+            raise TopLevelError("PersistedQueryNotFound", TopLevelErrorCode.PERSISTED_QUERY_NOT_FOUND)
         context.query = document

@@ -1,4 +1,5 @@
-"""The GraphQL schema: roots, scalars and extensions, built from settings."""
+"""The GraphQL schema: the three roots, assembled from the domains' fields, with scalars
+and extensions, built from settings."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from strawberry.extensions import AddValidationRules, DisableIntrospection, Vali
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.api import node as node_fields
+from app.api.accounts import mutations as accounts_mutations
+from app.api.accounts import queries as accounts_queries
+from app.api.accounts.types import Program, User
+from app.api.errors import TopLevelErrorCode, is_expected, set_code
+from app.api.execution import AppExecutionContext
 from app.api.extensions import (
     DocumentLimits,
     ExecutionTimeout,
@@ -22,19 +29,16 @@ from app.api.extensions import (
     RequestLog,
     SharedParserCache,
     ValidationErrorCodes,
-    validation_limit_rules,
-    code_of,
     explain_parse_error,
     factory,
-    is_expected,
+    validation_limit_rules,
 )
-from app.api.execution import AppExecutionContext
+from app.api.group_sessions import mutations as group_sessions_mutations
+from app.api.group_sessions import queries as group_sessions_queries
+from app.api.group_sessions import subscriptions as group_sessions_subscriptions
+from app.api.group_sessions.types import GroupSession, Registration
 from app.api.persisted_queries import DocumentStore, PersistedQueries
-from app.api.mutations import Mutation
-from app.api.queries import Query
 from app.api.scalars import DateTime
-from app.api.subscriptions import Subscription
-from app.api.types.nodes import GroupSession, Program, Registration, User
 from app.settings import Settings
 
 # Parsed and validated documents kept per process: clients send a handful of distinct
@@ -43,6 +47,43 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 logger = logging.getLogger("app.errors")
+
+
+# The roots list the fields in the contract's order; each field's resolver lives with its
+# domain (app.api.accounts, app.api.group_sessions) or, for Node, in app.api.node.
+
+
+@strawberry.type(description="Entry points for reading.")
+class Query:
+    node = node_fields.node
+    nodes = node_fields.nodes
+    viewer = accounts_queries.viewer
+    dashboard = group_sessions_queries.dashboard
+    profile = accounts_queries.profile
+    group_session = group_sessions_queries.group_session
+    program = accounts_queries.program
+
+
+@strawberry.type(description="Entry points for changing things.")
+class Mutation:
+    sign_in = accounts_mutations.sign_in
+    update_viewer = accounts_mutations.update_viewer
+    sign_out = accounts_mutations.sign_out
+    create_group_session = group_sessions_mutations.create_group_session
+    update_group_session = group_sessions_mutations.update_group_session
+    cancel_group_session = group_sessions_mutations.cancel_group_session
+    join_group_session = group_sessions_mutations.join_group_session
+    leave_group_session = group_sessions_mutations.leave_group_session
+
+
+@strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
+class Subscription:
+    registration_events = group_sessions_subscriptions.registration_events
+    group_session_updated = group_sessions_subscriptions.group_session_updated
+
+
+# Node types no root field names directly, listed so `Query.node` can return them.
+NODE_TYPES = [User, Program, GroupSession, Registration]
 
 # graphql-core adds "Did you mean 'x'?" for fields, arguments, types, enum
 # values and input fields alike; Strawberry's disable_field_suggestions removes only the
@@ -64,9 +105,9 @@ class AppSchema(strawberry.Schema):
             if hide_suggestions and "Did you mean" in error.message:
                 error.message = _SUGGESTION.sub("", error.message)
             if is_expected(error):
-                if error.path is None and code_of(error) is None:
+                if error.path is None:
                     # variables that do not fit their types, found as execution starts
-                    error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+                    set_code(error, TopLevelErrorCode.BAD_USER_INPUT)
                 continue
             logger.error(
                 "unexpected error at %s: %s",
@@ -121,7 +162,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[User, Program, GroupSession, Registration],
+        types=NODE_TYPES,
         extensions=schema_extensions(settings),
         config=schema_config(settings),
         # Basic leaves read directly (execution.py); one execution per distinct

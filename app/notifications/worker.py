@@ -53,10 +53,6 @@ def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float, rand: 
     return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
 
 
-def _is_postgres(settings: Settings) -> bool:
-    return settings.database_url.startswith(("postgres", "asyncpg"))
-
-
 class OutboxWorker:
     """Delivers the outbox. `run_once()` is one pass; `start()`/`stop()` run passes in the
     background until stopped; `wake()` starts the next pass now instead of at the next poll."""
@@ -106,7 +102,7 @@ class OutboxWorker:
             status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING], next_attempt_at__lte=now
         ).order_by("next_attempt_at", "id")
         batch = self.settings.outbox_batch_size
-        if _is_postgres(self.settings):
+        if self.settings.uses_postgres:
             async with in_transaction() as connection:
                 rows = await due.limit(batch).select_for_update(skip_locked=True).using_db(connection)
                 if rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import TopLevelErrorCode
 from app.web.negotiation import error_response
 
 
@@ -37,7 +38,7 @@ class BodySizeLimitMiddleware:
             await error_response(
                 f"The query string is larger than {self.max_bytes} bytes: send the operation in a POST body.",
                 status_code=414,
-                code="URI_TOO_LONG",
+                code=TopLevelErrorCode.URI_TOO_LONG,
                 accept=accept,
             )(scope, receive, send)
             return
@@ -86,7 +87,7 @@ class BodySizeLimitMiddleware:
         response = error_response(
             f"The request body is larger than the limit of {self.max_bytes} bytes.",
             status_code=413,
-            code="PAYLOAD_TOO_LARGE",
+            code=TopLevelErrorCode.PAYLOAD_TOO_LARGE,
             accept=accept,
             headers={"Connection": "close"},
         )

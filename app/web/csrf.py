@@ -15,6 +15,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.errors import TopLevelErrorCode
 from app.web.negotiation import error_response
 
 SIMPLE_CONTENT_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
@@ -48,7 +49,7 @@ class CSRFMiddleware:
             headers = Headers(scope=scope)
             if needs_preflight_header(scope["method"], headers):
                 response = error_response(
-                    MESSAGE, status_code=400, code="CSRF_PREFLIGHT_REQUIRED", accept=headers.get("accept")
+                    MESSAGE, status_code=400, code=TopLevelErrorCode.CSRF_PREFLIGHT_REQUIRED, accept=headers.get("accept")
                 )
                 await response(scope, receive, send)
                 return

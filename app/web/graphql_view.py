@@ -1,4 +1,9 @@
-"""The Strawberry ASGI view, made to follow the GraphQL over HTTP specification.
+"""The GraphQL endpoint: Strawberry's ASGI view with our context, authentication and
+WebSocket sign-in, made to follow the GraphQL over HTTP specification.
+
+Who is asking: a bearer token in the Authorization header (HTTP), or in the
+connection_init payload (WebSocket, checked once per connection in `on_ws_connect`).
+Every request gets a request id (the client's X-Request-Id when it is safe to log).
 
 Strawberry 0.341 answers every result as `application/json` with status 200 and its
 request errors as `text/plain`. This view adds what the spec asks for:
@@ -15,30 +20,125 @@ request errors as `text/plain`. This view adds what the spec asks for:
 
 from __future__ import annotations
 
+import re
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
 
+from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
+from app.accounts.services import user_for_token, viewer_for_token
+from app.api.context import Context
+from app.api.errors import TopLevelErrorCode
+from app.api.schema import build_schema
+from app.api.websocket import LiveTransportWSHandler
+from app.group_sessions.events import Effects
+from app.live.broker import Broker
+from app.settings import Settings
 from app.web import graphiql
 from app.web.negotiation import GRAPHQL_RESPONSE_JSON, error_response, response_media_type
 
 SUBSCRIPTIONS_OVER_WEBSOCKET = (
     "Subscriptions are served over WebSocket at this path (graphql-transport-ws), not over plain HTTP."
 )
-_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+_ERROR_CODES = {
+    400: TopLevelErrorCode.BAD_REQUEST,
+    404: TopLevelErrorCode.NOT_FOUND,
+    405: TopLevelErrorCode.METHOD_NOT_ALLOWED,
+    413: TopLevelErrorCode.PAYLOAD_TOO_LARGE,
+}
+
+# A client's X-Request-Id is reused only when it is a plain token: it goes into logs.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-class GraphQLOverHTTP(GraphQL):
-    """Strawberry's `GraphQL` view with spec-conforming media types, statuses and errors."""
+def request_id_from(header: str | None) -> str:
+    """The client's request id when it is safe to log, else a new one."""
+    return header if header and _REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
+
+
+def bearer_token(value: str | None) -> str | None:
+    """The token of an 'Authorization: Bearer <token>' value; None for anything else."""
+    if not value or not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class GraphQLView(GraphQL):
+    """Strawberry's `GraphQL` view with our context, authentication and WebSocket sign-in,
+    and spec-conforming media types, statuses and errors."""
+
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+
+    def __init__(
+        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter | None = None
+    ) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide=None if settings.is_production else "graphiql",
+            # Only graphql-transport-ws: the legacy subscriptions-transport-ws protocol is
+            # unmaintained; a client asking only for it is closed with 4406.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
+            allowed_origins=settings.cors_origins,
+        )
+        self.settings = settings
+        self.effects = effects
+        self.broker = broker
+        # create_app passes the limiter it closes at shutdown; a bare view counts in memory
+        self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
+
+    # --- who is asking ---------------------------------------------------------------------
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        viewer = token = roles = None
+        if isinstance(request, Request):
+            token = bearer_token(request.headers.get("authorization"))
+            found = await viewer_for_token(token) if token else None
+            if found is not None:
+                viewer, roles = found
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            effects=self.effects,
+            broker=self.broker,
+            viewer=viewer,
+            viewer_roles=roles,
+            token=token if viewer else None,
+            request_id=request_id_from(request.headers.get("x-request-id")),
+            sign_in_limiter=self.sign_in_limiter,
+        )
+
+    async def on_ws_connect(self, context: Context):
+        """Sign in from the connection_init payload; a missing or bad token closes with 4403."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        raw = params.get("authorization") or params.get("Authorization")
+        token = bearer_token(raw) if isinstance(raw, str) else None
+        viewer = await user_for_token(token) if token else None
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "Sign in: send {\"authorization\": \"Bearer <token>\"}."})
+        context.viewer = viewer
+        context.token = token
+        context.fresh_loaders()
+        return UNSET  # a connection_ack without payload
+
+    # --- GraphQL over HTTP -----------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +165,7 @@ class GraphQLOverHTTP(GraphQL):
         return error_response(
             message,
             status_code=status_code,
-            code=_ERROR_CODES.get(status_code, "BAD_REQUEST"),
+            code=_ERROR_CODES.get(status_code, TopLevelErrorCode.BAD_REQUEST),
             accept=request.headers.get("accept"),
             headers=headers,
         )

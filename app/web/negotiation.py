@@ -15,6 +15,8 @@ from collections.abc import Mapping
 
 from starlette.responses import Response
 
+from app.api.errors import TopLevelErrorCode
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 
@@ -47,13 +49,13 @@ def error_response(
     message: str,
     *,
     status_code: int,
-    code: str,
+    code: TopLevelErrorCode,
     accept: str | None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A GraphQL-shaped error body (`{"errors": [...]}`, no `data`) with an HTTP status,
     in the media type the client accepts."""
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    body = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
     return Response(
         json.dumps(body, separators=(",", ":")),
         status_code=status_code,

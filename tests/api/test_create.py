@@ -74,7 +74,7 @@ async def test_mentee_is_forbidden_and_nothing_is_created(api, world):
 
 @pytest.mark.parametrize("program_id", ["other", "UHJvZ3JhbTo5OTk5", "garbage", ""])
 async def test_outsiders_and_unknown_programs_get_not_found(api, world, program_id):
-    from app.api.relay import to_global_id
+    from app.api.pagination import to_global_id
 
     gid = to_global_id("Program", world.other_program.id) if program_id == "other" else program_id
     body = await create(api, world, world.host, programId=gid)

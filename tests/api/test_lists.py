@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app.clock import utcnow
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.group_sessions.models import GroupSession, Registration
 from tests.conftest import create_session, in_days, join
 

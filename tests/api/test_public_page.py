@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.api.relay import to_global_id
+from app.api.pagination import encode_cursor, to_global_id
 from tests.conftest import create_session, join
 
 PAGE = """
@@ -71,6 +71,17 @@ async def test_participants_page_with_cursors(api, world):
     assert names == ["Hannah", "Mentee0", "Mentee1", "Mentee2"]
     assert first["pageInfo"]["hasNextPage"] and not second["pageInfo"]["hasNextPage"]
     assert first["totalCount"] == second["totalCount"] == 4
+
+
+@pytest.mark.parametrize("after", ["garbage", encode_cursor("abc"), encode_cursor(1, 2)])
+async def test_a_bad_participants_cursor_is_refused_clearly(api, world, after):
+    session = await create_session(api, world)
+    query = """query($id: ID!, $after: String) { groupSession(id: $id) {
+        participants(after: $after) { edges { node { participant { name } } } } } }"""
+    body = await api.execute(query, {"id": session["id"], "after": after}, token=world.host.token)
+    assert body["data"] == {"groupSession": None}
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "cursor" in body["errors"][0]["message"]
 
 
 async def test_outsiders_get_null_exactly_as_for_an_unknown_id(api, world):

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.api.relay import from_global_id
+from app.api.pagination import from_global_id
 from app.main import create_app
 from app.settings import Settings
 

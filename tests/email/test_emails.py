@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.accounts.models import User
-from app.api.relay import pk_of
+from app.api.pagination import pk_of
 from app.notifications.models import OutboxEmail, OutboxStatus
 from tests.conftest import LEAVE, PUBLIC_WEB_URL, create_session, join
 from tests.email.conftest import CANCEL, UPDATE

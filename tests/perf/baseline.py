@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.api.relay import encode_cursor, to_global_id
+from app.api.pagination import encode_cursor, to_global_id
 from app.api.scalars import serialize_datetime
 from app.group_sessions import rules
 
@@ -75,7 +75,7 @@ def _bearer(request: Request) -> str | None:
 
 
 def _pk(global_id: str, type_name: str) -> int | None:
-    from app.api.relay import pk_of
+    from app.api.pagination import pk_of
 
     return pk_of(global_id, type_name)
 

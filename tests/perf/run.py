@@ -30,7 +30,7 @@ import asyncpg
 import httpx
 
 from app.api.persisted_queries import sha256_of
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings

@@ -23,7 +23,7 @@ from tortoise import Tortoise
 from app.accounts.services import viewer_for_token
 from app.clock import utcnow
 from app.db import migrate_database, tortoise_config
-from app.group_sessions import queries
+from app.group_sessions import read_model
 
 BIG_TABLES = {"group_session", "registration", "user", "membership", "access_token", "guest"}
 PROGRAMS = 20
@@ -140,32 +140,32 @@ async def _list_queries(conn: asyncpg.Connection) -> list[tuple[str, str, list]]
         logger.setLevel(logging.DEBUG)
         try:
             page = await action()
-            if isinstance(page, queries.Page) and page.query is not None:
+            if isinstance(page, read_model.Page) and page.query is not None:
                 await page.query.count()  # totalCount
         finally:
             logger.removeHandler(handler)
         for i, (sql, values) in enumerate(handler.statements):
             results.append((f"{name}" + (f" #{i + 1}" if len(handler.statements) > 1 else ""), sql, values))
 
-    for timeframe in queries.Timeframe:
-        for role in (None, queries.SessionRole.HOST, queries.SessionRole.PARTICIPANT):
+    for timeframe in read_model.Timeframe:
+        for role in (None, read_model.SessionRole.HOST, read_model.SessionRole.PARTICIPANT):
             await capture(
                 f"dashboard {timeframe.value} role={role.value if role else 'any'}",
-                lambda t=timeframe, r=role, v=(host if role == queries.SessionRole.HOST else member): queries.dashboard_sessions(
+                lambda t=timeframe, r=role, v=(host if role == read_model.SessionRole.HOST else member): read_model.dashboard_sessions(
                     viewer_id=v, timeframe=t, role=r, include_cancelled=False, first=20, after=None
                 ),
             )
         await capture(
             f"program sessions {timeframe.value}",
-            lambda t=timeframe: queries.program_sessions(program_id=program, timeframe=t, first=20, after=None),
+            lambda t=timeframe: read_model.program_sessions(program_id=program, timeframe=t, first=20, after=None),
         )
     await capture(
         "profile upcoming sessions",
-        lambda: queries.upcoming_hosted_sessions(host_id=host, visible_program_ids=[program], first=20, after=None),
+        lambda: read_model.upcoming_hosted_sessions(host_id=host, visible_program_ids=[program], first=20, after=None),
     )
     await capture(
         "participants of 20 sessions (first 50)",
-        lambda: queries.participants_of_sessions(future_ids, first=50, after_id=None),
+        lambda: read_model.participants_of_sessions(future_ids, first=50, after_id=None),
     )
     await capture("viewer with roles (token lookup)", lambda: viewer_for_token("no-such-token"))
     return results

@@ -8,7 +8,7 @@ import json
 import asyncpg
 import httpx
 
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from tests.perf.baseline import create_baseline_app
 from tests.perf.seed import seed
 from tests.conftest import PUBLIC_WEB_URL

@@ -18,7 +18,7 @@ import httpx
 
 from app.accounts.models import AccessToken, Membership, ProgramRole, User
 from app.accounts.services import hash_token
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.group_sessions import services
 from app.group_sessions.events import Effects
 from app.group_sessions.models import GroupSession, Registration

@@ -12,7 +12,7 @@ import pytest
 
 from app.accounts.models import AccessToken
 from app.clock import utcnow
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.group_sessions import services
 from app.group_sessions.events import Effects
 from tests.scale.pages import DASHBOARD_FUTURE, PROFILE, PUBLIC_SESSION_PAGE

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import pytest
 from strawberry.extensions import ParserCache, ValidationCache
 
-from app.api.mutations import Mutation
-from app.api.queries import Query
-from app.api.schema import AppSchema, schema_config, schema_extensions
-from app.api.types.nodes import GroupSession, Program, Registration, User
+from app.api.accounts.types import Program, User
+from app.api.group_sessions.types import GroupSession, Registration
+from app.api.schema import AppSchema, Mutation, Query, schema_config, schema_extensions
 from app.settings import Settings
 
 HOP = "upcomingGroupSessions(first: 1) { edges { node { host { %s } } } }"

@@ -16,7 +16,7 @@ from app.api.schema import AppSchema, schema_config, schema_extensions
 from app.group_sessions.events import Effects
 from app.live.broker import InMemoryBroker
 from app.logging_config import JsonFormatter
-from app.main import GraphQLApp
+from app.web.graphql_view import GraphQLView
 
 
 class DeliberateBug(RuntimeError):
@@ -51,7 +51,7 @@ class BuggyMutation:
 async def buggy_api(settings):
     """The real view (context, request ids) serving a test-only schema with the real extensions."""
     settings = settings.with_(request_timeout_seconds=0.3)
-    view = GraphQLApp(
+    view = GraphQLView(
         settings=settings,
         effects=Effects(),
         broker=InMemoryBroker(queue_size=4),

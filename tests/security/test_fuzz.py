@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from app.accounts.models import AccessToken, Membership, Program, User
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.group_sessions.models import GroupSession, Guest, Registration
 from app.main import create_app
 from app.notifications.models import OutboxEmail

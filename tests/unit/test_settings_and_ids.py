@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.api.relay import from_global_id, pk_of, to_global_id
+from app.api.pagination import from_global_id, pk_of, to_global_id
 from app.api.scalars import parse_datetime, serialize_datetime
 from app.settings import ConfigError, Settings
 

@@ -10,7 +10,7 @@ import pytest
 
 from app.accounts import services as accounts
 from app.accounts.models import ProgramRole
-from app.api.relay import to_global_id
+from app.api.pagination import to_global_id
 from app.group_sessions.models import GroupSession
 from tests.conftest import CREATE, in_days, make_member
 

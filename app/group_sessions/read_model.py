@@ -1,4 +1,4 @@
-"""Read side: the lists the API serves, each one indexed query with keyset paging.
+"""Read model: the lists the API serves, each one indexed query with keyset paging.
 
 Pages are ordered by (starts_at, id): ascending for what has not ended, descending for
 the past. A page asks for one row more than it returns, to know whether another follows.
@@ -16,6 +16,7 @@ from tortoise.queryset import QuerySet
 
 from app.accounts.models import Membership, Program, User
 from app.clock import utcnow
+from app.db import sql_parameter
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 
 
@@ -115,17 +116,12 @@ async def participants_of_sessions(
     if not session_ids or first <= 0:
         return {sid: [] for sid in session_ids}
     db = Registration._meta.db
-    postgres = db.capabilities.dialect == "postgres"
-
-    def mark(i: int) -> str:
-        return f"${i}" if postgres else "?"
-
     values: list = list(session_ids)
-    in_list = ",".join(mark(i + 1) for i in range(len(session_ids)))
+    in_list = ",".join(sql_parameter(db, i + 1) for i in range(len(session_ids)))
     after_clause = ""
     if after_id is not None:
         values.append(after_id)
-        after_clause = f" AND id > {mark(len(values))}"
+        after_clause = f" AND id > {sql_parameter(db, len(values))}"
     values.append(first + 1)
     sql = (
         "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, "
@@ -134,7 +130,7 @@ async def participants_of_sessions(
         "SELECT id, session_id, user_id, is_host, registered_at, "
         "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS rn "
         f'FROM "registration" WHERE session_id IN ({in_list}){after_clause}'
-        f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {mark(len(values))} ORDER BY r.session_id, r.id'
+        f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} ORDER BY r.session_id, r.id'
     )
     _, rows = await db.execute_query(sql, values)
     result: dict[int, list[Registration]] = {sid: [] for sid in session_ids}
@@ -170,8 +166,7 @@ async def sessions_by_ids(session_ids: Sequence[int], viewer_id: int | None) -> 
     if not session_ids:
         return {}
     db = GroupSession._meta.db
-    postgres = db.capabilities.dialect == "postgres"
-    marks = [f"${i + 1}" if postgres else "?" for i in range(len(session_ids) + 1)]
+    marks = [sql_parameter(db, i + 1) for i in range(len(session_ids) + 1)]
     session_cols, program_cols, user_cols = _columns(GroupSession), _columns(Program), _columns(User)
     select = ", ".join(
         [f's."{c}"' for c in session_cols]

@@ -1,4 +1,5 @@
-"""Subscription root: live registrations for hosts, live session state for members.
+"""Live registrations for hosts, live session state for members: fields of the
+Subscription root (assembled in app.api.schema).
 
 Each resolver is a plain `async def` that checks access and opens the broker
 subscription *before* returning the event stream. graphql-core treats an error raised
@@ -17,18 +18,16 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
+from app.api import visibility
+from app.api.enums import RegistrationEventKind
+from app.api.errors import TopLevelError, TopLevelErrorCode
+from app.api.group_sessions.types import GroupSession, Registration, RegistrationEvent
 from app.api.live_execution import SharedEvent
-from app.api.relay import pk_of
-from app.api.types.nodes import (
-    GroupSession,
-    Registration,
-    RegistrationEvent,
-    RegistrationEventKind,
-    visible_session,
-)
+from app.api.mutation import require_viewer
+from app.api.pagination import pk_of
+from app.group_sessions.models import SessionStatus
 from app.live.broker import BrokerUnavailable, Subscription as BrokerSubscription, SubscriberTooSlow
 from app.live.publisher import (
     host_channel,
@@ -38,14 +37,6 @@ from app.live.publisher import (
     user_from_message,
 )
 
-
-# extensions.code values a subscriber may see (documented in README, "Live updates").
-LIVE_UPDATES_UNAVAILABLE = "LIVE_UPDATES_UNAVAILABLE"
-SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
-
-
-def _not_found(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "NOT_FOUND"})
 
 
 async def _open(info: Info, channel: str) -> BrokerSubscription:
@@ -60,9 +51,8 @@ async def _open(info: Info, channel: str) -> BrokerSubscription:
     try:
         subscription = await broker.open(channel)
     except BrokerUnavailable:
-        raise GraphQLError(
-            "Live updates are unavailable right now; try again shortly.",
-            extensions={"code": LIVE_UPDATES_UNAVAILABLE},
+        raise TopLevelError(
+            "Live updates are unavailable right now; try again shortly.", TopLevelErrorCode.LIVE_UPDATES_UNAVAILABLE
         ) from None
     task = asyncio.current_task()
     if task is not None:
@@ -79,14 +69,13 @@ async def _messages(info: Info, subscription: BrokerSubscription) -> AsyncIterat
         async for message in subscription:
             yield message
     except BrokerUnavailable:
-        raise GraphQLError(
+        raise TopLevelError(
             "Live updates were interrupted; subscribe again (and refetch) shortly.",
-            extensions={"code": LIVE_UPDATES_UNAVAILABLE},
+            TopLevelErrorCode.LIVE_UPDATES_UNAVAILABLE,
         ) from None
     except SubscriberTooSlow:
-        raise GraphQLError(
-            "Too many updates went undelivered; subscribe again and refetch.",
-            extensions={"code": SUBSCRIBER_TOO_SLOW},
+        raise TopLevelError(
+            "Too many updates went undelivered; subscribe again and refetch.", TopLevelErrorCode.SUBSCRIBER_TOO_SLOW
         ) from None
     finally:
         info.context.broker.close(subscription)
@@ -158,43 +147,42 @@ async def _session_updates(info: Info, subscription: BrokerSubscription) -> Asyn
         if "event" not in rows:
             rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows))
         yield rows["event"]
-        if rows["session"].status.value == "CANCELLED":
+        if rows["session"].status == SessionStatus.CANCELLED:
             return
 
 
-@strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
-class Subscription:
-    @strawberry.subscription(
-        description="Pushes each registration change on sessions the viewer hosts: all of them (including sessions "
-        "created after subscribing), or the one named by sessionId, which the viewer must host (otherwise an error "
-        "NOT_FOUND and no events). With sessionId, the subscription completes when that session is cancelled (no "
-        "event is sent for the cancellation itself); without it, it goes on (cancelled sessions simply produce no "
-        "more events). Events are sent only after their change committed. If live updates are interrupted (error "
-        "code LIVE_UPDATES_UNAVAILABLE), subscribe again and refetch."
-    )
-    async def registration_events(
-        self, info: Info, session_id: strawberry.ID | None = None
-    ) -> AsyncGenerator[RegistrationEvent, None]:
-        viewer = info.context.require_viewer()
-        only_session = None
-        if session_id is not None:
-            only_session = pk_of(session_id, "GroupSession")
-            session = await visible_session(info, only_session) if only_session else None
-            if session is None or session.row.host_id != viewer.id:
-                raise _not_found("No such group session among those you host.")
-        subscription = await _open(info, host_channel(viewer.id))
-        return _registration_events(info, subscription, only_session)
+@strawberry.subscription(
+    description="Pushes each registration change on sessions the viewer hosts: all of them (including sessions "
+    "created after subscribing), or the one named by sessionId, which the viewer must host (otherwise an error "
+    "NOT_FOUND and no events). With sessionId, the subscription completes when that session is cancelled (no "
+    "event is sent for the cancellation itself); without it, it goes on (cancelled sessions simply produce no "
+    "more events). Events are sent only after their change committed. If live updates are interrupted (error "
+    "code LIVE_UPDATES_UNAVAILABLE), subscribe again and refetch."
+)
+async def registration_events(
+    info: Info, session_id: strawberry.ID | None = None
+) -> AsyncGenerator[RegistrationEvent, None]:
+    viewer = require_viewer(info)
+    only_session = None
+    if session_id is not None:
+        only_session = pk_of(session_id, "GroupSession")
+        row = await visibility.visible_session(info.context.loaders, only_session) if only_session else None
+        if row is None or row.host_id != viewer.id:
+            raise TopLevelError("No such group session among those you host.", TopLevelErrorCode.NOT_FOUND)
+    subscription = await _open(info, host_channel(viewer.id))
+    return _registration_events(info, subscription, only_session)
 
-    @strawberry.subscription(
-        description="The session again whenever its seats, time, details or status change, for any member who can "
-        "see it (a Join button turns into Full without a reload). After a cancellation it sends the cancelled "
-        "session once more and completes. An ID the viewer cannot see gets an error NOT_FOUND."
-    )
-    async def group_session_updated(self, info: Info, id: strawberry.ID) -> AsyncGenerator[GroupSession, None]:
-        info.context.require_viewer()
-        pk = pk_of(id, "GroupSession")
-        session = await visible_session(info, pk) if pk else None
-        if session is None:
-            raise _not_found("No such group session.")
-        subscription = await _open(info, session_channel(pk))
-        return _session_updates(info, subscription)
+
+@strawberry.subscription(
+    description="The session again whenever its seats, time, details or status change, for any member who can "
+    "see it (a Join button turns into Full without a reload). After a cancellation it sends the cancelled "
+    "session once more and completes. An ID the viewer cannot see gets an error NOT_FOUND."
+)
+async def group_session_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[GroupSession, None]:
+    require_viewer(info)
+    pk = pk_of(id, "GroupSession")
+    row = await visibility.visible_session(info.context.loaders, pk) if pk else None
+    if row is None:
+        raise TopLevelError("No such group session.", TopLevelErrorCode.NOT_FOUND)
+    subscription = await _open(info, session_channel(pk))
+    return _session_updates(info, subscription)

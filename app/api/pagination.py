@@ -1,0 +1,152 @@
+"""Relay object identification and pagination: global IDs and the Node interface,
+keyset cursors, page sizes and PageInfo. IDs and cursors are opaque to clients.
+
+Connections (their edges and total counts) are built by the types they list
+(`GroupSessionConnection`, `RegistrationConnection`) from the pieces here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import strawberry
+
+from app.api.errors import BadUserInput
+from app.api.scalars import parse_datetime, serialize_datetime
+from app.group_sessions.models import GroupSession
+from app.group_sessions.read_model import SessionCursor
+from app.links import global_id
+
+NODE_TYPES = ("User", "Program", "GroupSession", "Registration")
+INVALID_CURSOR = "Invalid cursor: pass an endCursor from a previous page."
+
+
+@strawberry.interface(
+    description="Relay object identification: every object with an ID can be re-fetched through Query.node."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="Globally unique, opaque ID.")
+
+
+@strawberry.type(description="Where a page of a connection stands.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when another page follows (pass endCursor as after).")
+    has_previous_page: bool = strawberry.field(description="True when this page was asked for with a cursor.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null on an empty page.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null on an empty page.")
+
+
+def page_info(edges: list, *, has_next: bool, after: str | None) -> PageInfo:
+    """Where a page of `edges` (each with a `cursor`) stands."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
+def check_first(first: int | None, max_page_size: int) -> int:
+    """The page size to use; refuses negative sizes and sizes above the cap."""
+    if first is None:
+        return max_page_size
+    if first < 0 or first > max_page_size:
+        raise BadUserInput(f"first must be between 0 and {max_page_size}.")
+    return first
+
+
+# --- global IDs ------------------------------------------------------------------------------
+
+
+def _b64encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _b64decode(text: str) -> str | None:
+    if not isinstance(text, str) or len(text) > 200:
+        return None
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    """The opaque ID of a row (the encoding emails share, see app.links)."""
+    return global_id(type_name, pk)
+
+
+def from_global_id(global_id: str) -> tuple[str, int] | None:
+    """(type name, primary key), or None for anything that is not one of our IDs."""
+    decoded = _b64decode(global_id)
+    if not decoded or ":" not in decoded:
+        return None
+    type_name, _, raw_pk = decoded.partition(":")
+    if type_name not in NODE_TYPES or not raw_pk.isascii() or not raw_pk.isdigit() or len(raw_pk) > 12:
+        return None
+    pk = int(raw_pk)
+    return (type_name, pk) if 0 < pk < 2**31 else None
+
+
+def pk_of(global_id: str, type_name: str) -> int | None:
+    """The primary key if `global_id` names a `type_name`; None otherwise."""
+    parsed = from_global_id(global_id)
+    return parsed[1] if parsed and parsed[0] == type_name else None
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def encode_cursor(*values: Any) -> str:
+    """An opaque cursor holding `values` (ints and strings)."""
+    if len(values) == 1 and type(values[0]) is int:  # the common case, without json.dumps
+        return _b64encode(f"[{values[0]}]")
+    return _b64encode(json.dumps(list(values), separators=(",", ":")))
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    """The values of a cursor made by `encode_cursor`; a clear error for anything else."""
+    decoded = _b64decode(cursor)
+    try:
+        values = json.loads(decoded) if decoded else None
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != arity or not all(
+        isinstance(v, (int, str)) and not isinstance(v, bool) for v in values
+    ):
+        raise BadUserInput(INVALID_CURSOR)
+    return values
+
+
+def session_cursor(row: GroupSession) -> str:
+    """A session's place in a list ordered by (startsAt, id)."""
+    return encode_cursor(serialize_datetime(row.starts_at), row.id)
+
+
+def decode_session_cursor(after: str | None) -> SessionCursor | None:
+    """The keyset position `after` names (made by `session_cursor`), or None for the first page."""
+    if after is None:
+        return None
+    starts_at, pk = decode_cursor(after, 2)
+    try:
+        return SessionCursor(parse_datetime(starts_at), int(pk))
+    except (ValueError, TypeError):
+        raise BadUserInput(INVALID_CURSOR) from None
+
+
+def registration_cursor(registration_id: int) -> str:
+    """A registration's place in a participant list (ordered by id)."""
+    return encode_cursor(registration_id)
+
+
+def decode_registration_cursor(after: str | None) -> int | None:
+    """The registration id `after` names (made by `registration_cursor`), or None for the first page."""
+    if after is None:
+        return None
+    try:
+        return int(decode_cursor(after, 1)[0])
+    except ValueError:  # a string where the id belongs: as invalid as any other cursor
+        raise BadUserInput(INVALID_CURSOR) from None
