@@ -110,30 +110,30 @@ async def render_events(events: Sequence[Event], connection: Any, settings: Sett
         written_at = event.occurred_at
         if isinstance(event, GroupSessionCreated):
             await reader.load_users(event.guest_ids)
-            add(emails.hosting_confirmation, session, written_at=written_at)
+            add(emails.session_created, session, written_at=written_at)
             for guest_id in event.guest_ids:
                 if guest_id in reader.users:
-                    add(emails.guest_invitation, session, reader.users[guest_id], written_at=written_at)
+                    add(emails.guest_invited, session, reader.users[guest_id], written_at=written_at)
         elif isinstance(event, RegistrationAdded):
             await reader.load_users([event.user_id])
             participant = reader.users[event.user_id]
             # The counts of the event are those right after this registration.
             facts = _with_counts(session, event.participant_count, event.max_participants)
-            add(emails.registration_to_host, facts, participant, written_at=written_at)
-            add(emails.join_confirmation, facts, participant, written_at=written_at)
+            add(emails.registration_added, facts, participant, written_at=written_at)
+            add(emails.registration_confirmed, facts, participant, written_at=written_at)
         elif isinstance(event, RegistrationRemoved):
             await reader.load_users([event.user_id])
             participant = reader.users[event.user_id]
             facts = _with_counts(session, event.participant_count, event.max_participants)
-            add(emails.withdrawal_to_host, facts, participant, written_at=written_at)
-            add(emails.withdrawal_confirmation, facts, participant, written_at=written_at)
+            add(emails.registration_removed, facts, participant, written_at=written_at)
+            add(emails.registration_withdrawn, facts, participant, written_at=written_at)
         elif isinstance(event, GroupSessionChanged):
             registered = await reader.registered_user_ids(session.id)
             await reader.load_users([*registered, *event.added_guest_ids])
             if event.time_changed:
                 for user_id in registered:
                     add(
-                        emails.time_change,
+                        emails.session_time_changed,
                         session,
                         reader.users[user_id],
                         previous_starts_at=event.previous_starts_at,
@@ -143,12 +143,12 @@ async def render_events(events: Sequence[Event], connection: Any, settings: Sett
             already = set(registered)
             for guest_id in event.added_guest_ids:
                 if guest_id not in already and guest_id in reader.users:
-                    add(emails.guest_invitation, session, reader.users[guest_id], written_at=written_at)
+                    add(emails.guest_invited, session, reader.users[guest_id], written_at=written_at)
         elif isinstance(event, GroupSessionCancelled):
             await reader.load_users(event.participant_ids)
             for user_id in event.participant_ids:
                 if user_id in reader.users:
-                    add(emails.cancellation, session, reader.users[user_id], reason=event.reason, written_at=written_at)
+                    add(emails.session_cancelled, session, reader.users[user_id], reason=event.reason, written_at=written_at)
     return out
 
 
