@@ -23,6 +23,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.group_sessions.events import Person, SessionSnapshot
+from app.group_sessions.models import SessionStatus
 from app.group_sessions import rules
 from app.notifications import ics
 
@@ -35,16 +37,9 @@ SUBJECT_MAX = 250
 
 
 @dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-    email: str
-    time_zone: str
-
-
-@dataclass(frozen=True)
 class SessionFacts:
-    """A session as the emails describe it (times aware, `url` the share link)."""
+    """A session as the emails describe it (times aware, `url` the share link). People
+    are `app.group_sessions.events.Person`s."""
 
     id: int
     title: str
@@ -57,6 +52,23 @@ class SessionFacts:
     cancelled: bool
     url: str
     host: Person
+
+    @classmethod
+    def of(cls, session: SessionSnapshot, url: str) -> SessionFacts:
+        """The facts of an event's session snapshot, with its share link."""
+        return cls(
+            id=session.id,
+            title=session.title,
+            objective=session.objective,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            participant_count=session.participant_count,
+            max_participants=session.max_participants,
+            sequence=session.sequence,
+            cancelled=session.status == SessionStatus.CANCELLED,
+            url=url,
+            host=session.host,
+        )
 
     @property
     def spots_left(self) -> int:

@@ -12,8 +12,9 @@ from icalendar import Calendar
 
 from app.accounts import services as accounts
 from app.accounts.models import ProgramRole
+from app.group_sessions.events import Person
 from app.notifications import emails
-from app.notifications.emails import Letterhead, Person, SessionFacts, format_when
+from app.notifications.emails import Letterhead, SessionFacts, format_when
 from tests.conftest import Member, create_session, join
 
 UTC = timezone.utc
