@@ -13,6 +13,7 @@ from app.api.types.common import UserError, not_found, user_errors
 from app.api.types.nodes import GroupSession, Registration, User
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
+from app.group_sessions.events import Person
 
 _NO_SESSION = "No such group session."
 
@@ -214,6 +215,8 @@ class Mutation:
                 min_participants=input.min_participants,
                 max_participants=input.max_participants,
                 guest_ids=_user_pks(input.guest_ids) or [],
+                viewer=Person.of(viewer),
+                viewer_roles=info.context.viewer_roles,
                 effects=info.context.effects,
             )
         except DomainError as error:
@@ -237,6 +240,7 @@ class Mutation:
                 starts_at=input.starts_at,
                 duration_minutes=input.duration_minutes,
                 guest_ids=_user_pks(input.guest_ids),
+                viewer_roles=info.context.viewer_roles,
                 effects=info.context.effects,
             )
         except DomainError as error:
@@ -251,7 +255,11 @@ class Mutation:
             return CancelGroupSessionPayload(group_session=None, user_errors=not_found(_NO_SESSION))
         try:
             row = await services.cancel_group_session(
-                viewer_id=viewer.id, session_id=session_id, reason=input.reason, effects=info.context.effects
+                viewer_id=viewer.id,
+                session_id=session_id,
+                reason=input.reason,
+                viewer_roles=info.context.viewer_roles,
+                effects=info.context.effects,
             )
         except DomainError as error:
             return CancelGroupSessionPayload(group_session=None, user_errors=user_errors(error))
@@ -265,12 +273,18 @@ class Mutation:
             return JoinGroupSessionPayload(registration=None, group_session=None, user_errors=not_found(_NO_SESSION))
         try:
             registration, row = await services.join_group_session(
-                viewer_id=viewer.id, session_id=session_id, effects=info.context.effects
+                viewer_id=viewer.id,
+                session_id=session_id,
+                viewer=Person.of(viewer),
+                viewer_roles=info.context.viewer_roles,
+                effects=info.context.effects,
             )
         except DomainError as error:
             return JoinGroupSessionPayload(registration=None, group_session=None, user_errors=user_errors(error))
-        # The viewer's registration is known: spare viewerIsAttending a query.
+        # The viewer's registration and the session are known: spare viewerIsAttending
+        # and registration.session a query each.
         info.context.loaders.viewer_registration_by_session.prime(row.id, registration)
+        info.context.loaders.session_by_id.prime(row.id, row)
         return JoinGroupSessionPayload(
             registration=Registration.from_row(registration), group_session=GroupSession.from_row(row), user_errors=[]
         )
@@ -283,7 +297,11 @@ class Mutation:
             return LeaveGroupSessionPayload(group_session=None, user_errors=not_found(_NO_SESSION))
         try:
             row = await services.leave_group_session(
-                viewer_id=viewer.id, session_id=session_id, effects=info.context.effects
+                viewer_id=viewer.id,
+                session_id=session_id,
+                viewer=Person.of(viewer),
+                viewer_roles=info.context.viewer_roles,
+                effects=info.context.effects,
             )
         except DomainError as error:
             return LeaveGroupSessionPayload(group_session=None, user_errors=user_errors(error))
