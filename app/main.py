@@ -13,10 +13,9 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app.accounts.rate_limit import limiter_from_settings
 from app.db import tortoise_config
 from app.group_sessions.events import Effects
+from app.handlers import build_handlers
 from app.live.broker import Broker, InMemoryBroker
-from app.live.publisher import make_publisher
 from app.live.redis_broker import RedisBroker
-from app.notifications.outbox import make_outbox_handler
 from app.notifications.worker import OutboxWorker
 from app.settings import Settings
 from app.web import graphiql
@@ -39,18 +38,8 @@ def make_broker(settings: Settings) -> Broker:
 def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette:
     """Build the whole application from `settings`: routes, broker, effects, lifespan."""
     broker = broker or make_broker(settings)
-    effects = Effects()
-    # Emails are outbox rows written in the change's own transaction (never lost, never phantom).
-    effects.in_transaction.append(make_outbox_handler(settings))
-    effects.after_commit.append(make_publisher(broker))
     outbox_worker = OutboxWorker(settings) if settings.outbox_worker_in_serve else None
-    if outbox_worker is not None:
-
-        async def wake_outbox_worker(events: object) -> None:
-            # Send right after the commit instead of at the next poll.
-            outbox_worker.wake()
-
-        effects.after_commit.append(wake_outbox_worker)
+    effects = build_handlers(settings, broker, outbox_worker)
     sign_in_limiter = limiter_from_settings(settings)
     graphql = GraphQLView(settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -225,7 +226,13 @@ async def add_member(*, program_id: int, email: str, role: ProgramRole) -> Membe
     return membership
 
 
-async def role_in_program(user_id: int, program_id: int) -> ProgramRole | None:
-    """The user's role in the program, or None when not a member."""
+async def role_in_program(
+    user_id: int, program_id: int, *, roles: Mapping[int, ProgramRole] | None = None
+) -> ProgramRole | None:
+    """The user's role in the program, or None when not a member. `roles` (every program
+    of the user with the role there, as `viewer_for_token` loads them) answers without
+    the database; None reads the membership."""
+    if roles is not None:
+        return roles.get(program_id)
     row = await Membership.filter(user_id=user_id, program_id=program_id).only("role").first()
     return row.role if row else None

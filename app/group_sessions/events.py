@@ -1,9 +1,13 @@
-"""What happened to group sessions, in the past tense.
+"""What happened to group sessions, in the past tense, and the table that acts on it.
 
-Services record these inside their transaction. Handlers registered in `Effects` act on
-them twice: `in_transaction` handlers write what must commit with the change (the email
-outbox), `after_commit` handlers publish what must only be seen once it committed (live
-subscriptions). A change that rolls back produces neither.
+Services record events inside their transaction. Each event carries what its handlers
+need: the session as the command left it (`SessionSnapshot`, counts after the change,
+host included) and the people it names (`Person`), so no handler reads them again.
+
+`Effects` maps each kind of event to its `Handlers` (built in `app.handlers`):
+`in_transaction` handlers write what must commit with the change (the email outbox),
+`after_commit` handlers act once it has (live subscriptions, waking the mail worker).
+A change that rolls back produces neither.
 """
 
 from __future__ import annotations
@@ -14,49 +18,104 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
 
+from app.group_sessions.models import GroupSession, SessionStatus
+
 logger = logging.getLogger(__name__)
+
+
+# --- what events carry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone an event names, as handlers address them (no password hash, no row)."""
+
+    id: int
+    name: str
+    email: str
+    time_zone: str
+
+    @classmethod
+    def of(cls, user: Any) -> Person:
+        """The person of a `User` row (or anything with these four attributes)."""
+        return cls(id=user.id, name=user.name, email=user.email, time_zone=user.time_zone)
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A session as the command that changed it holds it after the change: every column
+    of the row, and the host as a person."""
+
+    id: int
+    program_id: int
+    host: Person
+    title: str
+    objective: str
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    min_participants: int
+    max_participants: int
+    participant_count: int
+    status: SessionStatus
+    cancellation_reason: str | None
+    cancelled_at: datetime | None
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def host_id(self) -> int:
+        return self.host.id
+
+    @classmethod
+    def of(cls, row: GroupSession, host: Person) -> SessionSnapshot:
+        """The snapshot of `row` (as it is after the change) hosted by `host`."""
+        return cls(
+            id=row.id,
+            program_id=row.program_id,
+            host=host,
+            title=row.title,
+            objective=row.objective,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            duration_minutes=row.duration_minutes,
+            min_participants=row.min_participants,
+            max_participants=row.max_participants,
+            participant_count=row.participant_count,
+            status=SessionStatus(row.status),
+            cancellation_reason=row.cancellation_reason,
+            cancelled_at=row.cancelled_at,
+            sequence=row.sequence,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+# --- the events ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class GroupSessionCreated:
-    session_id: int
-    program_id: int
-    host_id: int
-    guest_ids: tuple[int, ...]
+    """A host created a session (and is registered for it)."""
+
+    session: SessionSnapshot
+    # Members the host invited, in the order given.
+    guests: tuple[Person, ...]
     occurred_at: datetime
 
 
 @dataclass(frozen=True)
 class RegistrationChange:
-    """What RegistrationAdded and RegistrationRemoved both say: who, where, and the counts
-    after the change (so subscribers need not read the database again)."""
+    """What RegistrationAdded and RegistrationRemoved both say: whose registration, for
+    which session, with the session's counts right after the change."""
 
-    session_id: int
-    program_id: int
-    host_id: int
+    session: SessionSnapshot
     registration_id: int
-    user_id: int
+    participant: Person
     is_host: bool
     registered_at: datetime
-    participant_count: int
-    max_participants: int
     occurred_at: datetime
-
-    @classmethod
-    def of(cls, session: Any, registration: Any, occurred_at: datetime) -> RegistrationChange:
-        """The event for `registration` of `session` (rows as they are after the change)."""
-        return cls(
-            session_id=session.id,
-            program_id=session.program_id,
-            host_id=session.host_id,
-            registration_id=registration.id,
-            user_id=registration.user_id,
-            is_host=registration.is_host,
-            registered_at=registration.registered_at,
-            participant_count=session.participant_count,
-            max_participants=session.max_participants,
-            occurred_at=occurred_at,
-        )
 
 
 @dataclass(frozen=True)
@@ -71,14 +130,20 @@ class RegistrationRemoved(RegistrationChange):
 
 @dataclass(frozen=True)
 class GroupSessionChanged:
-    session_id: int
-    program_id: int
-    host_id: int
+    """The host edited a session."""
+
+    session: SessionSnapshot
+    # Domain names of what changed: title, objective, min_participants, max_participants,
+    # starts_at, duration_minutes, guests.
     changed_fields: tuple[str, ...]
     # Set when the start or the duration changed: what it was before.
     previous_starts_at: datetime | None
     previous_ends_at: datetime | None
-    added_guest_ids: tuple[int, ...]
+    # Everyone registered (host first), when someone is to be told: the time changed or
+    # guests were added. Empty otherwise.
+    registered: tuple[Person, ...]
+    # Newly invited guests who are not registered already.
+    added_guests: tuple[Person, ...]
     occurred_at: datetime
 
     @property
@@ -88,37 +153,60 @@ class GroupSessionChanged:
 
 @dataclass(frozen=True)
 class GroupSessionCancelled:
-    session_id: int
-    program_id: int
-    host_id: int
+    """The host cancelled a session. Registrations stay, so everyone can be told."""
+
+    session: SessionSnapshot
     reason: str | None
-    participant_ids: tuple[int, ...]
+    # Everyone registered at the cancellation, host first.
+    registered: tuple[Person, ...]
     occurred_at: datetime
 
 
 Event = Union[GroupSessionCreated, RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled]
 
-InTransactionHandler = Callable[[Sequence[Event], Any], Awaitable[None]]
-AfterCommitHandler = Callable[[Sequence[Event]], Awaitable[None]]
+
+# --- the table -----------------------------------------------------------------------------------
+
+# `await handler(event, connection)`: runs in the change's transaction (`connection`).
+InTransactionHandler = Callable[[Any, Any], Awaitable[None]]
+# `await handler(event)`: runs once the change committed.
+AfterCommitHandler = Callable[[Any], Awaitable[None]]
 
 
 @dataclass
-class Effects:
-    """Where events go. Built once by `create_app`; services receive it as an argument."""
+class Handlers:
+    """What happens on one kind of event."""
 
     in_transaction: list[InTransactionHandler] = field(default_factory=list)
     after_commit: list[AfterCommitHandler] = field(default_factory=list)
 
+
+_NOTHING = Handlers()
+
+
+@dataclass
+class Effects:
+    """Event kind -> its handlers. Built once by `app.handlers.build_handlers`; services
+    receive it as `effects`. `Effects()` does nothing (scripts and tests that need no mail)."""
+
+    table: dict[type, Handlers] = field(default_factory=dict)
+
+    def handlers_for(self, kind: type) -> Handlers:
+        """The (mutable) handlers of one event kind, added empty when it had none."""
+        return self.table.setdefault(kind, Handlers())
+
     async def record(self, events: Sequence[Event], connection: Any) -> None:
         """Run the in-transaction handlers; an exception here rolls the change back."""
-        for handler in self.in_transaction:
-            await handler(events, connection)
+        for event in events:
+            for handler in self.table.get(type(event), _NOTHING).in_transaction:
+                await handler(event, connection)
 
     async def publish(self, events: Sequence[Event]) -> None:
         """Run the after-commit handlers. The change is committed already, so a failing
         handler (Redis down, say) is logged and must not turn a success into an error."""
-        for handler in self.after_commit:
-            try:
-                await handler(events)
-            except Exception:  # noqa: BLE001 - see docstring
-                logger.exception("after-commit handler %r failed", handler)
+        for event in events:
+            for handler in self.table.get(type(event), _NOTHING).after_commit:
+                try:
+                    await handler(event)
+                except Exception:  # noqa: BLE001 - see docstring
+                    logger.exception("after-commit handler %r failed on %s", handler, type(event).__name__)

@@ -7,6 +7,8 @@ from enum import Enum
 from tortoise import fields
 from tortoise.models import Model
 
+from app.group_sessions import rules
+
 
 class SessionStatus(str, Enum):
     SCHEDULED = "SCHEDULED"
@@ -57,7 +59,7 @@ class GroupSession(Model):
 
     @property
     def spots_left(self) -> int:
-        return max(self.max_participants - self.participant_count, 0)
+        return rules.spots_left(self.participant_count, self.max_participants)
 
 
 class Registration(Model):

@@ -109,6 +109,11 @@ def check_max_not_below_count(max_participants: int, participant_count: int) -> 
     return []
 
 
+def spots_left(participant_count: int, max_participants: int) -> int:
+    """Seats still free (never negative, even for a session edited below its count)."""
+    return max(max_participants - participant_count, 0)
+
+
 def cannot_join_reasons(
     *,
     is_member: bool,

@@ -3,35 +3,43 @@
 Each command is one transaction: it checks, changes, records its events, and either
 commits all of it or raises `DomainError` having changed nothing. Events reach
 `effects.record` inside the transaction (email outbox) and `effects.publish` after the
-commit (live subscriptions).
+commit (live subscriptions); each carries the session as the command left it and the
+people it names, so no handler reads them again.
+
+Callers that already hold what a command would read pass it along: `viewer_roles` (every
+program of the viewer with the role there, loaded with the token) and `viewer` (the viewer
+as a `Person`, for the commands whose emails name them). None means: read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from app.accounts.models import HOSTING_ROLES, Membership
+from app.accounts.models import HOSTING_ROLES, ProgramRole
 from app.accounts.services import role_in_program
 from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
-from app.group_sessions import rules
+from app.group_sessions import repository, rules
 from app.group_sessions.events import (
     Effects,
     Event,
     GroupSessionCancelled,
     GroupSessionChanged,
     GroupSessionCreated,
+    Person,
     RegistrationAdded,
     RegistrationRemoved,
+    SessionSnapshot,
 )
 from app.group_sessions.models import GroupSession, Guest, Registration, SessionStatus
+from app.group_sessions.repository import SessionForCommand
 
 _NOT_FOUND_MESSAGE = "No such group session."
 
@@ -48,26 +56,33 @@ async def _unit_of_work(effects: Effects) -> AsyncIterator[list[Event]]:
         await effects.publish(events)
 
 
-async def _visible_session(session_id: int, viewer_id: int, *, for_update: bool = False) -> GroupSession:
-    """The session if the viewer is a member of its program; NOT_FOUND otherwise, exactly
-    as for an ID that does not exist, so outsiders learn nothing."""
-    query = GroupSession.filter(id=session_id)
-    if for_update:
-        query = query.select_for_update()
-    session = await query.first()
-    if session is None or await role_in_program(viewer_id, session.program_id) is None:
+async def _visible_session(
+    session_id: int, viewer_id: int, viewer_roles: Mapping[int, ProgramRole] | None, *, lock: bool = False
+) -> SessionForCommand:
+    """The session (with its host and the viewer's registration) if the viewer is a member
+    of its program; NOT_FOUND otherwise, exactly as for an ID that does not exist, so
+    outsiders learn nothing."""
+    found = await repository.session_for_command(session_id, viewer_id, lock=lock)
+    if found is None or await role_in_program(viewer_id, found.session.program_id, roles=viewer_roles) is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, _NOT_FOUND_MESSAGE, ("input", "id"))
-    return session
+    return found
 
 
-async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int]) -> list[int]:
-    """Distinct guest ids without the host; NOT_A_MEMBER for anyone outside the program."""
+async def _viewer_person(viewer_id: int, viewer: Person | None) -> Person:
+    if viewer is None:
+        return await repository.person(viewer_id)
+    if viewer.id != viewer_id:
+        raise ValueError(f"viewer {viewer.id} is not viewer_id {viewer_id}")
+    return viewer
+
+
+async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int]) -> list[Person]:
+    """Distinct guests without the host, in the order given; NOT_A_MEMBER for anyone
+    outside the program."""
     wanted = list(dict.fromkeys(g for g in guest_ids if g != host_id))
     if not wanted:
         return []
-    members = set(
-        await Membership.filter(program_id=program_id, user_id__in=wanted).values_list("user_id", flat=True)
-    )
+    members = await repository.members(program_id, wanted)
     problems = [
         Problem(ErrorCode.NOT_A_MEMBER, "Guests must be members of the program.", ("input", "guestIds", str(i)))
         for i, gid in enumerate(guest_ids)
@@ -75,7 +90,7 @@ async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int])
     ]
     if problems:
         raise DomainError(*problems)
-    return wanted
+    return [members[g] for g in wanted]
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,8 @@ async def create_group_session(
     min_participants: int | None = None,
     max_participants: int | None = None,
     guest_ids: Sequence[int] = (),
+    viewer: Person | None = None,
+    viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
 ) -> GroupSession:
     """Create a session hosted by the viewer, who is registered at once.
@@ -134,7 +151,7 @@ async def create_group_session(
     Only mentors and admins of the program may host (FORBIDDEN); outsiders get NOT_FOUND.
     """
     now = utcnow()
-    role = await role_in_program(viewer_id, program_id)
+    role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
     if role is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, "No such program.", ("input", "programId"))
     if role not in HOSTING_ROLES:
@@ -150,6 +167,7 @@ async def create_group_session(
         check_start=True,
     )
     guests = await _check_guests(program_id, viewer_id, guest_ids)
+    host = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
         session = await GroupSession.create(
             program_id=program_id,
@@ -165,10 +183,9 @@ async def create_group_session(
         )
         await Registration.create(session=session, user_id=viewer_id, is_host=True)
         if guests:
-            await Guest.bulk_create([Guest(session=session, user_id=g) for g in guests])
-        events.append(GroupSessionCreated(session.id, program_id, viewer_id, tuple(guests), now))
+            await Guest.bulk_create([Guest(session=session, user_id=g.id) for g in guests])
+        events.append(GroupSessionCreated(SessionSnapshot.of(session, host), tuple(guests), now))
     return session
-
 
 
 async def update_group_session(
@@ -182,14 +199,17 @@ async def update_group_session(
     starts_at: datetime | None = None,
     duration_minutes: int | None = None,
     guest_ids: Sequence[int] | None = None,
+    viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
 ) -> GroupSession:
     """Edit a session (host only). Arguments left as None stay as they are; `guest_ids`
     replaces the guest list. maxParticipants may not drop below the participant count,
-    checked in the UPDATE itself so a concurrent join cannot slip under it."""
+    checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
+    session as it is after the edit."""
     now = utcnow()
     async with _unit_of_work(effects) as events:
-        session = await _visible_session(session_id, viewer_id, for_update=True)
+        found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
+        session = found.session
         if session.host_id != viewer_id:
             raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may edit this session.")
         if session.status == SessionStatus.CANCELLED:
@@ -215,42 +235,33 @@ async def update_group_session(
             raise DomainError(*problems)
         guests = None if guest_ids is None else await _check_guests(session.program_id, session.host_id, guest_ids)
 
-        before = {
-            "title": session.title,
-            "objective": session.objective,
-            "minParticipants": session.min_participants,
-            "maxParticipants": session.max_participants,
-            "startsAt": session.starts_at,
-            "durationMinutes": session.duration_minutes,
-        }
-        after = {
-            "title": fields.title,
-            "objective": fields.objective,
-            "minParticipants": fields.min_participants,
-            "maxParticipants": fields.max_participants,
-            "startsAt": fields.starts_at,
-            "durationMinutes": fields.duration_minutes,
-        }
-        changed = [name for name in after if after[name] != before[name]]
-        time_changed = "startsAt" in changed or "durationMinutes" in changed
+        before = SessionFields(
+            session.title,
+            session.objective,
+            session.min_participants,
+            session.max_participants,
+            session.starts_at,
+            session.duration_minutes,
+        )
+        changed = [f.name for f in dataclass_fields(SessionFields) if getattr(fields, f.name) != getattr(before, f.name)]
+        time_changed = "starts_at" in changed or "duration_minutes" in changed
         previous_starts_at, previous_ends_at = session.starts_at, session.ends_at
 
-        added_guests: list[int] = []
+        added_guests: list[Person] = []
         if guests is not None:
             current = set(await Guest.filter(session_id=session.id).values_list("user_id", flat=True))
-            added_guests = [g for g in guests if g not in current]
-            removed = current - set(guests)
+            added_guests = [g for g in guests if g.id not in current]
+            removed = current - {g.id for g in guests}
             if removed:
                 await Guest.filter(session_id=session.id, user_id__in=list(removed)).delete()
             if added_guests:
-                await Guest.bulk_create([Guest(session_id=session.id, user_id=g) for g in added_guests])
+                await Guest.bulk_create([Guest(session_id=session.id, user_id=g.id) for g in added_guests])
             if added_guests or removed:
-                changed.append("guestIds")
+                changed.append("guests")
 
         if changed:
-            updated = await GroupSession.filter(
-                id=session.id, participant_count__lte=fields.max_participants
-            ).update(
+            updated = await repository.update_session(
+                GroupSession.filter(id=session.id, participant_count__lte=fields.max_participants),
                 title=fields.title,
                 objective=fields.objective,
                 min_participants=fields.min_participants,
@@ -261,28 +272,38 @@ async def update_group_session(
                 sequence=session.sequence + (1 if time_changed else 0),
                 updated_at=now,
             )
-            if not updated:  # a join took the seat between our read and this write
+            if updated is None:  # a join took the seat between our read and this write
                 fresh = await GroupSession.get(id=session.id)
                 raise DomainError(*rules.check_max_not_below_count(fields.max_participants, fresh.participant_count))
+            session = updated
+            # Those registered are told of a new time; guests who registered already
+            # need no invitation.
+            registered = await repository.registered_people(session.id) if time_changed or added_guests else []
+            registered_ids = {p.id for p in registered}
             events.append(
                 GroupSessionChanged(
-                    session_id=session.id,
-                    program_id=session.program_id,
-                    host_id=session.host_id,
+                    session=SessionSnapshot.of(session, found.host),
                     changed_fields=tuple(changed),
                     previous_starts_at=previous_starts_at if time_changed else None,
                     previous_ends_at=previous_ends_at if time_changed else None,
-                    added_guest_ids=tuple(added_guests),
+                    registered=tuple(registered),
+                    added_guests=tuple(g for g in added_guests if g.id not in registered_ids),
                     occurred_at=now,
                 )
             )
-    return await GroupSession.get(id=session_id)
+    return session
 
 
 async def cancel_group_session(
-    *, viewer_id: int, session_id: int, reason: str | None = None, effects: Effects
+    *,
+    viewer_id: int,
+    session_id: int,
+    reason: str | None = None,
+    viewer_roles: Mapping[int, ProgramRole] | None = None,
+    effects: Effects,
 ) -> GroupSession:
-    """Cancel a session (host only). Registrations stay, so everyone registered can be told."""
+    """Cancel a session (host only). Registrations stay, so everyone registered can be told.
+    Returns the cancelled session."""
     now = utcnow()
     cleaned_reason = rules.clean_text(reason) if reason is not None else None
     if cleaned_reason and len(cleaned_reason) > rules.REASON_MAX:
@@ -290,34 +311,32 @@ async def cancel_group_session(
             ErrorCode.TOO_LONG, f"reason must be at most {rules.REASON_MAX:,} characters.", ("input", "reason")
         )
     async with _unit_of_work(effects) as events:
-        session = await _visible_session(session_id, viewer_id, for_update=True)
+        found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
+        session = found.session
         if session.host_id != viewer_id:
             raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may cancel this session.")
         if session.ends_at <= now:
             raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be cancelled.")
-        updated = await GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED).update(
+        cancelled = await repository.update_session(
+            GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
             status=SessionStatus.CANCELLED,
             cancellation_reason=cleaned_reason or None,
             cancelled_at=now,
             sequence=session.sequence + 1,
             updated_at=now,
         )
-        if not updated:
+        if cancelled is None:
             raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled already.")
-        participant_ids = await Registration.filter(session_id=session.id).order_by("id").values_list(
-            "user_id", flat=True
-        )
+        registered = await repository.registered_people(session.id)
         events.append(
             GroupSessionCancelled(
-                session_id=session.id,
-                program_id=session.program_id,
-                host_id=session.host_id,
+                session=SessionSnapshot.of(cancelled, found.host),
                 reason=cleaned_reason or None,
-                participant_ids=tuple(participant_ids),
+                registered=tuple(registered),
                 occurred_at=now,
             )
         )
-    return await GroupSession.get(id=session_id)
+    return cancelled
 
 
 def _join_refusal(session: GroupSession, *, is_registered: bool, now: datetime) -> DomainError | None:
@@ -336,26 +355,35 @@ def _join_refusal(session: GroupSession, *, is_registered: bool, now: datetime) 
 
 
 async def join_group_session(
-    *, viewer_id: int, session_id: int, effects: Effects
+    *,
+    viewer_id: int,
+    session_id: int,
+    viewer: Person | None = None,
+    viewer_roles: Mapping[int, ProgramRole] | None = None,
+    effects: Effects,
 ) -> tuple[Registration, GroupSession]:
-    """Register the viewer. Any member of the program may join until the start, while seats
-    are left. The seat is taken by a conditional UPDATE checked by its row count, so two
+    """Register the viewer; returns the registration and the session with its new counts.
+    Any member of the program may join until the start, while seats are left. The seat is
+    taken by a conditional UPDATE that returns the row only when it took one, so two
     writers can never both take the last one, on any database and any number of processes."""
     now = utcnow()
+    participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
-        session = await _visible_session(session_id, viewer_id)
-        is_registered = await Registration.exists(session_id=session.id, user_id=viewer_id)
-        refusal = _join_refusal(session, is_registered=is_registered, now=now)
+        found = await _visible_session(session_id, viewer_id, viewer_roles)
+        refusal = _join_refusal(found.session, is_registered=found.viewer_registration is not None, now=now)
         if refusal:
             raise refusal
-        took_seat = await GroupSession.filter(
-            id=session.id,
-            status=SessionStatus.SCHEDULED,
-            starts_at__gt=now,
-            participant_count__lt=F("max_participants"),
-        ).update(participant_count=F("participant_count") + 1)
-        if not took_seat:
-            fresh = await GroupSession.get(id=session.id)
+        session = await repository.update_session(
+            GroupSession.filter(
+                id=session_id,
+                status=SessionStatus.SCHEDULED,
+                starts_at__gt=now,
+                participant_count__lt=F("max_participants"),
+            ),
+            participant_count=F("participant_count") + 1,
+        )
+        if session is None:
+            fresh = await GroupSession.get(id=session_id)
             raise _join_refusal(fresh, is_registered=False, now=now) or DomainError.of(
                 ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], ("input", "id")
             )
@@ -367,17 +395,34 @@ async def join_group_session(
             raise DomainError.of(
                 ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], ("input", "id")
             ) from None
-        session = await GroupSession.get(id=session.id)
-        events.append(RegistrationAdded.of(session, registration, now))
+        events.append(
+            RegistrationAdded(
+                session=SessionSnapshot.of(session, found.host),
+                registration_id=registration.id,
+                participant=participant,
+                is_host=False,
+                registered_at=registration.registered_at,
+                occurred_at=now,
+            )
+        )
     return registration, session
 
 
-async def leave_group_session(*, viewer_id: int, session_id: int, effects: Effects) -> GroupSession:
-    """Withdraw the viewer's registration (not the host's) and free the seat."""
+async def leave_group_session(
+    *,
+    viewer_id: int,
+    session_id: int,
+    viewer: Person | None = None,
+    viewer_roles: Mapping[int, ProgramRole] | None = None,
+    effects: Effects,
+) -> GroupSession:
+    """Withdraw the viewer's registration (not the host's) and free the seat; returns the
+    session with its new counts."""
     now = utcnow()
+    participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
-        session = await _visible_session(session_id, viewer_id, for_update=True)
-        registration = await Registration.get_or_none(session_id=session.id, user_id=viewer_id)
+        found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
+        session, registration = found.session, found.viewer_registration
         if registration is None:
             raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
         if registration.is_host:
@@ -390,10 +435,20 @@ async def leave_group_session(*, viewer_id: int, session_id: int, effects: Effec
             raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has already started.", ("input", "id"))
         # Seat first, then the row: every command touches the session row first, so
         # concurrent commands on one session queue on it instead of deadlocking.
-        await GroupSession.filter(id=session.id).update(participant_count=F("participant_count") - 1)
+        session = await repository.update_session(
+            GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
+        )
         deleted = await Registration.filter(id=registration.id).delete()
-        if not deleted:  # withdrawn concurrently: undo our decrement by rolling back
+        if session is None or not deleted:  # withdrawn concurrently: undo our decrement by rolling back
             raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
-        session = await GroupSession.get(id=session.id)
-        events.append(RegistrationRemoved.of(session, registration, now))
+        events.append(
+            RegistrationRemoved(
+                session=SessionSnapshot.of(session, found.host),
+                registration_id=registration.id,
+                participant=participant,
+                is_host=registration.is_host,
+                registered_at=registration.registered_at,
+                occurred_at=now,
+            )
+        )
     return session

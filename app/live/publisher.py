@@ -1,24 +1,26 @@
-"""Turns committed events into live messages: the after-commit handler of `Effects`.
+"""Publishes committed events to live subscribers: one after-commit handler per kind
+of event (wired in `app.handlers`).
 
-Each message carries a snapshot of the session as it is after the commit, read once
-here, so a thousand subscribers cost one query, not a thousand.
+Each message carries the session as the change left it, and for a registration the
+participant, straight from the event: publishing reads nothing, and a thousand
+subscribers cost no query at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from app.accounts.models import User
+from app.clock import utcnow
 from app.group_sessions.events import (
-    Event,
     GroupSessionCancelled,
     GroupSessionChanged,
     RegistrationAdded,
+    RegistrationChange,
     RegistrationRemoved,
+    SessionSnapshot,
 )
-from app.accounts.models import User
-from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 from app.live.broker import Broker
 
@@ -61,8 +63,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def session_snapshot(row: GroupSession) -> dict[str, Any]:
-    return {name: _plain(getattr(row, name)) for name in SESSION_FIELDS}
+def session_message(session: SessionSnapshot) -> dict[str, Any]:
+    """The session as messages carry it: every column, JSON-ready."""
+    return {name: _plain(getattr(session, name)) for name in SESSION_FIELDS}
 
 
 def _parse(data: dict[str, Any]) -> dict[str, Any]:
@@ -85,54 +88,54 @@ def user_from_message(data: dict[str, Any]) -> User:
     return User(**data)
 
 
-def make_publisher(broker: Broker):
-    """The after-commit handler that publishes `events` on `broker`.
+class Publisher:
+    """The after-commit handlers that publish events on `broker`."""
 
-    Runs once per commit whatever the number of subscribers: the session (and, for a
-    registration, the participant) are read here once and travel in the message, so
-    subscribers render events without touching the database for them.
-    """
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
 
-    async def publish(events: Sequence[Event]) -> None:
+    async def registration_added(self, event: RegistrationAdded) -> None:
+        """To the host: JOINED, with the participant; to the session's watchers: its new counts."""
+        await self._registration(event, "JOINED")
+
+    async def registration_removed(self, event: RegistrationRemoved) -> None:
+        """To the host: LEFT, with the participant; to the session's watchers: its new counts."""
+        await self._registration(event, "LEFT")
+
+    async def session_changed(self, event: GroupSessionChanged) -> None:
+        """To the session's watchers: the session as edited."""
+        await self._session(session_message(event.session))
+
+    async def session_cancelled(self, event: GroupSessionCancelled) -> None:
+        """To the host (ending a subscription to that session) and the session's watchers."""
+        session = session_message(event.session)
+        await self.broker.publish(host_channel(event.session.host_id), {"type": "cancelled", "session": session})
+        await self._session(session)
+
+    async def _registration(self, event: RegistrationChange, kind: str) -> None:
         # The commit has just happened: this is the instant `occurredAt` reports, and the
         # one the benchmark measures delivery latency from.
         committed_at = utcnow()
-        for event in events:
-            if not isinstance(event, (RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled)):
-                continue
-            row = await GroupSession.get_or_none(id=event.session_id)
-            if row is None:
-                continue
-            snapshot = session_snapshot(row)
-            if isinstance(event, (RegistrationAdded, RegistrationRemoved)):
-                # The counts as this change left them (a later join may already have committed).
-                host_snapshot = {
-                    **snapshot,
-                    "participant_count": event.participant_count,
-                    "max_participants": event.max_participants,
-                }
-                participant = await User.get_or_none(id=event.user_id)
-                await broker.publish(
-                    host_channel(event.host_id),
-                    {
-                        "type": "registration",
-                        "kind": "JOINED" if isinstance(event, RegistrationAdded) else "LEFT",
-                        "occurred_at": committed_at.isoformat(),
-                        "registration": {
-                            "id": event.registration_id,
-                            "session_id": event.session_id,
-                            "user_id": event.user_id,
-                            "is_host": event.is_host,
-                            "registered_at": event.registered_at.isoformat(),
-                        },
-                        "participant": (
-                            {name: getattr(participant, name) for name in USER_FIELDS} if participant else None
-                        ),
-                        "session": host_snapshot,
-                    },
-                )
-            if isinstance(event, GroupSessionCancelled):
-                await broker.publish(host_channel(event.host_id), {"type": "cancelled", "session": snapshot})
-            await broker.publish(session_channel(event.session_id), {"type": "session", "session": snapshot})
+        session = session_message(event.session)
+        participant = event.participant
+        await self.broker.publish(
+            host_channel(event.session.host_id),
+            {
+                "type": "registration",
+                "kind": kind,
+                "occurred_at": committed_at.isoformat(),
+                "registration": {
+                    "id": event.registration_id,
+                    "session_id": event.session.id,
+                    "user_id": participant.id,
+                    "is_host": event.is_host,
+                    "registered_at": event.registered_at.isoformat(),
+                },
+                "participant": {name: getattr(participant, name) for name in USER_FIELDS},
+                "session": session,
+            },
+        )
+        await self._session(session)
 
-    return publish
+    async def _session(self, session: dict[str, Any]) -> None:
+        await self.broker.publish(session_channel(session["id"]), {"type": "session", "session": session})

@@ -5,6 +5,9 @@ HTML alternatives, so the two never disagree. Everything user-written (titles,
 objectives, names, reasons) is HTML-escaped in the HTML part and flattened to one line
 wherever it reaches a header, so a newline in a title can never add a header.
 Times are written in the recipient's own time zone, naming the zone.
+
+Each email function is named for the kind of email it produces (`RenderedEmail.kind`,
+kept in the outbox row): `registration_confirmed` renders a "registration_confirmed".
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.group_sessions.events import Person, SessionSnapshot
+from app.group_sessions.models import SessionStatus
+from app.group_sessions import rules
 from app.notifications import ics
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -31,16 +37,9 @@ SUBJECT_MAX = 250
 
 
 @dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-    email: str
-    time_zone: str
-
-
-@dataclass(frozen=True)
 class SessionFacts:
-    """A session as the emails describe it (times aware, `url` the share link)."""
+    """A session as the emails describe it (times aware, `url` the share link). People
+    are `app.group_sessions.events.Person`s."""
 
     id: int
     title: str
@@ -53,6 +52,27 @@ class SessionFacts:
     cancelled: bool
     url: str
     host: Person
+
+    @classmethod
+    def of(cls, session: SessionSnapshot, url: str) -> SessionFacts:
+        """The facts of an event's session snapshot, with its share link."""
+        return cls(
+            id=session.id,
+            title=session.title,
+            objective=session.objective,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            participant_count=session.participant_count,
+            max_participants=session.max_participants,
+            sequence=session.sequence,
+            cancelled=session.status == SessionStatus.CANCELLED,
+            url=url,
+            host=session.host,
+        )
+
+    @property
+    def spots_left(self) -> int:
+        return rules.spots_left(self.participant_count, self.max_participants)
 
 
 @dataclass(frozen=True)
@@ -267,7 +287,7 @@ def _ratio(session: SessionFacts) -> str:
 
 
 def _count(session: SessionFacts) -> str:
-    left = max(session.max_participants - session.participant_count, 0)
+    left = session.spots_left
     seats = "no seat left" if left == 0 else f"{left} seat{'s' if left != 1 else ''} left"
     return f"{session.participant_count} of {session.max_participants} ({seats})"
 
@@ -275,7 +295,7 @@ def _count(session: SessionFacts) -> str:
 # --- the emails ----------------------------------------------------------------------------------
 
 
-def registration_to_host(
+def registration_added(
     session: SessionFacts, participant: Person, *, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
     """To the host: someone registered; how many are registered now; when; the link."""
@@ -296,7 +316,7 @@ def registration_to_host(
     )
 
 
-def withdrawal_to_host(
+def registration_removed(
     session: SessionFacts, participant: Person, *, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
     """To the host: someone withdrew; how many are registered now; when; the link."""
@@ -317,7 +337,7 @@ def withdrawal_to_host(
     )
 
 
-def join_confirmation(
+def registration_confirmed(
     session: SessionFacts, participant: Person, *, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
     """To the participant who joined: a confirmation with the calendar invite (REQUEST)."""
@@ -343,7 +363,7 @@ def join_confirmation(
     )
 
 
-def hosting_confirmation(session: SessionFacts, *, letterhead: Letterhead, written_at: datetime) -> RenderedEmail:
+def session_created(session: SessionFacts, *, letterhead: Letterhead, written_at: datetime) -> RenderedEmail:
     """To the host who created a session: the details and the calendar invite (REQUEST)."""
     host = session.host
     blocks = [
@@ -368,7 +388,7 @@ def hosting_confirmation(session: SessionFacts, *, letterhead: Letterhead, writt
     )
 
 
-def withdrawal_confirmation(
+def registration_withdrawn(
     session: SessionFacts, participant: Person, *, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
     """To the participant who withdrew: a confirmation that removes the event (CANCEL)."""
@@ -389,7 +409,7 @@ def withdrawal_confirmation(
     )
 
 
-def time_change(
+def session_time_changed(
     session: SessionFacts,
     recipient: Person,
     *,
@@ -425,7 +445,7 @@ def time_change(
     )
 
 
-def cancellation(
+def session_cancelled(
     session: SessionFacts, recipient: Person, *, reason: str | None, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
     """To everyone registered: the session is cancelled, the reason if given, and a CANCEL
@@ -454,7 +474,7 @@ def cancellation(
     )
 
 
-def guest_invitation(
+def guest_invited(
     session: SessionFacts, guest: Person, *, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
     """To an invited guest: who invites them, to what, when, and the page to register on."""
@@ -464,7 +484,7 @@ def guest_invitation(
         Facts((
             ("When", _when(session, guest, written_at)),
             ("Duration", _duration(session.starts_at, session.ends_at)),
-            ("Seats left", str(max(session.max_participants - session.participant_count, 0))),
+            ("Seats left", str(session.spots_left)),
         )),
         Quote(session.objective),
         Link("See the session and register", session.url),

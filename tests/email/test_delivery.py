@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.group_sessions.events import RegistrationAdded
 from app.notifications.models import OutboxEmail, OutboxStatus
 from app.notifications.worker import OutboxWorker, retry_delay
 from tests.conftest import JOIN, create_session, join
@@ -183,12 +184,14 @@ async def test_a_failure_after_the_outbox_row_rolls_the_row_back(api, app, world
     mailbox.take()
     before = await OutboxEmail.all().count()
 
-    async def fail(events, connection):
+    async def fail(event, connection):
         raise RuntimeError("a later step of the same transaction failed")
 
-    app.state.effects.in_transaction.append(fail)
+    # After the outbox handler, in the same transaction.
+    handlers = app.state.effects.handlers_for(RegistrationAdded).in_transaction
+    handlers.append(fail)
     body = await api.execute(JOIN, {"id": session["id"]}, token=world.mentees[0].token)
-    app.state.effects.in_transaction.remove(fail)
+    handlers.remove(fail)
     assert body["errors"] and not (body.get("data") or {}).get("joinGroupSession")
     assert await OutboxEmail.all().count() == before
     assert await worker.drain() == 0

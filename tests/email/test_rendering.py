@@ -12,8 +12,9 @@ from icalendar import Calendar
 
 from app.accounts import services as accounts
 from app.accounts.models import ProgramRole
+from app.group_sessions.events import Person
 from app.notifications import emails
-from app.notifications.emails import Letterhead, Person, SessionFacts, format_when
+from app.notifications.emails import Letterhead, SessionFacts, format_when
 from tests.conftest import Member, create_session, join
 
 UTC = timezone.utc
@@ -69,17 +70,41 @@ def facts(**changes) -> SessionFacts:
     return SessionFacts(**{**base.__dict__, **changes})
 
 
+# Each email function by name, with how it is called.
+EVERY_EMAIL = {
+    "session_created": lambda render, s, p: render(s, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "registration_added": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "registration_confirmed": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "registration_removed": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "registration_withdrawn": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "guest_invited": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "session_cancelled": lambda render, s, p: render(s, p, reason=None, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "session_time_changed": lambda render, s, p: render(
+        s, p, previous_starts_at=s.starts_at - timedelta(hours=1), previous_ends_at=s.ends_at,
+        letterhead=LETTERHEAD, written_at=WRITTEN,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_EMAIL))
+def test_each_email_function_is_named_for_the_kind_it_produces(name):
+    """The outbox row's `kind` (what operators see) is the name of the function that
+    rendered it, so either leads to the other."""
+    rendered = EVERY_EMAIL[name](getattr(emails, name), facts(), Person(2, "Gus", "gus@example.org", "UTC"))
+    assert rendered.kind == name
+
+
 ATTACK = "Salary\r\nBcc: victim@evil.example\r\n\r\n<script>alert(1)</script>"
 
 
 @pytest.mark.parametrize(
     "render",
     [
-        lambda s, p: emails.join_confirmation(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
-        lambda s, p: emails.registration_to_host(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
-        lambda s, p: emails.guest_invitation(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
-        lambda s, p: emails.cancellation(s, p, reason=ATTACK, letterhead=LETTERHEAD, written_at=WRITTEN),
-        lambda s, p: emails.time_change(
+        lambda s, p: emails.registration_confirmed(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.registration_added(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.guest_invited(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.session_cancelled(s, p, reason=ATTACK, letterhead=LETTERHEAD, written_at=WRITTEN),
+        lambda s, p: emails.session_time_changed(
             s, p, previous_starts_at=s.starts_at - timedelta(hours=1), previous_ends_at=s.ends_at,
             letterhead=LETTERHEAD, written_at=WRITTEN,
         ),

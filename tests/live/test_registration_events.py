@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.group_sessions.events import RegistrationAdded
 from tests.conftest import JOIN, LEAVE, create_session, join
 from tests.live.conftest import WS, wait_for_subscriptions
 
@@ -107,12 +108,12 @@ async def test_no_event_for_a_rolled_back_join(live, api, app, world):
     session = await create_session(api, world)
     refused_user = world.mentees[1].user.id
 
-    async def fail_for_one_user(events, connection):
+    async def fail_for_one_user(event, connection):
         # An in-transaction effect (like the email outbox) failing rolls the join back.
-        if any(getattr(event, "user_id", None) == refused_user for event in events):
+        if event.participant.id == refused_user:
             raise RuntimeError("outbox unavailable")
 
-    app.state.effects.in_transaction.append(fail_for_one_user)
+    app.state.effects.handlers_for(RegistrationAdded).in_transaction.append(fail_for_one_user)
     async with WS.signed_in(live, world.host.token) as host:
         await host.subscribe("e", EVENTS, {"sessionId": session["id"]})
         await wait_for_subscriptions(live, 1)

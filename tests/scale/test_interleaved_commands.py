@@ -15,7 +15,7 @@ import pytest
 
 from app.errors import DomainError
 from app.group_sessions import services
-from app.group_sessions.events import Effects, GroupSessionCancelled
+from app.group_sessions.events import Effects, GroupSessionCancelled, Handlers
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
 
 ROUNDS = 25
@@ -28,13 +28,10 @@ async def test_random_interleaving_keeps_counts_exact(app, world, seed):
     members = [*world.mentees, world.mentor, *(await world.add_members(8))]
     cancelled_with: dict[int, frozenset[int]] = {}
 
-    async def remember_cancellations(events) -> None:
-        for event in events:
-            if isinstance(event, GroupSessionCancelled):
-                cancelled_with[event.session_id] = frozenset(event.participant_ids)
+    async def remember_cancellation(event: GroupSessionCancelled) -> None:
+        cancelled_with[event.session.id] = frozenset(person.id for person in event.registered)
 
-    effects = Effects()
-    effects.after_commit.append(remember_cancellations)
+    effects = Effects({GroupSessionCancelled: Handlers(after_commit=[remember_cancellation])})
     start = datetime.now(timezone.utc) + timedelta(days=3)
     sessions = [
         (

@@ -128,9 +128,12 @@ async def test_profile_with_20_upcoming_sessions_costs_at_most_five_statements(a
     assert len(log) <= 5, log.dump()
 
 
-async def test_join_mutation_costs_at_most_thirteen_statements(api, world):
-    """The seat and the registration, and in the same transaction the two emails' outbox
-    rows: everyone the emails name is read in one statement."""
+async def test_join_mutation_costs_five_statements(api, world):
+    """Through /graphql: 1. the token lookup (the viewer with every role), 2. the session
+    with its host and the viewer's registration, 3. the seat (UPDATE ... RETURNING the
+    row after it), 4. the registration, 5. both emails' outbox rows in one INSERT. Nothing
+    reads the session, the host or the participant again: not the emails, not the live
+    publisher, not the payload."""
     from app.notifications.models import OutboxEmail
     from tests.conftest import join
 
@@ -140,5 +143,27 @@ async def test_join_mutation_costs_at_most_thirteen_statements(api, world):
     with count_statements() as log:
         result = await join(api, world.mentees[0], to_global_id("GroupSession", session_id))
     assert result["userErrors"] == [] and result["groupSession"]["participantCount"] == 2
+    assert result["registration"]["session"]["id"] == to_global_id("GroupSession", session_id)
+    assert result["registration"]["participant"]["name"] == "Mentee0"
     assert await OutboxEmail.all().count() == 2  # the host's notice and the participant's invite
-    assert len(log) <= 13, log.dump()
+    assert len(log) == 5, log.dump()
+
+
+async def test_leave_mutation_costs_five_statements(api, world):
+    """1. the token lookup, 2. the session (locked) with its host and the viewer's
+    registration, 3. the seat given back (UPDATE ... RETURNING), 4. the registration
+    deleted, 5. both emails' outbox rows in one INSERT."""
+    from app.notifications.models import OutboxEmail
+    from tests.conftest import LEAVE
+
+    leaver = world.mentees[0]
+    [session_id] = await _host_sessions(world, 1, participants=[leaver])
+    await OutboxEmail.all().delete()
+    await tokens_in_steady_use()
+    with count_statements() as log:
+        data = await api.data(LEAVE, {"id": to_global_id("GroupSession", session_id)}, token=leaver.token)
+    result = data["leaveGroupSession"]
+    assert result["userErrors"] == [] and result["groupSession"]["participantCount"] == 1
+    assert result["groupSession"]["viewerIsAttending"] is False
+    assert await OutboxEmail.all().count() == 2  # the host's notice and the participant's CANCEL
+    assert len(log) == 5, log.dump()

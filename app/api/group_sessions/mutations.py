@@ -22,6 +22,7 @@ from app.api.group_sessions.types import GroupSession, Registration
 from app.api.mutation import decode_id, mutate
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
+from app.group_sessions.events import Person
 
 NO_SESSION = "No such group session."
 MAX_GUESTS = 1000
@@ -102,6 +103,8 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
             min_participants=input.min_participants,
             max_participants=input.max_participants,
             guest_ids=_guest_ids(input.guest_ids) or [],
+            viewer=Person.of(viewer),
+            viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
         )
         return CreateGroupSessionPayload(group_session=GroupSession.from_row(row))
@@ -122,6 +125,7 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             starts_at=input.starts_at,
             duration_minutes=input.duration_minutes,
             guest_ids=_guest_ids(input.guest_ids),
+            viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
         )
         return UpdateGroupSessionPayload(group_session=GroupSession.from_row(row))
@@ -133,7 +137,11 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
 async def cancel_group_session(info: Info, input: CancelGroupSessionInput) -> CancelGroupSessionPayload:
     async def change(viewer: User) -> CancelGroupSessionPayload:
         row = await services.cancel_group_session(
-            viewer_id=viewer.id, session_id=_session_id(input.id), reason=input.reason, effects=info.context.effects
+            viewer_id=viewer.id,
+            session_id=_session_id(input.id),
+            reason=input.reason,
+            viewer_roles=info.context.viewer_roles,
+            effects=info.context.effects,
         )
         return CancelGroupSessionPayload(group_session=GroupSession.from_row(row))
 
@@ -144,10 +152,16 @@ async def cancel_group_session(info: Info, input: CancelGroupSessionInput) -> Ca
 async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGroupSessionPayload:
     async def change(viewer: User) -> JoinGroupSessionPayload:
         registration, row = await services.join_group_session(
-            viewer_id=viewer.id, session_id=_session_id(input.id), effects=info.context.effects
+            viewer_id=viewer.id,
+            session_id=_session_id(input.id),
+            viewer=Person.of(viewer),
+            viewer_roles=info.context.viewer_roles,
+            effects=info.context.effects,
         )
-        # The viewer's registration is known: spare viewerIsAttending a query.
+        # The viewer's registration and the session are known: spare viewerIsAttending
+        # and registration.session a query each.
         info.context.loaders.viewer_registration_by_session.prime(row.id, registration)
+        info.context.loaders.session_by_id.prime(row.id, row)
         return JoinGroupSessionPayload(
             registration=Registration.from_row(registration), group_session=GroupSession.from_row(row)
         )
@@ -159,7 +173,11 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
 async def leave_group_session(info: Info, input: LeaveGroupSessionInput) -> LeaveGroupSessionPayload:
     async def change(viewer: User) -> LeaveGroupSessionPayload:
         row = await services.leave_group_session(
-            viewer_id=viewer.id, session_id=_session_id(input.id), effects=info.context.effects
+            viewer_id=viewer.id,
+            session_id=_session_id(input.id),
+            viewer=Person.of(viewer),
+            viewer_roles=info.context.viewer_roles,
+            effects=info.context.effects,
         )
         info.context.loaders.viewer_registration_by_session.prime(row.id, None)
         return LeaveGroupSessionPayload(group_session=GroupSession.from_row(row))
