@@ -236,3 +236,10 @@ async def role_in_program(
         return roles.get(program_id)
     row = await Membership.filter(user_id=user_id, program_id=program_id).only("role").first()
     return row.role if row else None
+
+
+async def program_roles(user_id: int) -> dict[int, ProgramRole]:
+    """Every program the user belongs to, with the role there (what the token lookup
+    loads along with the viewer; this reads it for a viewer signed in another way)."""
+    rows = await Membership.filter(user_id=user_id).values_list("program_id", "role")
+    return {program_id: ProgramRole(role) for program_id, role in rows}

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from strawberry.dataloader import DataLoader
 
 from app.accounts.models import Program, ProgramRole, User
+from app.accounts.services import program_roles
 from app.group_sessions import read_model
 from app.group_sessions.models import GroupSession, Guest, Registration
 
@@ -111,8 +112,7 @@ class Loaders:
     async def _load_viewer_roles(self) -> dict[int, ProgramRole]:
         if self.viewer is None:
             return {}
-        roles = await read_model.program_roles_of(self.viewer.id)
-        return {pid: ProgramRole(role) for pid, role in roles.items()}
+        return await program_roles(self.viewer.id)
 
     def known_viewer_role(self, program_id: int):
         """The viewer's role in the program when the roles are loaded already (a role or

@@ -14,7 +14,7 @@ from enum import Enum
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from app.accounts.models import Membership, Program, User
+from app.accounts.models import Program, User
 from app.clock import utcnow
 from app.db import sql_parameter
 from app.group_sessions.models import GroupSession, Registration, SessionStatus
@@ -189,8 +189,3 @@ async def sessions_by_ids(session_ids: Sequence[int], viewer_id: int | None) -> 
         found[session.id] = (session, bool(row["viewer_attends"]))
     return found
 
-
-async def program_roles_of(user_id: int) -> dict[int, str]:
-    """Every program the user belongs to, with the role there."""
-    rows = await Membership.filter(user_id=user_id).values_list("program_id", "role")
-    return {program_id: role for program_id, role in rows}
