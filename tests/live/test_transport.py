@@ -139,7 +139,7 @@ async def test_oversized_message_closes_with_1009(live, world, settings):
         huge = "x" * (settings.ws_max_message_bytes + 1)
         await client.subscribe("1", "subscription { registrationEvents { kind } } # " + huge)
         code, _ = await client.closed()
-        assert code == 1009  # "message too big", from uvicorn's ws_max_size
+        assert code == 1009  # "message too big": uvicorn's ws_max_size, as `serve` sets it from WS_MAX_MESSAGE_BYTES
 
 
 async def test_legacy_graphql_ws_protocol_is_refused(live):
