@@ -167,4 +167,13 @@ async def test_subscription_over_plain_http_is_a_clear_error(live, world):
         response = await http.post(
             "/graphql", json={"query": EVENTS}, headers={"Authorization": f"Bearer {world.host.token}"}
         )
-    assert response.status_code < 500, response.text
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Subscriptions are served over WebSocket at this path (graphql-transport-ws), not over plain HTTP.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
