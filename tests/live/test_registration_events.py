@@ -257,9 +257,10 @@ SEATS = "subscription($id: ID) { registrationEvents(sessionId: $id) { session { 
 
 
 def _registration_reads(log: StatementLog) -> int:
-    """SELECTs that read the registration table: each execution of PARTICIPANTS or SEATS
-    reads the participants once (fresh DataLoaders per execution), and nothing else a join
-    does reads them that way, so the excess over a join with no subscriber counts executions."""
+    """SELECTs that read the registration table. Each execution of PARTICIPANTS or SEATS
+    reads the participants once (fresh DataLoaders per execution); the join itself reads the
+    table too, as many times with subscribers as without, so the excess over a join nobody
+    watches is the number of executions."""
     return sum(1 for s in log.statements if s.startswith("SELECT") and "registration" in s)
 
 
