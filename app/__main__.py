@@ -32,6 +32,17 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """The uvicorn options `serve` takes from the settings: the WebSocket message-size limit
+    (uvicorn closes with 1009 above it), compression, and client addresses from trusted
+    proxies. Tests serve the app with these too, so they check what production runs."""
+    return {
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "proxy_headers": True,
+    }
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -46,9 +57,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         log_config=logging_config(settings, level=args.log_level),
-        ws_max_size=settings.ws_max_message_bytes,
-        ws_per_message_deflate=settings.ws_per_message_deflate,
-        proxy_headers=True,
+        **uvicorn_options(settings),
     )
     return 0
 

@@ -1,6 +1,6 @@
 """Edit and Cancel (the three dots), host only."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -31,6 +31,19 @@ async def update(api, member, **input_):
     return (await api.data(UPDATE, {"input": input_}, token=member.token))["updateGroupSession"]
 
 
+TIMES = "query($id: ID!) { node(id: $id) { ... on GroupSession { startsAt endsAt durationMinutes } } }"
+
+
+async def times_read_back(api, member, session_id):
+    """startsAt, endsAt and durationMinutes as a fresh request reads them."""
+    node = (await api.data(TIMES, {"id": session_id}, token=member.token))["node"]
+    return node["startsAt"], node["endsAt"], node["durationMinutes"]
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
 async def snapshot():
     row = await GroupSession.get()
     return (row.title, row.objective, row.starts_at, row.ends_at, row.duration_minutes, row.min_participants,
@@ -49,7 +62,10 @@ async def test_host_edits_any_field_and_others_stay(api, world):
     assert edited["objective"] == session["objective"] and edited["minParticipants"] == 1
     assert (edited["startsAt"], edited["endsAt"]) == ("2031-01-10T14:00:00Z", "2031-01-10T14:30:00Z")
     assert [g["name"] for g in edited["guests"]] == ["Mentee1", "Mentee2"]
+    assert await times_read_back(api, world.mentees[1], session["id"]) == (
+        "2031-01-10T14:00:00Z", "2031-01-10T14:30:00Z", 30)
     row = await GroupSession.get()
+    assert (row.starts_at, row.ends_at) == (utc("2031-01-10T14:00:00Z"), utc("2031-01-10T14:30:00Z"))
     assert row.sequence == 1  # the time changed: calendars must move the event
 
 
@@ -154,6 +170,13 @@ async def test_an_ended_session_can_be_neither_edited_nor_cancelled(api, world):
 
 
 async def test_moving_a_session_into_the_future_again_is_allowed(api, world):
-    session = await create_session(api, world, startsAt=in_days(1))
-    result = await update(api, world.host, id=session["id"], startsAt=in_days(2))
+    session = await create_session(api, world, startsAt=in_days(1, hour=17))
+    later = in_days(2, hour=17)
+    result = await update(api, world.host, id=session["id"], startsAt=later)
     assert result["userErrors"] == []
+    moved = (utc(later), utc(later) + timedelta(minutes=90))  # the duration stays
+    assert (utc(result["groupSession"]["startsAt"]), utc(result["groupSession"]["endsAt"])) == moved
+    starts_at, ends_at, minutes = await times_read_back(api, world.host, session["id"])
+    assert (utc(starts_at), utc(ends_at), minutes) == (*moved, 90)
+    row = await GroupSession.get()
+    assert (row.starts_at, row.ends_at) == moved

@@ -25,6 +25,7 @@ MAIL_FROM = "Group Sessions <sessions@example.org>"
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "serve_worker: run the delivery worker inside the app, as `serve` does")
     config.addinivalue_line("markers", "smtp_blackhole: point SMTP at a server that accepts and never answers")
+    config.addinivalue_line("markers", "settings(**changes): further settings for this test (Settings field names)")
 
 
 @pytest.fixture
@@ -47,17 +48,20 @@ async def blackhole() -> AsyncIterator[Blackhole]:
 def settings(settings: Settings, mailbox: Mailbox, request) -> Settings:
     """The suite's settings, sending to `mailbox` (or to `blackhole` for tests marked
     `smtp_blackhole`); the worker runs in the app only for tests marked `serve_worker`
-    (the others drive `worker` themselves)."""
+    (the others drive `worker` themselves); a `settings(...)` marker changes more fields."""
     port = mailbox.port
     if request.node.get_closest_marker("smtp_blackhole"):
         port = request.getfixturevalue("blackhole").port
-    return settings.with_(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_timeout_seconds=5,
-        mail_from=MAIL_FROM,
-        outbox_worker_in_serve=request.node.get_closest_marker("serve_worker") is not None,
-    )
+    changes = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_timeout_seconds": 5,
+        "mail_from": MAIL_FROM,
+        "outbox_worker_in_serve": request.node.get_closest_marker("serve_worker") is not None,
+    }
+    if marker := request.node.get_closest_marker("settings"):
+        changes.update(marker.kwargs)
+    return settings.with_(**changes)
 
 
 class Clock:

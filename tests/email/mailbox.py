@@ -133,18 +133,29 @@ class Mailbox:
 
 
 class Blackhole:
-    """A server that accepts connections and never says a word: SMTP that hangs."""
+    """A server that accepts connections and never says a word: SMTP that hangs.
+
+    `connected` is set once a client connected; `open_connections` counts the clients that
+    have not hung up (a client gives up only when its own timeout ends)."""
 
     def __init__(self) -> None:
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self.connected = asyncio.Event()
+        self.open_connections = 0
 
     async def start(self) -> None:
         async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self._writers.append(writer)
+            self.open_connections += 1
             self.connected.set()
+            try:
+                await reader.read()  # until the client hangs up, or stop() closes the connection
+            except ConnectionError:
+                pass
+            finally:
+                self.open_connections -= 1
 
         self._server = await asyncio.start_server(hold, host="127.0.0.1", port=0)
         self.port = self._server.sockets[0].getsockname()[1]

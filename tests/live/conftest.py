@@ -16,6 +16,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.__main__ import uvicorn_options
 from app.settings import Settings
 
 WAIT = 5.0  # seconds: the bound on every wait in these tests
@@ -46,10 +47,13 @@ def bound_socket() -> socket.socket:
 
 @asynccontextmanager
 async def serve(app, settings: Settings, sock: socket.socket | None = None) -> AsyncIterator[str]:
-    """Serve `app` (whose lifespan the caller already runs) with uvicorn; yields the base URL."""
+    """Serve `app` (whose lifespan the caller already runs) with uvicorn, configured as
+    `python -m app serve` configures it for `settings`; yields the base URL."""
     sock = sock or bound_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", ws_max_size=settings.ws_max_message_bytes)
+    # The options `python -m app serve` gives uvicorn (the message-size limit among them), so
+    # the limits these tests check are the ones the app wires, not the fixture's own.
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", **uvicorn_options(settings))
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 from app.group_sessions.events import RegistrationAdded
 from tests.conftest import JOIN, LEAVE, create_session, join
 from tests.live.conftest import WS, wait_for_subscriptions
+from tests.scale.statements import StatementLog, count_statements
 
 EVENTS = """
 subscription Events($sessionId: ID) {
@@ -249,11 +252,46 @@ async def test_outsiders_cannot_follow_a_session(live, api, world):
         assert message["payload"][0]["extensions"] == {"code": "NOT_FOUND"}
 
 
+PARTICIPANTS = "subscription($id: ID) { registrationEvents(sessionId: $id) { session { participants { edges { node { participant { name } } } } } } }"
+# The same fields under an alias: another document, so another answer's shape.
+SEATS = "subscription($id: ID) { registrationEvents(sessionId: $id) { session { seats: participants { edges { node { participant { name } } } } } } }"
+
+
+def _registration_reads(log: StatementLog) -> int:
+    """SELECTs that read the registration table. Each execution of PARTICIPANTS or SEATS
+    reads the participants once (fresh DataLoaders per execution); the join itself reads the
+    table too, as many times with subscribers as without, so the excess over a join nobody
+    watches is the number of executions."""
+    return sum(1 for s in log.statements if s.startswith("SELECT") and "registration" in s)
+
+
 async def test_subscribers_share_executions_only_when_they_would_get_the_same_answer(live, api, world):
-    """Each message is executed once per (document, variables, viewer): results that depend
-    on the viewer must stay the viewer's own."""
+    """Each message is executed once per (document, variables, viewer): three sockets asking
+    the same thing cost one execution, three different questions cost three, and results
+    that depend on the viewer stay the viewer's own."""
     session = await create_session(api, world)
-    await join(api, world.mentees[0], session["id"])
+    with count_statements() as unwatched:
+        await join(api, world.mentees[0], session["id"])
+    baseline = _registration_reads(unwatched)
+
+    same = [(PARTICIPANTS, {"id": session["id"]})] * 3
+    different = [(PARTICIPANTS, {}), (SEATS, {"id": session["id"]})]  # other variables, other document
+    async with AsyncExitStack() as stack:
+        # One socket each: operations of one socket share a context, and so could share loaders.
+        hosts = [await stack.enter_async_context(WS.signed_in(live, world.host.token)) for _ in same + different]
+        for host, (document, variables) in zip(hosts, same + different):
+            await host.subscribe("p", document, variables)
+        await wait_for_subscriptions(live, len(hosts))
+        with count_statements() as watched:
+            await join(api, world.mentees[1], session["id"])
+            for host in hosts:
+                page = (await host.next("p"))["data"]["registrationEvents"]["session"]
+                names = [edge["node"]["participant"]["name"] for edge in next(iter(page.values()))["edges"]]
+                assert names == ["Hannah", "Mentee0", "Mentee1"]
+        executions = _registration_reads(watched) - baseline
+        assert executions == 1 + len(different), watched.dump()
+    await wait_for_subscriptions(live, 0)
+
     viewer_fields = "subscription($id: ID!) { groupSessionUpdated(id: $id) { participantCount viewerIsAttending viewerCanJoin } }"
     titles = "subscription($id: ID) { registrationEvents(sessionId: $id) { session { title } } }"
     names = "subscription($id: ID) { registrationEvents(sessionId: $id) { registration { participant { name } } } }"
@@ -263,6 +301,9 @@ async def test_subscribers_share_executions_only_when_they_would_get_the_same_an
         WS.signed_in(live, world.host.token) as host_a,
         WS.signed_in(live, world.host.token) as host_b,
     ):
+        # mentees[1] leaves first, so the viewers differ on the next join.
+        left = await api.data(LEAVE, {"id": session["id"]}, token=world.mentees[1].token)
+        assert left["leaveGroupSession"]["userErrors"] == []
         await attending.subscribe("s", viewer_fields, {"id": session["id"]})
         await other.subscribe("s", viewer_fields, {"id": session["id"]})
         await host_a.subscribe("t", titles, {"id": session["id"]})

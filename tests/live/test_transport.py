@@ -139,7 +139,7 @@ async def test_oversized_message_closes_with_1009(live, world, settings):
         huge = "x" * (settings.ws_max_message_bytes + 1)
         await client.subscribe("1", "subscription { registrationEvents { kind } } # " + huge)
         code, _ = await client.closed()
-        assert code == 1009  # "message too big", from uvicorn's ws_max_size
+        assert code == 1009  # "message too big": uvicorn's ws_max_size, as `serve` sets it from WS_MAX_MESSAGE_BYTES
 
 
 async def test_legacy_graphql_ws_protocol_is_refused(live):
@@ -167,4 +167,13 @@ async def test_subscription_over_plain_http_is_a_clear_error(live, world):
         response = await http.post(
             "/graphql", json={"query": EVENTS}, headers={"Authorization": f"Bearer {world.host.token}"}
         )
-    assert response.status_code < 500, response.text
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Subscriptions are served over WebSocket at this path (graphql-transport-ws), not over plain HTTP.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }

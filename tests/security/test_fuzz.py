@@ -259,7 +259,6 @@ async def exercise(fuzz: Fuzz, name: str, variables: dict[str, Any], token: str 
     response = await asyncio.wait_for(
         fuzz.http.post("/graphql", content=body, headers={**headers, "Content-Type": "application/json"}), 30
     )
-    assert response.status_code < 500, response.text[:500]
     assert response.status_code in (200, 400), response.text[:500]
     result = response.json()
     assert isinstance(result, dict) and ("data" in result or "errors" in result), result

@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from app.__main__ import uvicorn_options
 from app.api.pagination import from_global_id, pk_of, to_global_id
 from app.api.scalars import parse_datetime, serialize_datetime
 from app.settings import ConfigError, Settings
@@ -13,6 +14,13 @@ def test_defaults_work_on_a_laptop():
     settings = Settings.from_env({})
     assert settings.database_url.startswith("sqlite://") and settings.public_web_url == "http://127.0.0.1:8000"
     assert not settings.is_production and settings.redis_url is None
+
+
+def test_serve_gives_uvicorn_the_websocket_limits_from_the_environment():
+    """`serve` passes these to uvicorn (tests/live serves through the same options, and
+    test_oversized_message_closes_with_1009 sees the limit enforced)."""
+    settings = Settings.from_env({"WS_MAX_MESSAGE_BYTES": "12345", "WS_PER_MESSAGE_DEFLATE": "true"})
+    assert uvicorn_options(settings) == {"ws_max_size": 12345, "ws_per_message_deflate": True, "proxy_headers": True}
 
 
 @pytest.mark.parametrize("env, message", [
