@@ -61,7 +61,7 @@ async def test_healthz_is_503_while_the_database_is_unreachable(api, settings):
 
 
 async def test_healthz_is_200_again_once_the_database_is_back(api, settings, request):
-    if settings.is_sqlite:
+    if not settings.uses_postgres:
         # Tortoise 1.1.9's SQLite client keeps its lock when reopening the file fails
         # (ConnectionWrapper.__aenter__ raises after acquiring it): every later query, the
         # health check's included, waits forever. SQLite's one connection is never closed

@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from app.api.relay import pk_of
+from app.api.pagination import pk_of
+from app.group_sessions.events import RegistrationAdded
 from app.group_sessions.models import GroupSession, Registration
 from app.notifications.models import OutboxEmail
 from tests.conftest import JOIN, create_session, join
@@ -35,7 +36,7 @@ async def test_a_join_that_times_out_after_writing_is_rolled_back(api, app, worl
 
     wrote, cancelled = [], []
 
-    async def hang_after_the_writes(events, connection):
+    async def hang_after_the_writes(event, connection):
         # Inside the join's transaction, after its seat, its registration and (the handler
         # before this one) its outbox rows were written: the slow step of a real mutation.
         wrote.append(await Registration.filter(session_id=session_pk, user_id=mentee.user.id).using_db(connection).exists())
@@ -45,11 +46,12 @@ async def test_a_join_that_times_out_after_writing_is_rolled_back(api, app, worl
             cancelled.append(True)
             raise
 
-    app.state.effects.in_transaction.append(hang_after_the_writes)
+    handlers = app.state.effects.handlers_for(RegistrationAdded).in_transaction
+    handlers.append(hang_after_the_writes)
     try:
         body = await asyncio.wait_for(api.execute(JOIN, {"id": session["id"]}, token=mentee.token), timeout=TIMEOUT_SECONDS + 8)
     finally:
-        app.state.effects.in_transaction.remove(hang_after_the_writes)
+        handlers.remove(hang_after_the_writes)
 
     assert [e["extensions"]["code"] for e in body["errors"]] == ["TIMEOUT"]
     assert not (body.get("data") or {}).get("joinGroupSession")
