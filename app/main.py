@@ -12,7 +12,6 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app.accounts.rate_limit import limiter_from_settings
 from app.db import tortoise_config
-from app.group_sessions.events import Effects
 from app.handlers import build_handlers
 from app.live.broker import Broker, InMemoryBroker
 from app.live.redis_broker import RedisBroker
@@ -79,6 +78,6 @@ def app_from_env() -> Starlette:
     # Everything built so far (modules, schema, ORM metadata) lives as long as the process:
     # take it out of the garbage collector's full passes, which otherwise walk it again and
     # again while a thousand subscribers are being served (measured: ~35% of the time spent
-    # per delivered event, see README, "Live updates").
+    # per delivered event, see docs/live.md).
     gc.freeze()
     return app

@@ -1,6 +1,6 @@
 """Static cost of an operation, computed before it runs.
 
-Weights (README's security section lists them too):
+Weights (docs/security.md lists them too):
 
 - a scalar or enum field costs SCALAR_COST (1), lists of scalars included: they are
   computed from a row already loaded;
