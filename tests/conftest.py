@@ -1,8 +1,8 @@
 """Shared fixtures: a real app per test on its own migrated database, driven through /graphql.
 
 Database per test: the committed migrations are applied once per run to a template, and
-each test gets a fresh copy (SQLite) or a fresh database cloned from a template
-(PostgreSQL, when TEST_DATABASE_URL names one).
+each test gets a fresh copy (SQLite pass) or a fresh database cloned from a template
+(PostgreSQL pass). tests/backends.py says which pass this is and where the services are.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -26,12 +25,21 @@ from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
+from tests import backends
 
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
 
+def pytest_configure(config) -> None:
+    if backends.test_pass() == "postgres" and (reason := backends.postgres_absence()):
+        raise pytest.UsageError(f"TEST_PASS is postgres, but {reason}")
+
+
 def pytest_report_header(config) -> str:
-    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'SQLite (set TEST_DATABASE_URL=postgres://... for PostgreSQL)'}"
+    database = (
+        f"PostgreSQL ({backends.address(backends.postgres_url())})" if backends.test_pass() == "postgres" else "SQLite"
+    )
+    return f"database: {database} pass; PostgreSQL: {backends.postgres_absence() or 'answers'}; Redis: {backends.redis_absence() or 'answers'}"
 
 
 # --- databases ---------------------------------------------------------------------------
@@ -46,9 +54,8 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def database_url(request, tmp_path) -> str:
-    """A freshly migrated, empty database for this test."""
-    base = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if base.startswith("postgres"):
+    """A freshly migrated, empty database for this test, on the pass's database."""
+    if backends.test_pass() == "postgres":
         return request.getfixturevalue("postgres_database")
     template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "app.sqlite3"
@@ -58,55 +65,24 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_template() -> str:
-    """Name of a migrated template database on the TEST_DATABASE_URL server."""
-    import asyncpg
+    """Name of a migrated template database on the PostgreSQL server (tests/backends.py)."""
+    server = backends.require_postgres()
 
-    base = os.environ["TEST_DATABASE_URL"]
-    name = f"gs_template_{uuid.uuid4().hex[:8]}"
+    async def create() -> str:
+        name = await backends.create_database(server, "gs_template_")
+        await migrate_database(backends.on_database(server, name))
+        return name
 
-    async def create() -> None:
-        conn = await asyncpg.connect(_pg_url(base, "postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        await migrate_database(_pg_url(base, name))
-
-    asyncio.run(create())
+    name = asyncio.run(create())
     yield name
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(_pg_url(base, "postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(backends.drop_database(server, name))
 
 
 @pytest.fixture
 async def postgres_database(postgres_template) -> AsyncIterator[str]:
-    import asyncpg
-
-    base = os.environ["TEST_DATABASE_URL"]
-    name = f"gs_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_pg_url(base, "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    finally:
-        await conn.close()
-    yield _pg_url(base, name)
-    conn = await asyncpg.connect(_pg_url(base, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def _pg_url(base: str, database: str) -> str:
-    head, _, _ = base.rstrip("/").rpartition("/")
-    return f"{head}/{database}"
+    """A fresh database cloned from the migrated template; its URL."""
+    async with backends.postgres_database(backends.require_postgres(), template=postgres_template) as url:
+        yield url
 
 
 # --- the app -------------------------------------------------------------------------------

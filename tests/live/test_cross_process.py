@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import JOIN, LEAVE, create_session
 from tests.live.conftest import WAIT, WS, http_gql, wait_for_subscriptions
-from tests.live.redis_support import shared_redis_url, unique_prefix
+from tests.backends import require_redis
+from tests.live.redis_support import unique_prefix
 from tests.processes import free_port
 
 pytestmark = pytest.mark.redis
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def settings(settings):
-    return settings.with_(redis_url=shared_redis_url(), redis_key_prefix=unique_prefix())
+    return settings.with_(redis_url=require_redis(), redis_key_prefix=unique_prefix())
 
 
 class ServeProcess:

@@ -23,7 +23,8 @@ from app.group_sessions import services
 from app.group_sessions.events import Effects
 from app.group_sessions.models import GroupSession, Registration
 from tests.conftest import JOIN
-from tests.live.redis_support import shared_redis_url, unique_prefix
+from tests.backends import require_redis
+from tests.live.redis_support import unique_prefix
 from tests.processes import free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +94,7 @@ async def test_500_members_race_for_40_seats_through_two_workers(app, world, dat
         effects=Effects(),
     )
     session_gid = to_global_id("GroupSession", session.id)
-    server = Server(database_url, workers=2, redis_url=shared_redis_url())
+    server = Server(database_url, workers=2, redis_url=require_redis())
     try:
         await server.wait_ready()
         limits = httpx.Limits(max_connections=JOINERS, max_keepalive_connections=JOINERS)
