@@ -26,6 +26,7 @@ from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
 from tests import backends
+from tests.documents import CREATE, JOIN
 
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
@@ -204,17 +205,6 @@ def in_days(days: float, hour: int | None = None) -> str:
     return moment.isoformat()
 
 
-CREATE = """
-mutation Create($input: CreateGroupSessionInput!) {
-  createGroupSession(input: $input) {
-    groupSession { id title objective startsAt endsAt durationMinutes minParticipants maxParticipants
-                   participantCount spotsLeft isFull status url viewerIsHost viewerIsAttending viewerCanEdit
-                   host { id name } program { id name } guests { id name } }
-    userErrors { field message code }
-  }
-}
-"""
-
 
 async def create_session(api: GraphQLClient, world: World, **overrides: Any) -> dict:
     """Create a session hosted by world.host (or `as_`) and return it; asserts success."""
@@ -232,25 +222,6 @@ async def create_session(api: GraphQLClient, world: World, **overrides: Any) -> 
     assert result["userErrors"] == [], result["userErrors"]
     return result["groupSession"]
 
-
-JOIN = """
-mutation Join($id: ID!) {
-  joinGroupSession(input: {id: $id}) {
-    registration { id isHost participant { name } session { id } }
-    groupSession { id participantCount spotsLeft isFull viewerIsAttending viewerCanJoin viewerCannotJoinReasons }
-    userErrors { field message code }
-  }
-}
-"""
-
-LEAVE = """
-mutation Leave($id: ID!) {
-  leaveGroupSession(input: {id: $id}) {
-    groupSession { id participantCount spotsLeft viewerIsAttending }
-    userErrors { field message code }
-  }
-}
-"""
 
 
 async def join(api: GraphQLClient, member: Member, session_id: str) -> dict:

@@ -103,22 +103,3 @@ async def postgres_app(settings: Settings) -> AsyncIterator:
                 yield application
         finally:
             EXECUTOR_CACHE.clear()
-
-
-UPDATE = """
-mutation Update($input: UpdateGroupSessionInput!) {
-  updateGroupSession(input: $input) {
-    groupSession { id startsAt endsAt durationMinutes }
-    userErrors { field message code }
-  }
-}
-"""
-
-CANCEL = """
-mutation Cancel($input: CancelGroupSessionInput!) {
-  cancelGroupSession(input: $input) {
-    groupSession { id status }
-    userErrors { field message code }
-  }
-}
-"""

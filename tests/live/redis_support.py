@@ -11,7 +11,7 @@ import uuid
 import redis
 
 from tests.backends import skip_or_fail_for_redis
-from tests.processes import free_port
+from tests.servers import free_port
 
 
 def unique_prefix() -> str:

@@ -17,12 +17,8 @@ from app.main import create_app
 from app.settings import Settings
 from tests.backends import require_redis
 from tests.conftest import GraphQLClient
+from tests.documents import SIGN_IN
 
-SIGN_IN = """
-mutation($email: String!, $password: String!) {
-  signIn(input: {email: $email, password: $password}) { token viewer { name } userErrors { field message code } }
-}
-"""
 SIGN_OUT = "mutation { signOut { signedOut userErrors { code } } }"
 
 
