@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,6 +27,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests import backends
 from tests.documents import CREATE, JOIN
+from tests.smtp_guard import DefaultSmtpWatch, SmtpTrap
 
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
@@ -89,11 +90,43 @@ async def postgres_database(postgres_template) -> AsyncIterator[str]:
 # --- the app -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def smtp_trap() -> Iterator[SmtpTrap]:
+    trap = SmtpTrap()
+    yield trap
+    trap.close()
+
+
+@pytest.fixture(autouse=True)
+def no_mail_to_a_server_the_test_did_not_start(smtp_trap) -> Iterator[None]:
+    """Fails the test if, while it ran, an app connected to the root settings' SMTP address
+    (the trap) or, from this process, to the default one (localhost:1025, a developer's
+    Mailpit): mail leaves a test only for a server the test started (tests/email)."""
+    watch = DefaultSmtpWatch.install()
+    trapped, defaulted = smtp_trap.connections, watch.connections
+    yield
+    if smtp_trap.connections > trapped or watch.connections > defaulted:
+        pytest.fail(
+            f"an app tried to deliver mail to a server this test did not start "
+            f"({smtp_trap.connections - trapped} connection(s) to the root settings' SMTP trap, "
+            f"{watch.connections - defaulted} to the default localhost:{watch.port}): derive settings "
+            f"from the `settings` fixture with settings.with_(...), and give mail a tests/email mailbox"
+        )
+
+
 @pytest.fixture
-def settings(database_url) -> Settings:
-    # No background mail delivery in tests that do not ask for it: outbox rows are still
-    # written, and tests/email/ runs the worker against its own SMTP server.
-    return Settings(database_url=database_url, public_web_url=PUBLIC_WEB_URL, outbox_worker_in_serve=False)
+def settings(database_url, smtp_trap) -> Settings:
+    """The settings every test starts from; fixtures only narrow them (settings.with_).
+    No background mail delivery in tests that do not ask for it: outbox rows are still
+    written, and tests/email/ runs the worker against its own SMTP server. SMTP points at
+    the session's trap, so mail nobody asked for fails the test instead of going out."""
+    return Settings(
+        database_url=database_url,
+        public_web_url=PUBLIC_WEB_URL,
+        outbox_worker_in_serve=False,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_trap.port,
+    )
 
 
 @pytest.fixture
