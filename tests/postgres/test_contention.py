@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import httpx
+import pytest
 
 from app.accounts.models import AccessToken, Membership, ProgramRole, User
 from app.accounts.services import hash_token
@@ -39,6 +40,7 @@ async def seed_members(program_id: int, count: int, prefix: str) -> list[str]:
     return tokens
 
 
+@pytest.mark.timeout(400)  # start-up (60 s) and 500 joins (180 s) bounded inside
 async def test_500_members_race_for_40_seats_through_two_workers(app, world, settings, tmp_path):
     tokens = await seed_members(world.program.id, JOINERS, "racer")
     session = await services.create_group_session(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests import backends
 from tests.postgres.plans import Scale, check
 
@@ -25,6 +27,7 @@ def _expected_plans() -> list[str]:
     ]
 
 
+@pytest.mark.timeout(700)  # its own bound is 600 s (seeding a million rows)
 async def test_no_list_query_scans_a_big_table_at_scale():
     result = await asyncio.wait_for(
         check(backends.require_postgres(), Scale(sessions=100_000, registrations=1_000_000), verbose=False),
