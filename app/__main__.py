@@ -180,6 +180,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         )
         worker.start()
         await stop.wait()
+        # Said before waiting, so whoever sent the signal can see it was heard.
+        print("outbox worker: stopping after the message in flight, if any", file=sys.stderr)
         await worker.stop()
         return 0
 

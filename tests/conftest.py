@@ -1,8 +1,8 @@
 """Shared fixtures: a real app per test on its own migrated database, driven through /graphql.
 
 Database per test: the committed migrations are applied once per run to a template, and
-each test gets a fresh copy (SQLite) or a fresh database cloned from a template
-(PostgreSQL, when TEST_DATABASE_URL names one).
+each test gets a fresh copy (SQLite pass) or a fresh database cloned from a template
+(PostgreSQL pass). tests/backends.py says which pass this is and where the services are.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,12 +25,23 @@ from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
+from tests import backends
+from tests.documents import CREATE, JOIN
+from tests.smtp_guard import DefaultSmtpWatch, SmtpTrap
 
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
 
+def pytest_configure(config) -> None:
+    if backends.test_pass() == "postgres" and (reason := backends.postgres_absence()):
+        raise pytest.UsageError(f"TEST_PASS is postgres, but {reason}")
+
+
 def pytest_report_header(config) -> str:
-    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'SQLite (set TEST_DATABASE_URL=postgres://... for PostgreSQL)'}"
+    database = (
+        f"PostgreSQL ({backends.address(backends.postgres_url())})" if backends.test_pass() == "postgres" else "SQLite"
+    )
+    return f"database: {database} pass; PostgreSQL: {backends.postgres_absence() or 'answers'}; Redis: {backends.redis_absence() or 'answers'}"
 
 
 # --- databases ---------------------------------------------------------------------------
@@ -46,9 +56,8 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def database_url(request, tmp_path) -> str:
-    """A freshly migrated, empty database for this test."""
-    base = os.environ.get("TEST_DATABASE_URL", "").strip()
-    if base.startswith("postgres"):
+    """A freshly migrated, empty database for this test, on the pass's database."""
+    if backends.test_pass() == "postgres":
         return request.getfixturevalue("postgres_database")
     template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "app.sqlite3"
@@ -58,65 +67,66 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_template() -> str:
-    """Name of a migrated template database on the TEST_DATABASE_URL server."""
-    import asyncpg
+    """Name of a migrated template database on the PostgreSQL server (tests/backends.py)."""
+    server = backends.require_postgres()
 
-    base = os.environ["TEST_DATABASE_URL"]
-    name = f"gs_template_{uuid.uuid4().hex[:8]}"
+    async def create() -> str:
+        name = await backends.create_database(server, "gs_template_")
+        await migrate_database(backends.on_database(server, name))
+        return name
 
-    async def create() -> None:
-        conn = await asyncpg.connect(_pg_url(base, "postgres"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        await migrate_database(_pg_url(base, name))
-
-    asyncio.run(create())
+    name = asyncio.run(create())
     yield name
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(_pg_url(base, "postgres"))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(drop())
+    asyncio.run(backends.drop_database(server, name))
 
 
 @pytest.fixture
 async def postgres_database(postgres_template) -> AsyncIterator[str]:
-    import asyncpg
-
-    base = os.environ["TEST_DATABASE_URL"]
-    name = f"gs_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_pg_url(base, "postgres"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    finally:
-        await conn.close()
-    yield _pg_url(base, name)
-    conn = await asyncpg.connect(_pg_url(base, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def _pg_url(base: str, database: str) -> str:
-    head, _, _ = base.rstrip("/").rpartition("/")
-    return f"{head}/{database}"
+    """A fresh database cloned from the migrated template; its URL."""
+    async with backends.postgres_database(backends.require_postgres(), template=postgres_template) as url:
+        yield url
 
 
 # --- the app -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def smtp_trap() -> Iterator[SmtpTrap]:
+    trap = SmtpTrap()
+    yield trap
+    trap.close()
+
+
+@pytest.fixture(autouse=True)
+def no_mail_to_a_server_the_test_did_not_start(smtp_trap) -> Iterator[None]:
+    """Fails the test if, while it ran, an app connected to the root settings' SMTP address
+    (the trap) or, from this process, to the default one (localhost:1025, a developer's
+    Mailpit): mail leaves a test only for a server the test started (tests/email)."""
+    watch = DefaultSmtpWatch.install()
+    trapped, defaulted = smtp_trap.connections, watch.connections
+    yield
+    if smtp_trap.connections > trapped or watch.connections > defaulted:
+        pytest.fail(
+            f"an app tried to deliver mail to a server this test did not start "
+            f"({smtp_trap.connections - trapped} connection(s) to the root settings' SMTP trap, "
+            f"{watch.connections - defaulted} to the default localhost:{watch.port}): derive settings "
+            f"from the `settings` fixture with settings.with_(...), and give mail a tests/email mailbox"
+        )
+
+
 @pytest.fixture
-def settings(database_url) -> Settings:
-    # No background mail delivery in tests that do not ask for it: outbox rows are still
-    # written, and tests/email/ runs the worker against its own SMTP server.
-    return Settings(database_url=database_url, public_web_url=PUBLIC_WEB_URL, outbox_worker_in_serve=False)
+def settings(database_url, smtp_trap) -> Settings:
+    """The settings every test starts from; fixtures only narrow them (settings.with_).
+    No background mail delivery in tests that do not ask for it: outbox rows are still
+    written, and tests/email/ runs the worker against its own SMTP server. SMTP points at
+    the session's trap, so mail nobody asked for fails the test instead of going out."""
+    return Settings(
+        database_url=database_url,
+        public_web_url=PUBLIC_WEB_URL,
+        outbox_worker_in_serve=False,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_trap.port,
+    )
 
 
 @pytest.fixture
@@ -228,17 +238,6 @@ def in_days(days: float, hour: int | None = None) -> str:
     return moment.isoformat()
 
 
-CREATE = """
-mutation Create($input: CreateGroupSessionInput!) {
-  createGroupSession(input: $input) {
-    groupSession { id title objective startsAt endsAt durationMinutes minParticipants maxParticipants
-                   participantCount spotsLeft isFull status url viewerIsHost viewerIsAttending viewerCanEdit
-                   host { id name } program { id name } guests { id name } }
-    userErrors { field message code }
-  }
-}
-"""
-
 
 async def create_session(api: GraphQLClient, world: World, **overrides: Any) -> dict:
     """Create a session hosted by world.host (or `as_`) and return it; asserts success."""
@@ -256,25 +255,6 @@ async def create_session(api: GraphQLClient, world: World, **overrides: Any) -> 
     assert result["userErrors"] == [], result["userErrors"]
     return result["groupSession"]
 
-
-JOIN = """
-mutation Join($id: ID!) {
-  joinGroupSession(input: {id: $id}) {
-    registration { id isHost participant { name } session { id } }
-    groupSession { id participantCount spotsLeft isFull viewerIsAttending viewerCanJoin viewerCannotJoinReasons }
-    userErrors { field message code }
-  }
-}
-"""
-
-LEAVE = """
-mutation Leave($id: ID!) {
-  leaveGroupSession(input: {id: $id}) {
-    groupSession { id participantCount spotsLeft viewerIsAttending }
-    userErrors { field message code }
-  }
-}
-"""
 
 
 async def join(api: GraphQLClient, member: Member, session_id: str) -> dict:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from graphql import build_schema, parse, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,6 +17,7 @@ def readme_documents() -> list[str]:
     return re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
 
 
+@pytest.mark.timeout(300)  # the demo process alone is bounded at 120 s
 async def test_the_readme_journey_works_on_the_demo_data(api, database_url):
     demo = subprocess.run([sys.executable, "-m", "app", "demo"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "DATABASE_URL": database_url}, timeout=120)

@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -56,6 +57,7 @@ class RedisBroker:
         ping_interval: float = 5.0,
         reconnect_min: float = 0.1,
         reconnect_max: float = 5.0,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.fanout = LocalFanout(queue_size)
         self.prefix = prefix
@@ -64,6 +66,9 @@ class RedisBroker:
         self.ping_interval = ping_interval
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
+        # How the broker waits between reconnection attempts: a test passes one that also
+        # notes each delay, and so sees the backoff without timing it.
+        self._sleep = sleep
         # redis-py 8's from_url() retries nothing: without this, the first PUBLISH after a
         # Redis restart fails on the pool's dead connection instead of reconnecting.
         self._publisher = Redis.from_url(
@@ -164,7 +169,7 @@ class RedisBroker:
                 except Exception:  # noqa: BLE001 - the connection is being thrown away anyway
                     pass
             delay = min(self.reconnect_max, self.reconnect_min * 2 ** min(failures, 16))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await self._sleep(delay * random.uniform(0.5, 1.0))
 
     async def _subscribe(self, pubsub) -> None:
         """PSUBSCRIBE and wait for Redis to confirm it: only then are messages sure to arrive."""

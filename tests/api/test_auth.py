@@ -4,14 +4,8 @@ import pytest
 
 from app.accounts import services as accounts
 from app.accounts.models import AccessToken
+from tests.documents import SIGN_IN
 
-SIGN_IN = """
-mutation SignIn($email: String!, $password: String!) {
-  signIn(input: {email: $email, password: $password}) {
-    token viewer { id name email timeZone } userErrors { field message code }
-  }
-}
-"""
 VIEWER = "{ viewer { id name email } }"
 
 

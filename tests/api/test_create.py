@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 import pytest
 
 from app.group_sessions.models import GroupSession, Guest, Registration
-from tests.conftest import CREATE, create_session, in_days
+from tests.conftest import create_session, in_days
+from tests.documents import CREATE
 
 
 async def counts() -> tuple[int, int, int]:

@@ -7,24 +7,7 @@ import pytest
 from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Guest, Registration
 from tests.conftest import create_session, in_days, join
-
-UPDATE = """
-mutation($input: UpdateGroupSessionInput!) {
-  updateGroupSession(input: $input) {
-    groupSession { id title objective startsAt endsAt durationMinutes minParticipants maxParticipants
-                   participantCount spotsLeft guests { name } }
-    userErrors { field message code }
-  }
-}
-"""
-CANCEL = """
-mutation($id: ID!, $reason: String) {
-  cancelGroupSession(input: {id: $id, reason: $reason}) {
-    groupSession { id status cancellationReason viewerCanEdit viewerCanJoin participantCount }
-    userErrors { field message code }
-  }
-}
-"""
+from tests.documents import CANCEL, UPDATE
 
 
 async def update(api, member, **input_):

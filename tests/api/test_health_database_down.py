@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from tortoise.connection import connections
 
-from tests.conftest import _pg_url
+from tests import backends
 
 
 @contextlib.asynccontextmanager
@@ -18,7 +18,7 @@ async def database_unreachable(database_url: str):
     """Cut the app off from its database (its own test database only), then give it back."""
     if database_url.startswith("postgres"):
         name = database_url.rsplit("/", 1)[1]
-        admin = await asyncpg.connect(_pg_url(database_url, "postgres"))
+        admin = await asyncpg.connect(backends.on_database(database_url, "postgres"))
         try:
             # No new connection may open, and the pool's open ones are ended.
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')

@@ -7,7 +7,8 @@ import pytest
 
 from app.clock import utcnow
 from app.group_sessions.models import GroupSession, Registration
-from tests.conftest import LEAVE, create_session, join
+from tests.conftest import create_session, join
+from tests.documents import CANCEL, LEAVE
 
 
 async def state(session_gid_pk: int) -> tuple[int, list[int]]:
@@ -81,8 +82,7 @@ async def test_a_started_session_cannot_be_joined_or_left(api, world):
 
 async def test_a_cancelled_session_cannot_be_joined(api, world):
     session = await create_session(api, world)
-    await api.data('mutation($id: ID!) { cancelGroupSession(input: {id: $id}) { userErrors { code } } }',
-                   {"id": session["id"]}, token=world.host.token)
+    await api.data(CANCEL, {"id": session["id"]}, token=world.host.token)
     await assert_refused(api, world.mentees[0], session["id"], "SESSION_CANCELLED")
     assert await Registration.all().count() == 1
 

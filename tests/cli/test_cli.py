@@ -10,7 +10,6 @@ import pytest
 
 from app.api.pagination import from_global_id
 from app.main import create_app
-from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +33,7 @@ def test_migrate_is_idempotent(db):
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
-def test_operators_set_up_a_program_and_the_token_works_through_the_api(db):
+def test_operators_set_up_a_program_and_the_token_works_through_the_api(db, settings):
     program = run(["create-program", "Data Science Mentoring"], db)
     assert program.returncode == 0, program.stderr
     program_id = program.stdout.strip()
@@ -51,7 +50,7 @@ def test_operators_set_up_a_program_and_the_token_works_through_the_api(db):
     import asyncio
 
     async def ask():
-        app = create_app(Settings(database_url=db))
+        app = create_app(settings.with_(database_url=db))
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
                 response = await http.post(

@@ -4,9 +4,6 @@ nothing waits on timers."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +14,7 @@ from app.db import migrate_database
 from app.main import create_app
 from app.notifications.worker import OutboxWorker
 from app.settings import Settings
+from tests import backends
 from tests.email.mailbox import Blackhole, Mailbox
 
 MAIL_FROM = "Group Sessions <sessions@example.org>"
@@ -90,56 +88,18 @@ def worker(settings: Settings, clock: Clock, app) -> OutboxWorker:
 
 @pytest.fixture
 async def postgres_app(settings: Settings) -> AsyncIterator:
-    """The app on a fresh, migrated PostgreSQL database of its own; skips when no server
-    answers (TEST_DATABASE_URL or TEST_POSTGRES_URL, else postgres@127.0.0.1:5432)."""
-    import asyncpg
-
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        base = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    head = base.rstrip("/").rpartition("/")[0]
-    try:
-        admin = await asyncio.wait_for(asyncpg.connect(f"{head}/postgres"), timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        pytest.skip(f"PostgreSQL not reachable at {head}: {error}")
-    name = f"email_test_{uuid.uuid4().hex[:10]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{head}/{name}"
-    # Tortoise caches each model's INSERT per connection name, in the SQL dialect of the
-    # first database that used it: after SQLite tests in this process, PostgreSQL would get
-    # "?" placeholders. One process serves one database in real use; here we switch.
-    EXECUTOR_CACHE.clear()
-    try:
-        await migrate_database(url)
-        application = create_app(settings.with_(database_url=url, outbox_worker_in_serve=False))
-        async with application.router.lifespan_context(application):
-            yield application
-    finally:
-        admin = await asyncpg.connect(f"{head}/postgres")
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    """The app on a fresh, migrated PostgreSQL database of its own, in either pass; skips
+    when no PostgreSQL answers (tests/backends.py)."""
+    server = backends.require_postgres()
+    async with backends.postgres_database(server, prefix="email_test_") as url:
+        # Tortoise caches each model's INSERT per connection name, in the SQL dialect of the
+        # first database that used it: after SQLite tests in this process, PostgreSQL would get
+        # "?" placeholders. One process serves one database in real use; here we switch.
         EXECUTOR_CACHE.clear()
-
-
-UPDATE = """
-mutation Update($input: UpdateGroupSessionInput!) {
-  updateGroupSession(input: $input) {
-    groupSession { id startsAt endsAt durationMinutes }
-    userErrors { field message code }
-  }
-}
-"""
-
-CANCEL = """
-mutation Cancel($input: CancelGroupSessionInput!) {
-  cancelGroupSession(input: $input) {
-    groupSession { id status }
-    userErrors { field message code }
-  }
-}
-"""
+        try:
+            await migrate_database(url)
+            application = create_app(settings.with_(database_url=url, outbox_worker_in_serve=False))
+            async with application.router.lifespan_context(application):
+                yield application
+        finally:
+            EXECUTOR_CACHE.clear()

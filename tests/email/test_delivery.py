@@ -5,22 +5,20 @@ and re-queue through the CLI."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from app.group_sessions.events import RegistrationAdded
 from app.notifications.models import OutboxEmail, OutboxStatus
 from app.notifications.worker import OutboxWorker, retry_delay
-from tests.conftest import JOIN, create_session, join
+from tests.conftest import create_session, join
+from tests.documents import JOIN
 from tests.email.mailbox import Mailbox
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import ROOT, process_environment
 
 
 def message_ids(mailbox: Mailbox) -> Counter:
@@ -299,13 +297,8 @@ async def test_a_worker_skips_rows_another_worker_holds_instead_of_waiting(postg
 
 
 async def run_cli(settings, *args: str) -> str:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "SMTP_HOST": settings.smtp_host,
-        "SMTP_PORT": str(settings.smtp_port),
-        "MAIL_FROM": settings.mail_from,
-    }
+    """`python -m app <args>` with the test's settings; its output (it must exit 0)."""
+    env = process_environment(settings)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

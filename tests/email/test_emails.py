@@ -12,8 +12,8 @@ import pytest
 from app.accounts.models import User
 from app.api.pagination import pk_of
 from app.notifications.models import OutboxEmail, OutboxStatus
-from tests.conftest import LEAVE, PUBLIC_WEB_URL, create_session, join
-from tests.email.conftest import CANCEL, UPDATE
+from tests.conftest import PUBLIC_WEB_URL, create_session, join
+from tests.documents import CANCEL, LEAVE, UPDATE
 
 UTC = timezone.utc
 
@@ -175,7 +175,7 @@ async def test_cancellation_tells_everyone_registered_and_cancels_the_event(api,
     mailbox.take()
 
     reason = "I am ill <sorry>.\nWe will find another date."
-    data = await api.data(CANCEL, {"input": {"id": session["id"], "reason": reason}}, token=world.host.token)
+    data = await api.data(CANCEL, {"id": session["id"], "reason": reason}, token=world.host.token)
     assert data["cancelGroupSession"]["groupSession"]["status"] == "CANCELLED"
     await worker.drain()
     assert sorted(m.to for m in mailbox.received) == sorted(

@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import uuid
 from collections import Counter
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from app.notifications.models import OutboxEmail, OutboxStatus
 from tests.email.mailbox import Mailbox
+from tests.servers import app_process
 
-ROOT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 1  # OUTBOX_POLL_SECONDS is whole seconds; the default is 5
 
 
@@ -47,29 +44,6 @@ async def mailbox():
     await box.stop()
 
 
-async def start_worker(settings, tmp_path: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "SMTP_HOST": settings.smtp_host,
-        "SMTP_PORT": str(settings.smtp_port),
-        "MAIL_FROM": settings.mail_from,
-        "OUTBOX_POLL_SECONDS": str(POLL_SECONDS),
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app", "worker", cwd=ROOT, env=env, stdout=log, stderr=log,
-    )
-    log.close()
-    return process
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.kill()
-        await asyncio.wait_for(process.wait(), timeout=10)
-
-
 async def write_row_as_another_process_would(name: str) -> str:
     """An outbox row inserted straight into the database, due now: no commit hook, no wake-up."""
     message_id = f"<{uuid.uuid4().hex}@example.org>"
@@ -86,11 +60,10 @@ def received_ids(mailbox: Mailbox) -> Counter:
 
 
 async def test_a_running_worker_sends_what_another_process_wrote_at_its_next_poll(app, settings, mailbox, tmp_path):
-    process = await start_worker(settings, tmp_path)
-    try:
-        # Found by the first pass or the first poll (the bound covers the process's start-up).
+    async with app_process("worker", settings.with_(outbox_poll_seconds=POLL_SECONDS), tmp_path / "worker.log"):
+        # Found by the first pass or the first poll.
         message_id = await write_row_as_another_process_would("polly")
-        await mailbox.wait_for(1, timeout=3 * POLL_SECONDS + 4)
+        await mailbox.wait_for(1, timeout=2 * POLL_SECONDS + 4)
         assert received_ids(mailbox) == Counter({message_id: 1})
 
         # Written after that pass claimed its batch: only a poll can find this one, and it
@@ -102,26 +75,23 @@ async def test_a_running_worker_sends_what_another_process_wrote_at_its_next_pol
         async with asyncio.timeout(5):
             while await OutboxEmail.filter(status=OutboxStatus.SENT).count() < 2:
                 await asyncio.sleep(0.05)
-    finally:
-        await stop(process)
 
 
 async def test_sigterm_lets_the_message_in_flight_finish_then_exits_0(app, settings, mailbox, tmp_path):
     mailbox.hold = True
-    process = await start_worker(settings, tmp_path)
-    try:
+    async with app_process("worker", settings.with_(outbox_poll_seconds=POLL_SECONDS), tmp_path / "worker.log") as worker:
         message_id = await write_row_as_another_process_would("inflight")
-        await asyncio.wait_for(mailbox.in_data.wait(), timeout=3 * POLL_SECONDS + 4)
+        await asyncio.wait_for(mailbox.in_data.wait(), timeout=2 * POLL_SECONDS + 4)
 
-        process.send_signal(signal.SIGTERM)
-        # It does not walk away from the message the mail server is accepting...
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(process.wait()), timeout=0.5)
+        worker.send_signal(signal.SIGTERM)
+        # It heard the signal, and does not walk away from the message the mail server is
+        # accepting: still running, with the message unanswered...
+        await worker.wait_for_log("outbox worker: stopping", timeout=10)
+        assert worker.returncode is None
+        assert await OutboxEmail.filter(status=OutboxStatus.SENDING).count() == 1
         mailbox.release.set()
         # ...and exits cleanly once it is accepted.
-        assert await asyncio.wait_for(process.wait(), timeout=10) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        await stop(process)
+        assert await worker.wait(timeout=10) == 0, worker.log()
     assert received_ids(mailbox) == Counter({message_id: 1})
     (row,) = await OutboxEmail.all()
     assert (row.status, row.attempts) == (OutboxStatus.SENT, 1)
@@ -129,13 +99,10 @@ async def test_sigterm_lets_the_message_in_flight_finish_then_exits_0(app, setti
 
 
 async def test_sigterm_stops_an_idle_worker_at_once(app, settings, mailbox, tmp_path):
-    process = await start_worker(settings, tmp_path)
-    try:
+    async with app_process("worker", settings.with_(outbox_poll_seconds=POLL_SECONDS), tmp_path / "worker.log") as worker:
         # Idle: it has sent what was due, and waits for the next poll.
         await write_row_as_another_process_would("first")
-        await mailbox.wait_for(1, timeout=3 * POLL_SECONDS + 4)
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), timeout=5) == 0, (tmp_path / "worker.log").read_text()
-    finally:
-        await stop(process)
+        await mailbox.wait_for(1, timeout=2 * POLL_SECONDS + 4)
+        worker.send_signal(signal.SIGTERM)
+        assert await worker.wait(timeout=5) == 0, worker.log()
     assert await OutboxEmail.filter(status__not=OutboxStatus.SENT).count() == 0

@@ -1,78 +1,36 @@
-"""Live fixtures: the app served by a real uvicorn on 127.0.0.1 (in this event loop), and a
-graphql-transport-ws client over a real WebSocket (the `websockets` library)."""
+"""Live fixtures: the app served by a real uvicorn on 127.0.0.1 (in this event loop, by
+tests/servers.py), and a graphql-transport-ws client over a real WebSocket (the `websockets` library)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.__main__ import uvicorn_options
 from app.settings import Settings
+from tests.servers import serve_in_process
 
 WAIT = 5.0  # seconds: the bound on every wait in these tests
 PROTOCOL = "graphql-transport-ws"
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    from tests.conftest import PUBLIC_WEB_URL
-
+def settings(settings: Settings) -> Settings:
     # A short init timeout so the 4408 test is quick; a small cap to test it.
-    return Settings(
-        database_url=database_url,
-        public_web_url=PUBLIC_WEB_URL,
-        ws_connection_init_timeout_seconds=1,
-        ws_max_subscriptions=3,
-        ws_max_message_bytes=8_000,
-    )
-
-
-def bound_socket() -> socket.socket:
-    """A listening socket on a free port of 127.0.0.1 (handed to uvicorn: no port race)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@asynccontextmanager
-async def serve(app, settings: Settings, sock: socket.socket | None = None) -> AsyncIterator[str]:
-    """Serve `app` (whose lifespan the caller already runs) with uvicorn, configured as
-    `python -m app serve` configures it for `settings`; yields the base URL."""
-    sock = sock or bound_socket()
-    port = sock.getsockname()[1]
-    # The options `python -m app serve` gives uvicorn (the message-size limit among them), so
-    # the limits these tests check are the ones the app wires, not the fixture's own.
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", **uvicorn_options(settings))
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(WAIT):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
-        sock.close()
+    return settings.with_(ws_connection_init_timeout_seconds=1, ws_max_subscriptions=3, ws_max_message_bytes=8_000)
 
 
 @pytest.fixture
 async def live(app, settings) -> AsyncIterator[str]:
-    """Base URL of the test's app served by uvicorn."""
-    async with serve(app, settings) as url:
+    """Base URL of the test's app served by uvicorn (tests/servers.py)."""
+    async with serve_in_process(app, settings) as url:
         yield url
 
 

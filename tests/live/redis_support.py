@@ -1,44 +1,22 @@
-"""Finding Redis for the tests (skip with one line when there is none), and running a
-private redis-server that a test may stop and start again."""
+"""Redis for the live tests: a channel prefix per test, and a private redis-server that a
+test may stop and start again. The shared Redis is found by tests/backends.py (require_redis)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
 import uuid
 
-import pytest
 import redis
 
-from tests.processes import free_port
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def shared_redis_url() -> str:
-    """REDIS_URL (or TEST_REDIS_URL, or the local default) if a Redis answers there; skips otherwise."""
-    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
-    except (redis.RedisError, OSError) as error:
-        _skip_or_fail(f"needs Redis: none answers at {url} ({type(error).__name__}); set REDIS_URL")
-    return url
-
-
-def _skip_or_fail(reason: str) -> None:
-    """Skip, unless REQUIRE_REDIS is set (CI): there a missing Redis is a failure."""
-    if os.environ.get("REQUIRE_REDIS"):
-        pytest.fail(reason + " (REQUIRE_REDIS is set)")
-    pytest.skip(reason)
+from tests.backends import skip_or_fail_for_redis
+from tests.servers import free_port
 
 
 def unique_prefix() -> str:
     """Channel prefix of one test, so tests (and helpers sharing the Redis) never mix."""
     return f"test-{uuid.uuid4().hex[:12]}:"
-
-
 
 
 class PrivateRedis:
@@ -47,7 +25,7 @@ class PrivateRedis:
     def __init__(self) -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
-            _skip_or_fail("needs the redis-server program to simulate an outage")
+            skip_or_fail_for_redis("needs the redis-server program to simulate an outage")
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 

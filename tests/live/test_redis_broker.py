@@ -9,16 +9,17 @@ import pytest
 from app.live.broker import BrokerUnavailable, InMemoryBroker
 from app.live.redis_broker import RedisBroker, glob_escape
 from app.main import make_broker
+from tests.backends import require_redis
 from tests.conftest import create_session, join
 from tests.live.conftest import WAIT, WS, wait_for_subscriptions
-from tests.live.redis_support import shared_redis_url, unique_prefix
+from tests.live.redis_support import unique_prefix
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
 def redis_url() -> str:
-    return shared_redis_url()
+    return require_redis()
 
 
 @pytest.fixture

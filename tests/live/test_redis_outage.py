@@ -7,9 +7,11 @@ import asyncio
 import httpx
 import pytest
 
-from tests.conftest import JOIN, create_session
+from tests.conftest import create_session
+from tests.documents import JOIN
 from tests.live.conftest import WAIT, WS, http_gql, wait_for_subscriptions
 from tests.live.redis_support import PrivateRedis, unique_prefix
+from tests.servers import serve_in_process
 
 pytestmark = pytest.mark.redis
 
@@ -82,13 +84,12 @@ async def test_outage_is_reported_http_keeps_working_and_the_broker_reconnects(l
 async def test_the_app_starts_while_redis_is_down_and_connects_later(app, settings, api, world, private_redis):
     # `app` connected already; stop Redis, then build a second app as a fresh process would.
     from app.main import create_app
-    from tests.live.conftest import serve
 
     private_redis.stop()
     late = create_app(settings)
     await late.state.broker.start()
     try:
-        async with serve(late, settings) as url:
+        async with serve_in_process(late, settings) as url:
             assert (await _live_status(url))["connected"] is False
             body = await http_gql(url, "{ viewer { name } }", token=world.host.token)
             assert body["data"]["viewer"]["name"] == "Hannah"

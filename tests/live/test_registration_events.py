@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 
 from app.group_sessions.events import RegistrationAdded
-from tests.conftest import JOIN, LEAVE, create_session, join
+from tests.conftest import create_session, join
+from tests.documents import CANCEL, JOIN, LEAVE, UPDATE
 from tests.live.conftest import WS, wait_for_subscriptions
 from tests.scale.statements import StatementLog, count_statements
 
@@ -22,18 +23,6 @@ subscription Events($sessionId: ID) {
 UPDATED = """
 subscription Updated($id: ID!) {
   groupSessionUpdated(id: $id) { id title participantCount spotsLeft isFull status viewerCanJoin }
-}
-"""
-
-CANCEL = """
-mutation Cancel($id: ID!) {
-  cancelGroupSession(input: {id: $id, reason: "Snowed in"}) { groupSession { status } userErrors { code } }
-}
-"""
-
-UPDATE = """
-mutation Update($input: UpdateGroupSessionInput!) {
-  updateGroupSession(input: $input) { groupSession { title } userErrors { code message } }
 }
 """
 

@@ -10,7 +10,8 @@ from websockets.exceptions import ConnectionClosed
 
 from app.live.publisher import host_channel
 from tests.conftest import create_session, join
-from tests.live.conftest import WAIT, WS, bound_socket, serve, wait_for_subscriptions
+from tests.live.conftest import WAIT, WS, wait_for_subscriptions
+from tests.servers import listening_socket, serve_in_process
 
 EVENTS = "subscription { registrationEvents { kind session { objective participantCount } } }"
 
@@ -23,12 +24,12 @@ def settings(settings):
 async def test_a_slow_subscriber_is_dropped_and_the_others_keep_receiving(app, settings, api, world):
     # Small kernel buffers on both ends, so a client that stops reading congests its
     # socket after a few hundred kilobytes instead of several megabytes.
-    listener = bound_socket()
+    listener = listening_socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     session = await create_session(api, world, objective="A long objective. " * 500)  # ~9 KB per event
     broker = app.state.broker
 
-    async with serve(app, settings, listener) as live:
+    async with serve_in_process(app, settings, listener) as live:
         port = int(live.rsplit(":", 1)[1])
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

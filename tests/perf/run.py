@@ -34,10 +34,10 @@ from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import JOIN
+from tests.documents import JOIN
 from tests.perf.baseline import create_baseline_app
 from tests.perf.seed import BenchData, seed
-from tests.processes import free_port, stop_process_group
+from tests.servers import free_port, stop_process_group
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 from tests.scale.statements import count_statements
 

@@ -1,4 +1,6 @@
-"""Tests that only mean something on PostgreSQL: they skip, saying so, on SQLite."""
+"""Tests of the app on PostgreSQL (contention, EXPLAIN, the pool): they run in the PostgreSQL
+pass, and skip in the SQLite pass saying which (scripts/test runs both when PostgreSQL
+answers). Tests here that need no database live in tests/unit instead."""
 
 from __future__ import annotations
 
@@ -6,13 +8,18 @@ import os
 
 import pytest
 
-ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-SKIP_REASON = "needs PostgreSQL: set TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres"
+from tests import backends
 
 
 def pytest_collection_modifyitems(config, items):
+    if backends.test_pass() == "postgres":
+        reason = None
+    elif absence := backends.postgres_absence():
+        reason = f"needs PostgreSQL: {absence}"
+    else:
+        reason = "runs in the PostgreSQL pass (this is the SQLite pass)"
     for item in items:
         if "tests/postgres/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.postgres)
-            if not ON_POSTGRES:
-                item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -9,9 +9,9 @@ import asyncpg
 import httpx
 
 from app.api.pagination import to_global_id
+from tests.conftest import PUBLIC_WEB_URL
 from tests.perf.baseline import create_baseline_app
 from tests.perf.seed import seed
-from tests.conftest import PUBLIC_WEB_URL
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 
 

@@ -5,16 +5,12 @@ every other answer is SESSION_FULL, and nothing else reaches a client."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
+import pytest
 
 from app.accounts.models import AccessToken, Membership, ProgramRole, User
 from app.accounts.services import hash_token
@@ -22,15 +18,13 @@ from app.api.pagination import to_global_id
 from app.group_sessions import services
 from app.group_sessions.events import Effects
 from app.group_sessions.models import GroupSession, Registration
-from tests.conftest import JOIN
-from tests.live.redis_support import shared_redis_url, unique_prefix
-from tests.processes import free_port, stop_process_group
+from tests.backends import require_redis
+from tests.documents import JOIN
+from tests.live.redis_support import unique_prefix
+from tests.servers import app_process
 
-ROOT = Path(__file__).resolve().parents[2]
 JOINERS = 500
 SEATS = 40
-
-
 
 
 async def seed_members(program_id: int, count: int, prefix: str) -> list[str]:
@@ -46,41 +40,8 @@ async def seed_members(program_id: int, count: int, prefix: str) -> list[str]:
     return tokens
 
 
-class Server:
-    """`python -m app serve --workers N` on a free port, stopped (its process group) at exit."""
-
-    def __init__(self, database_url: str, workers: int, redis_url: str) -> None:
-        self.port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, "OUTBOX_WORKER_IN_SERVE": "false",
-               # serve refuses several workers without a shared Redis (live updates, limits)
-               "REDIS_URL": redis_url, "REDIS_KEY_PREFIX": unique_prefix()}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--workers", str(workers),
-             "--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    async def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, "the server exited"
-                try:
-                    if (await http.get("/healthz", timeout=2)).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)  # polling a port that is not open yet, bounded by the deadline
-        raise AssertionError(f"server not ready after {timeout}s")
-
-    def stop(self) -> None:
-        stop_process_group(self.process)
-
-
-async def test_500_members_race_for_40_seats_through_two_workers(app, world, database_url):
+@pytest.mark.timeout(400)  # start-up (60 s) and 500 joins (180 s) bounded inside
+async def test_500_members_race_for_40_seats_through_two_workers(app, world, settings, tmp_path):
     tokens = await seed_members(world.program.id, JOINERS, "racer")
     session = await services.create_group_session(
         viewer_id=world.host.user.id,
@@ -93,9 +54,9 @@ async def test_500_members_race_for_40_seats_through_two_workers(app, world, dat
         effects=Effects(),
     )
     session_gid = to_global_id("GroupSession", session.id)
-    server = Server(database_url, workers=2, redis_url=shared_redis_url())
-    try:
-        await server.wait_ready()
+    # serve refuses several workers without a shared Redis (live updates, limits)
+    shared = settings.with_(redis_url=require_redis(), redis_key_prefix=unique_prefix())
+    async with app_process("serve", shared, tmp_path / "serve.log", "--workers", "2", "--log-level", "warning") as server:
         limits = httpx.Limits(max_connections=JOINERS, max_keepalive_connections=JOINERS)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as http:
 
@@ -107,8 +68,6 @@ async def test_500_members_race_for_40_seats_through_two_workers(app, world, dat
                 )
 
             responses = await asyncio.wait_for(asyncio.gather(*(join(t) for t in tokens)), timeout=180)
-    finally:
-        server.stop()
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: JOINERS}, statuses

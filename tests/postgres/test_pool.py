@@ -1,17 +1,11 @@
-"""The PostgreSQL pool: no reset round trip per request, yet no transaction leaks."""
+"""The PostgreSQL pool: no reset round trip per request, yet no transaction leaks (the pool
+options themselves: tests/unit/test_postgres_config.py)."""
 
 from __future__ import annotations
 
 from tortoise import connections
 
-from app.db import _reset_pooled_connection, tortoise_config
-
-
-def test_postgres_urls_get_the_light_reset_and_keep_pool_options():
-    config = tortoise_config("postgres://postgres@127.0.0.1:5432/app?maxsize=12")
-    credentials = config["connections"]["default"]["credentials"]
-    assert credentials["maxsize"] == "12" and callable(credentials["reset"])
-    assert config["connections"]["default"]["engine"] == "tortoise.backends.asyncpg"
+from app.db import _reset_pooled_connection
 
 
 async def test_a_transaction_left_open_is_rolled_back_on_release(app):

@@ -161,7 +161,7 @@ async def test_leave_mutation_costs_a_pinned_number_of_statements(api, world):
     registration, 3. the seat given back (UPDATE ... RETURNING), 4. the registration
     deleted, 5. both emails' outbox rows in one INSERT."""
     from app.notifications.models import OutboxEmail
-    from tests.conftest import LEAVE
+    from tests.documents import LEAVE
 
     leaver = world.mentees[0]
     [session_id] = await _host_sessions(world, 1, participants=[leaver])

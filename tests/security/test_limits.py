@@ -8,7 +8,8 @@ from graphql import get_introspection_query, parse
 from app.api.cost import operation_cost
 from app.api.schema import build_schema
 from app.group_sessions.models import GroupSession, Registration
-from tests.conftest import CREATE, JOIN, create_session, in_days
+from tests.conftest import create_session, in_days
+from tests.documents import CREATE, JOIN
 
 
 def codes(body: dict) -> list[str]:

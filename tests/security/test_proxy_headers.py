@@ -5,62 +5,26 @@ sender's header is ignored, so its requests share one)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import PUBLIC_WEB_URL
-from tests.processes import free_port, stop_process_group
+from tests.documents import SIGN_IN
+from tests.servers import app_process
 
-ROOT = Path(__file__).resolve().parents[2]
 PROXY = "127.0.0.2"  # the trusted proxy (all of 127.0.0.0/8 is loopback on Linux)
 ELSEWHERE = "127.0.0.1"  # not in FORWARDED_ALLOW_IPS here, though it is in uvicorn's default
 PER_CLIENT = 2
-SIGN_IN = """
-mutation($email: String!) { signIn(input: {email: $email, password: "wrong"}) { token userErrors { code } } }
-"""
 
 
 @pytest.fixture
-async def server(database_url, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PUBLIC_WEB_URL": PUBLIC_WEB_URL,
-        "APP_ENV": "development",
-        "OUTBOX_WORKER_IN_SERVE": "false",
-        "FORWARDED_ALLOW_IPS": PROXY,
-        "SIGN_IN_ATTEMPTS_PER_CLIENT": str(PER_CLIENT),
-        "SIGN_IN_ATTEMPTS_PER_EMAIL": "1000",
-    }
-    env.pop("REDIS_URL", None)  # counters in this process's memory: nothing shared with other tests
+async def server(settings, tmp_path):
+    # No REDIS_URL: counters in this process's memory, nothing shared with other tests.
+    limited = settings.with_(redis_url=None, sign_in_attempts_per_client=PER_CLIENT, sign_in_attempts_per_email=1000)
     log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=1) as http, asyncio.timeout(30):
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        yield url
-    finally:
-        stop_process_group(process)
+    async with app_process("serve", limited, log, "--log-level", "warning", env={"FORWARDED_ALLOW_IPS": PROXY}) as process:
+        yield process.url
 
 
 def client_from(url: str, local_address: str) -> httpx.AsyncClient:
@@ -73,7 +37,7 @@ async def attempt(http: httpx.AsyncClient, forwarded_for: str) -> str:
     """One failed sign-in (a fresh email each time: only the per-client limit can refuse it)."""
     response = await http.post(
         "/graphql",
-        json={"query": SIGN_IN, "variables": {"email": f"{uuid.uuid4().hex[:8]}@example.org"}},
+        json={"query": SIGN_IN, "variables": {"email": f"{uuid.uuid4().hex[:8]}@example.org", "password": "wrong"}},
         headers={"X-Forwarded-For": forwarded_for},
     )
     assert response.status_code == 200, response.text

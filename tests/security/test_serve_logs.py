@@ -4,54 +4,22 @@ line per GraphQL operation carrying the request id."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 
-from tests.processes import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.servers import app_process
 
 
-
-
-def test_production_server_logs_json(database_url, tmp_path):
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PUBLIC_", "DATABASE_", "REDIS_", "SMTP_"))},
-        "APP_ENV": "production",
-        "PUBLIC_WEB_URL": "https://sessions.example.org",
-        "DATABASE_URL": database_url,
-        "OUTBOX_WORKER_IN_SERVE": "false",
-    }
-    log = (tmp_path / "server.log").open("w+")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env, stderr=log, stdout=log
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, (tmp_path / "server.log").read_text()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-        response = httpx.post(
-            f"http://127.0.0.1:{port}/graphql",
-            json={"query": "query Who { viewer { name } }", "operationName": "Who"},
-            headers={"X-Request-Id": "e2e-1"},
-            timeout=10,
-        )
+async def test_production_server_logs_json(settings, tmp_path):
+    production = settings.with_(app_env="production")  # its PUBLIC_WEB_URL is https already
+    async with app_process("serve", production, tmp_path / "server.log") as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": "query Who { viewer { name } }", "operationName": "Who"},
+                headers={"X-Request-Id": "e2e-1"},
+            )
         assert response.json() == {"data": {"viewer": None}}
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     lines = [line for line in (tmp_path / "server.log").read_text().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line is JSON
     [request] = [e for e in entries if e["logger"] == "app.requests"]

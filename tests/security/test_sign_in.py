@@ -4,34 +4,27 @@ answers the same for an unknown email and a wrong password, and signOut revokes.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import httpx
 import pytest
+import redis.asyncio as redis_asyncio
 
 from app.accounts import services as accounts
 from app.accounts.models import AccessToken
 from app.accounts.rate_limit import InMemoryAttemptCounter, RedisAttemptCounter, SignInLimiter, client_key
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import PUBLIC_WEB_URL, GraphQLClient
+from tests.backends import require_redis
+from tests.conftest import GraphQLClient
+from tests.documents import SIGN_IN
 
-SIGN_IN = """
-mutation($email: String!, $password: String!) {
-  signIn(input: {email: $email, password: $password}) { token viewer { name } userErrors { field message code } }
-}
-"""
 SIGN_OUT = "mutation { signOut { signedOut userErrors { code } } }"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    return Settings(
-        database_url=database_url, public_web_url=PUBLIC_WEB_URL,
-        sign_in_attempts_per_email=3, sign_in_attempts_per_client=6, sign_in_window_seconds=300,
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.with_(sign_in_attempts_per_email=3, sign_in_attempts_per_client=6, sign_in_window_seconds=300)
 
 
 @pytest.fixture
@@ -133,22 +126,11 @@ def test_client_keys():
 # --- Redis ----------------------------------------------------------------------------------
 
 
-async def redis_or_skip():
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL)
-    try:
-        await asyncio.wait_for(client.ping(), timeout=2)
-    except Exception as error:  # noqa: BLE001
-        await client.aclose()
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {error}")
-    return client
-
-
 async def test_two_processes_share_the_limit_through_redis(settings, alice):
-    redis = await redis_or_skip()
+    url = require_redis()
+    redis = redis_asyncio.from_url(url)
     prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    shared = settings.with_(redis_url=REDIS_URL, redis_key_prefix=prefix)
+    shared = settings.with_(redis_url=url, redis_key_prefix=prefix)
     # Two workers, one Redis. Their lifespans are not run: a second Tortoise.init in this
     # process would replace the test database's context (and leak its connection); the
     # `app` fixture behind `alice` already serves the database to both.

@@ -9,12 +9,7 @@ import argon2.low_level
 import pytest
 
 from app.accounts import services as accounts
-
-SIGN_IN = """
-mutation($email: String!, $password: String!) {
-  signIn(input: {email: $email, password: $password}) { token userErrors { code } }
-}
-"""
+from tests.documents import SIGN_IN
 
 
 @pytest.fixture

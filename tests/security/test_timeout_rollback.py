@@ -12,7 +12,8 @@ from app.api.pagination import pk_of
 from app.group_sessions.events import RegistrationAdded
 from app.group_sessions.models import GroupSession, Registration
 from app.notifications.models import OutboxEmail
-from tests.conftest import JOIN, create_session, join
+from tests.conftest import create_session, join
+from tests.documents import JOIN
 
 TIMEOUT_SECONDS = 2
 

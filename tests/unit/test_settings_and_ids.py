@@ -55,3 +55,16 @@ def test_datetime_out_is_utc_with_z_and_in_needs_an_offset():
     for bad in ["2026-12-01T17:00:00", "tomorrow", "", 17, None]:
         with pytest.raises(ValueError):
             parse_datetime(bad)
+
+
+def test_a_process_the_tests_start_reads_back_exactly_the_tests_settings():
+    """tests/servers.py hands Settings to `python -m app` through the environment."""
+    from tests.servers import settings_environment
+
+    changed = Settings(
+        database_url="postgres://db/app", redis_url="redis://r:6379/1", redis_key_prefix="t:",
+        cors_origins=("https://a.example.org", "https://b.example.org"), smtp_host="127.0.0.1", smtp_port=2525,
+        outbox_worker_in_serve=False, ws_per_message_deflate=True, outbox_poll_seconds=1,
+    )
+    assert Settings.from_env(settings_environment(changed)) == changed
+    assert Settings.from_env(settings_environment(Settings())) == Settings()

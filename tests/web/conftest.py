@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from app.main import create_app
+from tests.servers import serve_in_process
 
 
 @pytest.fixture
@@ -43,23 +41,11 @@ async def client_for() -> AsyncIterator[Callable[[Starlette], httpx.AsyncClient]
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[Starlette], Awaitable[str]]]:
-    """serve(app) runs `app` (already started) under uvicorn on 127.0.0.1 and returns its base URL.
+    """serve(app) runs `app` (already started) under uvicorn on 127.0.0.1, as `python -m app
+    serve` would for the app's settings (tests/servers.py), and returns its base URL."""
+    async with contextlib.AsyncExitStack() as stack:
 
-    The socket listens before uvicorn starts, so a client may connect at once (its connection
-    waits in the backlog): no polling for readiness."""
-    servers: list[tuple[uvicorn.Server, asyncio.Task]] = []
+        async def start(application: Starlette) -> str:
+            return await stack.enter_async_context(serve_in_process(application))
 
-    async def start(application: Starlette) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        sock.setblocking(False)
-        config = uvicorn.Config(application, lifespan="off", log_level="warning")
-        server = uvicorn.Server(config)
-        servers.append((server, asyncio.create_task(server.serve(sockets=[sock]))))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-    yield start
-    for server, task in servers:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
+        yield start

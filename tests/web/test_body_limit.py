@@ -12,7 +12,8 @@ from app.accounts import services as accounts
 from app.accounts.models import ProgramRole
 from app.api.pagination import to_global_id
 from app.group_sessions.models import GroupSession
-from tests.conftest import CREATE, in_days, make_member
+from tests.conftest import in_days, make_member
+from tests.documents import CREATE
 
 LIMIT = 2_000
 

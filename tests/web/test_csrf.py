@@ -8,7 +8,8 @@ import json
 import pytest
 
 from app.group_sessions.models import GroupSession
-from tests.conftest import CREATE, in_days
+from tests.conftest import in_days
+from tests.documents import CREATE
 
 
 def create_body(world) -> bytes:

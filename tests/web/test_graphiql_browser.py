@@ -56,7 +56,8 @@ async def test_a_host_watches_registrations_arrive_in_graphiql(app, world, serve
     join made elsewhere arrive live in GraphiQL."""
     import httpx
 
-    from tests.conftest import JOIN, create_session
+    from tests.documents import JOIN
+    from tests.conftest import create_session
 
     base = await serve(app)
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:

@@ -22,6 +22,7 @@ def audit_missing() -> str | None:
 
 
 @pytest.mark.skipif(audit_missing() is not None, reason=audit_missing() or "")
+@pytest.mark.timeout(300)  # the graphql-http audit alone is bounded at 120 s
 async def test_graphql_http_audit_passes(app, serve):
     base = await serve(app)
     node = await asyncio.create_subprocess_exec(

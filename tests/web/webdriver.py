@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.processes import free_port
+from tests.servers import free_port
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 CONTROL = "\ue009"
