@@ -176,6 +176,23 @@ class GraphQLView(GraphQL):
         sub_response.media_type = response_media_type(request.headers.get("accept"))
         return sub_response
 
+    async def execute_operation(  # noqa: PLR0917 (Strawberry's signature)
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Any,
+        root_value: Any,
+        sub_response: Response,
+    ) -> Any:
+        """Strawberry's; the context learns how many operations the request carries (a batch
+        shares one context), so OneSignInPerRequest can refuse a signIn in a batch."""
+        if isinstance(request_data, list):
+            context.operations_in_request = len(request_data)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
     async def execute_single(  # noqa: PLR0917 (Strawberry's signature)
         self,
         request: Request,
