@@ -141,7 +141,7 @@ class RedisAttemptCounter:
         self.fallback = InMemoryAttemptCounter(max_keys=fallback_max_keys)
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        from redis.exceptions import RedisError, ResponseError
+        from redis.exceptions import OutOfMemoryError, RedisError
 
         name = self.prefix + key
         try:
@@ -151,7 +151,7 @@ class RedisAttemptCounter:
                 pipe.pttl(name)
                 _, count, ttl_ms = await pipe.execute()
         except (RedisError, OSError) as error:
-            if isinstance(error, ResponseError) and "OOM" in str(error):
+            if isinstance(error, OutOfMemoryError):
                 logger.warning("sign-in rate limit: Redis refuses writes (%s); refusing attempts", error)
                 raise StoreFull(window_seconds) from None
             logger.warning("sign-in rate limit: Redis unavailable (%s); counting in memory", error)

@@ -13,8 +13,10 @@ import pytest
 
 from app.accounts import services as accounts
 from app.accounts.models import AccessToken
+from app.accounts.rate_limit import RedisAttemptCounter, SignInLimiter
 from app.settings import Settings
 from tests.conftest import PUBLIC_WEB_URL
+from tests.live.redis_support import PrivateRedis, shared_redis_url, unique_prefix
 from tests.security.test_sign_in import client_from, code, sign_in
 
 MAX_COUNTERS = 40
@@ -75,3 +77,49 @@ async def test_a_flood_from_many_clients_does_not_unlock_the_victim(app, alice):
         assert code(await sign_in(http, "alice@example.org", "correct horse")) == "RATE_LIMITED"
     assert counters(app) == MAX_COUNTERS
     assert await AccessToken.filter(user=alice).count() == 0
+
+
+# --- the same semantics in Redis -------------------------------------------------------------
+
+
+async def test_in_redis_a_client_over_its_limit_creates_no_counters():
+    import redis.asyncio as redis
+
+    url = shared_redis_url()
+    prefix = unique_prefix()
+    limiter = SignInLimiter(RedisAttemptCounter(url, prefix=prefix), per_email=3, per_client=5, window_seconds=300)
+    client = redis.from_url(url)
+    try:
+        results = [await limiter.attempt(email=f"junk{i}@example.org", client="10.7.0.1") for i in range(50)]
+        assert [r is None for r in results] == [True] * 5 + [False] * 45
+        assert len(await client.keys(prefix + "*")) == 1 + 5
+    finally:
+        keys = await client.keys(prefix + "*")
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await limiter.close()
+
+
+async def test_redis_refusing_writes_refuses_attempts_rather_than_counting_afresh():
+    """Out of memory under `noeviction`, Redis refuses every write: the limiter must not
+    fall back to memory then (that would count the victim from zero again)."""
+    import redis.asyncio as redis
+
+    private = PrivateRedis()
+    private.start()
+    limiter = SignInLimiter(RedisAttemptCounter(private.url, prefix="t:"), per_email=3, per_client=50, window_seconds=300)
+    client = redis.from_url(private.url)
+    try:
+        for _ in range(3):
+            assert await limiter.attempt(email="alice@example.org", client="10.7.1.1") is None
+        await client.config_set("maxmemory-policy", "noeviction")
+        await client.config_set("maxmemory", 1)  # any write is now over the limit
+        refusal = await limiter.attempt(email="alice@example.org", client="10.7.1.2")
+        assert refusal is not None and refusal.retry_after == 300
+        assert await limiter.attempt(email="newcomer@example.org", client="10.7.1.3") is not None
+        assert len(limiter.counter.fallback) == 0  # nothing was counted in memory instead
+    finally:
+        await client.aclose()
+        await limiter.close()
+        private.stop()
