@@ -68,6 +68,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette
     app.state.effects = effects
     app.state.broker = broker
     app.state.sign_in_limiter = sign_in_limiter
+    app.state.socket_limits = graphql.socket_limits
     app.state.outbox_worker = outbox_worker
     return app
 

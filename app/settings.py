@@ -115,6 +115,11 @@ class Settings:
     sign_in_attempts_per_email: int = 10
     sign_in_attempts_per_client: int = 50
     sign_in_window_seconds: int = 300
+    # Counters kept per process (in memory, or as Redis's fallback); a full store refuses.
+    sign_in_max_counters: int = 100_000
+    # Open WebSockets, counted per process (see docs/live.md#connection-limits).
+    ws_max_connections_per_user: int = 10
+    ws_max_connections_per_ip: int = 50
 
     @property
     def is_production(self) -> bool:
@@ -261,4 +266,9 @@ class Settings:
                 env, "SIGN_IN_ATTEMPTS_PER_CLIENT", defaults.sign_in_attempts_per_client, low=1
             ),
             sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", defaults.sign_in_window_seconds, low=1),
+            sign_in_max_counters=_int(env, "SIGN_IN_MAX_COUNTERS", defaults.sign_in_max_counters, low=100),
+            ws_max_connections_per_user=_int(
+                env, "WS_MAX_CONNECTIONS_PER_USER", defaults.ws_max_connections_per_user, low=1
+            ),
+            ws_max_connections_per_ip=_int(env, "WS_MAX_CONNECTIONS_PER_IP", defaults.ws_max_connections_per_ip, low=1),
         )

@@ -5,6 +5,15 @@ concurrent guesses cannot slip past the limit; an attempt over either limit is r
 without any password work. A successful sign-in clears its email's counter (the
 client's counter is left alone, so one valid account cannot buy more guesses).
 
+No flood resets a lock:
+- the client's counter is counted first, and a client over its limit creates no
+  counter for the email it sends (junk emails from one address cost one counter);
+- a full store refuses new counters (RATE_LIMITED until its oldest window ends) instead
+  of forgetting old ones, so the counter of a locked email is never dropped early;
+- Redis refusing writes (out of memory) refuses the attempt too. Redis should keep the
+  default `maxmemory-policy noeviction`: an eviction policy would forget counters.
+(At most one signIn per request is enforced by the API: app.api.extensions.OneSignInPerRequest.)
+
 Counters live in this process (`InMemoryAttemptCounter`) or in Redis
 (`RedisAttemptCounter`, when REDIS_URL is set) so that every worker shares them. Keys
 are hashed: neither the emails nor the addresses are stored in clear.
@@ -42,9 +51,18 @@ def _duration(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
+class StoreFull(Exception):
+    """No room for a new counter; `retry_after` is when the oldest window ends (seconds)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"sign-in counters full for {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
 class AttemptCounter(Protocol):
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """Count one attempt for `key`; returns (attempts in this window, seconds until it ends)."""
+        """Count one attempt for `key`; returns (attempts in this window, seconds until it ends).
+        Raises StoreFull when `key` has no counter and none can be created."""
 
     async def clear(self, key: str) -> None: ...
 
@@ -52,23 +70,28 @@ class AttemptCounter(Protocol):
 
 
 class InMemoryAttemptCounter:
-    """Fixed-window counters in a dict, bounded to `max_keys` (expired windows are swept
-    first, then the oldest windows are dropped)."""
+    """Fixed-window counters in a dict, bounded to `max_keys`. When full, expired windows
+    are swept; if none has expired, a new key is refused (StoreFull): counting never
+    forgets a window before it ends.
+
+    Windows are kept in the order they started; with one window length (the limiter uses
+    one) that is also the order they end, so a sweep only looks at the front."""
 
     def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_keys = max_keys
         self.clock = clock
         self._windows: dict[str, tuple[float, int]] = {}  # key -> (window end, attempts)
+        self._full_reported = False
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
         now = self.clock()
         ends, count = self._windows.get(key, (0.0, 0))
         if ends <= now:
-            ends, count = now + window_seconds, 0
             self._windows.pop(key, None)
             if len(self._windows) >= self.max_keys:
-                self._sweep(now)
-        self._windows[key] = (ends, count + 1)
+                self._make_room(now)
+            ends, count = now + window_seconds, 0
+        self._windows[key] = (ends, count + 1)  # a new window goes last
         return count + 1, ends - now
 
     async def clear(self, key: str) -> None:
@@ -77,19 +100,33 @@ class InMemoryAttemptCounter:
     async def close(self) -> None:
         self._windows.clear()
 
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, (ends, _) in self._windows.items() if ends <= now]:
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def _make_room(self, now: float) -> None:
+        while self._windows:
+            key, (ends, _) = next(iter(self._windows.items()))
+            if ends > now:
+                break
             del self._windows[key]
-        while len(self._windows) >= self.max_keys:
-            del self._windows[next(iter(self._windows))]  # oldest window first (insertion order)
+        if len(self._windows) < self.max_keys:
+            self._full_reported = False
+            return
+        oldest_end = next(iter(self._windows.values()))[0]
+        if not self._full_reported:  # once per episode: a flood must not flood the log too
+            self._full_reported = True
+            logger.warning("sign-in rate limit: %d counters in use; refusing new ones", len(self._windows))
+        raise StoreFull(oldest_end - now)
 
 
 class RedisAttemptCounter:
     """Fixed-window counters in Redis (SET NX EX + INCR + PTTL in one MULTI), shared by
     every process. When Redis cannot be reached, counting falls back to this process's
-    memory (logged), so sign-in keeps working and keeps being limited."""
+    memory (logged), so sign-in keeps working and keeps being limited. When Redis is
+    reachable but refuses the write (out of memory), the attempt is refused (StoreFull):
+    falling back then would count from zero again."""
 
-    def __init__(self, url: str, *, prefix: str) -> None:
+    def __init__(self, url: str, *, prefix: str, fallback_max_keys: int = 100_000) -> None:
         from redis.asyncio import Redis
         from redis.backoff import ExponentialWithJitterBackoff
         from redis.retry import Retry
@@ -101,10 +138,10 @@ class RedisAttemptCounter:
             socket_timeout=2,
             socket_connect_timeout=2,
         )
-        self.fallback = InMemoryAttemptCounter()
+        self.fallback = InMemoryAttemptCounter(max_keys=fallback_max_keys)
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
-        from redis.exceptions import RedisError
+        from redis.exceptions import OutOfMemoryError, RedisError
 
         name = self.prefix + key
         try:
@@ -114,6 +151,9 @@ class RedisAttemptCounter:
                 pipe.pttl(name)
                 _, count, ttl_ms = await pipe.execute()
         except (RedisError, OSError) as error:
+            if isinstance(error, OutOfMemoryError):
+                logger.warning("sign-in rate limit: Redis refuses writes (%s); refusing attempts", error)
+                raise StoreFull(window_seconds) from None
             logger.warning("sign-in rate limit: Redis unavailable (%s); counting in memory", error)
             return await self.fallback.hit(key, window_seconds)
         return int(count), max(int(ttl_ms), 0) / 1000 if ttl_ms and ttl_ms > 0 else float(window_seconds)
@@ -162,17 +202,19 @@ class SignInLimiter:
         self.window_seconds = window_seconds
 
     async def attempt(self, *, email: str, client: str | None) -> Refusal | None:
-        """Count an attempt; a Refusal when it is over either limit (check nothing then)."""
-        email_count, email_left = await self.counter.hit(_hashed("email", email), self.window_seconds)
-        client_count, client_left = await self.counter.hit(
-            _hashed("client", client_key(client)), self.window_seconds
-        )
-        waits = []
-        if email_count > self.per_email:
-            waits.append(email_left)
-        if client_count > self.per_client:
-            waits.append(client_left)
-        return Refusal(retry_after=max(1, math.ceil(max(waits)))) if waits else None
+        """Count an attempt; a Refusal when it is over either limit or no counter can be
+        kept for it (check nothing then). The client is counted first: a client over its
+        limit is refused without its email being counted, so it cannot fill the store."""
+        try:
+            client_count, client_left = await self.counter.hit(
+                _hashed("client", client_key(client)), self.window_seconds
+            )
+            if client_count > self.per_client:
+                return _refusal(client_left)
+            email_count, email_left = await self.counter.hit(_hashed("email", email), self.window_seconds)
+        except StoreFull as full:
+            return _refusal(full.retry_after)
+        return _refusal(email_left) if email_count > self.per_email else None
 
     async def succeeded(self, *, email: str) -> None:
         await self.counter.clear(_hashed("email", email))
@@ -181,13 +223,19 @@ class SignInLimiter:
         await self.counter.close()
 
 
+def _refusal(seconds: float) -> Refusal:
+    return Refusal(retry_after=max(1, math.ceil(seconds)))
+
+
 def limiter_from_settings(settings) -> SignInLimiter:
     """In Redis when settings.redis_url is set, else in this process."""
     counter: AttemptCounter
     if settings.redis_url:
-        counter = RedisAttemptCounter(settings.redis_url, prefix=settings.redis_key_prefix)
+        counter = RedisAttemptCounter(
+            settings.redis_url, prefix=settings.redis_key_prefix, fallback_max_keys=settings.sign_in_max_counters
+        )
     else:
-        counter = InMemoryAttemptCounter()
+        counter = InMemoryAttemptCounter(max_keys=settings.sign_in_max_counters)
     return SignInLimiter(
         counter,
         per_email=settings.sign_in_attempts_per_email,

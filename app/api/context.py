@@ -28,6 +28,8 @@ class Context:
     token: str | None = None
     request_id: str = ""
     sign_in_limiter: Any = None  # app.accounts.rate_limit.SignInLimiter
+    # Operations in this HTTP request (a batch has several); see OneSignInPerRequest.
+    operations_in_request: int = 1
     # graphql-transport-ws connection_init payload; must exist for Strawberry to fill it.
     connection_params: dict[str, Any] | None = None
     # The viewer's programs and roles when they came with the token (one statement for

@@ -2,7 +2,7 @@
 
 Every limit answers a GraphQL error with `extensions.code` before anything executes
 (the timeout, by nature, during execution): DOCUMENT_TOO_LARGE, TOO_MANY_TOKENS,
-QUERY_TOO_DEEP, TOO_MANY_ALIASES, QUERY_TOO_COMPLEX, TIMEOUT, GRAPHQL_PARSE_FAILED,
+QUERY_TOO_DEEP, TOO_MANY_ALIASES, TOO_MANY_SIGN_INS, QUERY_TOO_COMPLEX, TIMEOUT, GRAPHQL_PARSE_FAILED,
 GRAPHQL_VALIDATION_FAILED (all in `app.api.errors.TopLevelErrorCode`).
 
 Extensions are passed to the schema as classes or factories (one instance per
@@ -18,7 +18,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError, OperationType, ValidationContext
+from graphql import DocumentNode, FieldNode, GraphQLError, GraphQLSyntaxError, OperationType, ValidationContext, visit
+from graphql.language import Visitor
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_aliases_validator
@@ -211,6 +212,52 @@ class QueryCostLimit(SchemaExtension):
                     TopLevelErrorCode.QUERY_TOO_COMPLEX,
                     cost=cost,
                     maxCost=self.max_cost,
+                )
+        yield
+
+
+# Mutations that each count as one attempt against a limit: a request carries one at most.
+ONE_PER_REQUEST_FIELDS = frozenset({"signIn"})
+
+
+class _FieldCounter(Visitor):
+    def __init__(self, names: frozenset[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.count = 0
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.name.value in self.names:
+            self.count += 1
+
+
+def count_fields(document: DocumentNode, names: frozenset[str]) -> int:
+    """How many fields named one of `names` the document holds, in every operation and
+    fragment. Fields with one response key are merged and run once, so this bounds how
+    many times they can run, whatever aliases, fragments and operations are used."""
+    counter = _FieldCounter(names)
+    visit(document, counter)
+    return counter.count
+
+
+class OneSignInPerRequest(SchemaExtension):
+    """Refuses (TOO_MANY_SIGN_INS) a document holding more than one signIn field (aliases,
+    fragments, several operations), and a signIn in a batch of several operations (the
+    view sets `context.operations_in_request`), before execution: no attempt is counted,
+    so one request is at most one sign-in attempt."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        # A field's name is in the text as written: without it there is nothing to count.
+        query = context.query or ""
+        if context.graphql_document is not None and any(name in query for name in ONE_PER_REQUEST_FIELDS):
+            found = count_fields(context.graphql_document, ONE_PER_REQUEST_FIELDS)
+            batched = getattr(context.context, "operations_in_request", 1) > 1
+            if found > 1 or (found and batched):
+                raise TopLevelError(
+                    "A request may carry one signIn: no aliases, fragments, operations or batch "
+                    "entries with another. Send each sign-in as a request of its own.",
+                    TopLevelErrorCode.TOO_MANY_SIGN_INS,
                 )
         yield
 

@@ -25,6 +25,7 @@ from app.api.extensions import (
     ExecutionTimeout,
     FreshLoaders,
     MaskUnexpectedErrors,
+    OneSignInPerRequest,
     QueryCostLimit,
     RequestLog,
     SharedParserCache,
@@ -137,6 +138,7 @@ def schema_extensions(settings: Settings) -> list[Any]:
         factory(DocumentLimits, max_bytes=settings.max_document_bytes, max_tokens=settings.max_tokens),
         factory(AddValidationRules, validation_rules=limit_rules),
         ValidationErrorCodes,
+        OneSignInPerRequest,  # before anything executes: no signIn of a refused request is counted
         factory(QueryCostLimit, max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
         factory(ExecutionTimeout, seconds=settings.request_timeout_seconds),
         MaskUnexpectedErrors,

@@ -17,6 +17,8 @@ from typing import Any
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 
+from app.api.socket_limits import TOO_MANY_FOR_USER_CLOSE_CODE, too_many_for_user_reason
+
 logger = logging.getLogger(__name__)
 
 TOO_SLOW_CLOSE_CODE = 1013
@@ -61,4 +63,25 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
     async def send_message(self, message: Message) -> None:
         if self._dropping:  # nothing may follow the close frame
             return
+        if message["type"] == "connection_ack" and not await self._admit_viewer():
+            return
         await super().send_message(message)
+
+    async def _admit_viewer(self) -> bool:
+        """Count this socket for the viewer `on_ws_connect` just signed in, as their
+        connection_ack is about to go out; over WS_MAX_CONNECTIONS_PER_USER, close with 4429
+        instead (no ack: the client never counts as connected)."""
+        socket = getattr(self.context.request.state, "open_socket", None)
+        viewer = self.context.viewer
+        if socket is None or viewer is None or socket.admit_user(viewer.id):
+            return True
+        self._dropping = True
+        limit = self.view.socket_limits.per_user
+        await self._close_quietly(TOO_MANY_FOR_USER_CLOSE_CODE, too_many_for_user_reason(limit))
+        return False
+
+    async def _close_quietly(self, code: int, reason: str) -> None:
+        try:
+            await self.websocket.close(code=code, reason=reason)
+        except Exception:  # noqa: BLE001 - the peer is gone already: nothing left to close
+            pass

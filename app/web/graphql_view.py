@@ -20,6 +20,7 @@ request errors as `text/plain`. This view adds what the spec asks for:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import timedelta
@@ -29,7 +30,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -44,6 +45,7 @@ from app.accounts.services import user_for_token, viewer_for_token
 from app.api.context import Context
 from app.api.errors import TopLevelErrorCode
 from app.api.schema import build_schema
+from app.api.socket_limits import TOO_MANY_FROM_ADDRESS_CLOSE_CODE, TOO_MANY_FROM_ADDRESS_REASON, SocketLimits
 from app.api.websocket import LiveTransportWSHandler
 from app.group_sessions.events import Effects
 from app.live.broker import Broker
@@ -102,6 +104,9 @@ class GraphQLView(GraphQL):
         self.broker = broker
         # create_app passes the limiter it closes at shutdown; a bare view counts in memory
         self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
+        self.socket_limits = SocketLimits(
+            per_ip=settings.ws_max_connections_per_ip, per_user=settings.ws_max_connections_per_user
+        )
 
     # --- who is asking ---------------------------------------------------------------------
 
@@ -138,9 +143,32 @@ class GraphQLView(GraphQL):
         context.fresh_loaders()
         return UNSET  # a connection_ack without payload
 
+    # --- open sockets ----------------------------------------------------------------------
+
+    async def serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's WebSocket handling, counted against the client address's and (at
+        connection_init, see LiveTransportWSHandler) the user's open sockets; released
+        however the connection ends."""
+        websocket = WebSocket(scope, receive=receive, send=send)
+        socket = self.socket_limits.open(websocket.client.host if websocket.client else None)
+        if socket is None:
+            # Accepted only to say why: a handshake refused with HTTP 403 reaches browsers as 1006.
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # the client left already
+                await websocket.accept(subprotocol=await self.pick_websocket_subprotocol(websocket))
+                await websocket.close(code=TOO_MANY_FROM_ADDRESS_CLOSE_CODE, reason=TOO_MANY_FROM_ADDRESS_REASON)
+            return
+        websocket.state.open_socket = socket  # the handler finds it through the scope
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            socket.close()
+
     # --- GraphQL over HTTP -----------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.serve_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -175,6 +203,23 @@ class GraphQLView(GraphQL):
         # The negotiated type travels on the sub-response: `create_response` gets no request.
         sub_response.media_type = response_media_type(request.headers.get("accept"))
         return sub_response
+
+    async def execute_operation(  # noqa: PLR0917 (Strawberry's signature)
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Any,
+        root_value: Any,
+        sub_response: Response,
+    ) -> Any:
+        """Strawberry's; the context learns how many operations the request carries (a batch
+        shares one context), so OneSignInPerRequest can refuse a signIn in a batch."""
+        if isinstance(request_data, list):
+            context.operations_in_request = len(request_data)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def execute_single(  # noqa: PLR0917 (Strawberry's signature)
         self,

@@ -12,7 +12,13 @@ import redis.asyncio as redis_asyncio
 
 from app.accounts import services as accounts
 from app.accounts.models import AccessToken
-from app.accounts.rate_limit import InMemoryAttemptCounter, RedisAttemptCounter, SignInLimiter, client_key
+from app.accounts.rate_limit import (
+    InMemoryAttemptCounter,
+    RedisAttemptCounter,
+    SignInLimiter,
+    StoreFull,
+    client_key,
+)
 from app.main import create_app
 from app.settings import Settings
 from tests.backends import require_redis
@@ -109,11 +115,22 @@ async def test_the_window_ends():
     assert await limiter.attempt(email="a@x", client="1.2.3.4") is None
 
 
-async def test_memory_stays_bounded():
-    counter = InMemoryAttemptCounter(max_keys=100)
-    for i in range(1000):
-        await counter.hit(f"k{i}", 60)
-    assert len(counter._windows) <= 100
+async def test_a_full_store_refuses_new_counters_and_forgets_none():
+    now = [1000.0]
+    counter = InMemoryAttemptCounter(max_keys=100, clock=lambda: now[0])
+    assert await counter.hit("victim", 60) == (1, 60)
+    for i in range(99):
+        await counter.hit(f"junk{i}", 60)
+    now[0] += 10
+    for i in range(100, 1000):
+        with pytest.raises(StoreFull) as full:
+            await counter.hit(f"junk{i}", 60)
+    assert full.value.retry_after == 50  # when the oldest window ends
+    assert len(counter) == 100
+    assert await counter.hit("victim", 60) == (2, 50)  # still counted, never dropped
+    now[0] += 50  # every window has ended: room again
+    assert await counter.hit("newcomer", 60) == (1, 60)
+    assert len(counter) == 1
 
 
 def test_client_keys():
@@ -121,6 +138,60 @@ def test_client_keys():
     assert client_key("::ffff:203.0.113.9") == "203.0.113.9"
     assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
     assert client_key(None) == "unknown"
+
+
+# --- one signIn per request -----------------------------------------------------------------
+
+ALICE_WRONG = '{email: "alice@example.org", password: "wrong"}'
+
+
+async def refused_codes(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items = body if isinstance(body, list) else [body]
+    return [item["errors"][0]["extensions"]["code"] if item.get("errors") else "OK" for item in items]
+
+
+async def still_three_guesses_left(http: httpx.AsyncClient) -> None:
+    """Alice's counter was not touched: three wrong guesses are answered as wrong, then refused."""
+    for _ in range(3):
+        assert code(await sign_in(http, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+    assert code(await sign_in(http, "alice@example.org", "wrong")) == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # 15 aliases: the alias limit lets them through, each would be an attempt
+        "mutation { " + " ".join(f"a{i}: signIn(input: {ALICE_WRONG}) {{ token }}" for i in range(15)) + " }",
+        # fragments, one spread from another
+        f"mutation {{ ...A ...B }} fragment A on Mutation {{ a: signIn(input: {ALICE_WRONG}) {{ token }} }} "
+        f"fragment B on Mutation {{ b: signIn(input: {ALICE_WRONG}) {{ token }} }}",
+        # two operations in one document
+        f"mutation One {{ signIn(input: {ALICE_WRONG}) {{ token }} }} "
+        f"mutation Two {{ signIn(input: {ALICE_WRONG}) {{ token }} }}",
+    ],
+    ids=["aliases", "fragments", "operations"],
+)
+async def test_a_document_with_several_sign_ins_is_refused_before_any_is_counted(app, alice, document):
+    async with client_from(app, "10.0.3.1") as http:
+        response = await http.post("/graphql", json={"query": document, "operationName": None if "One" not in document else "One"})
+        assert await refused_codes(response) == ["TOO_MANY_SIGN_INS"]
+        assert response.json()["data"] is None
+        assert "one signIn" in response.json()["errors"][0]["message"]
+        await still_three_guesses_left(http)
+
+
+async def test_a_batch_cannot_carry_sign_ins(app, alice):
+    one = {"query": f"mutation {{ signIn(input: {ALICE_WRONG}) {{ token }} }}"}
+    async with client_from(app, "10.0.3.2") as http:
+        response = await http.post("/graphql", json=[one] * 10)
+        assert await refused_codes(response) == ["TOO_MANY_SIGN_INS"] * 10
+        # another operation in the same batch still runs; only the signIn is refused
+        response = await http.post("/graphql", json=[one, {"query": "{ viewer { name } }"}])
+        assert await refused_codes(response) == ["TOO_MANY_SIGN_INS", "OK"]
+        assert response.json()[1] == {"data": {"viewer": None}}
+        await still_three_guesses_left(http)
 
 
 # --- Redis ----------------------------------------------------------------------------------
