@@ -63,7 +63,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from app.demo import load_demo_data
+    from app.demo import DemoRefused, check_demo_allowed, load_demo_data
+
+    try:
+        check_demo_allowed(settings)  # before the database is even opened
+    except DemoRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
 
     async def run() -> None:
         accounts_made = await load_demo_data(settings)
