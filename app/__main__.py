@@ -162,12 +162,14 @@ def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    import logging
+    import logging.config
     import signal
 
+    from app.logging_config import logging_config
     from app.notifications.worker import OutboxWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # serve's format and filters: an SMTP refusal quoting an address is logged without it
+    logging.config.dictConfig(logging_config(settings))
 
     async def run() -> int:
         worker = OutboxWorker(settings)
