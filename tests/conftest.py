@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -26,6 +25,7 @@ from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
+from tests.databases import database_name
 
 PUBLIC_WEB_URL = "https://sessions.example.org"
 
@@ -62,7 +62,7 @@ def postgres_template() -> str:
     import asyncpg
 
     base = os.environ["TEST_DATABASE_URL"]
-    name = f"gs_template_{uuid.uuid4().hex[:8]}"
+    name = database_name("template")
 
     async def create() -> None:
         conn = await asyncpg.connect(_pg_url(base, "postgres"))
@@ -90,7 +90,7 @@ async def postgres_database(postgres_template) -> AsyncIterator[str]:
     import asyncpg
 
     base = os.environ["TEST_DATABASE_URL"]
-    name = f"gs_test_{uuid.uuid4().hex[:10]}"
+    name = database_name("test")
     conn = await asyncpg.connect(_pg_url(base, "postgres"))
     try:
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +16,7 @@ from app.db import migrate_database
 from app.main import create_app
 from app.notifications.worker import OutboxWorker
 from app.settings import Settings
+from tests.databases import database_name
 from tests.email.mailbox import Blackhole, Mailbox
 
 MAIL_FROM = "Group Sessions <sessions@example.org>"
@@ -102,7 +102,7 @@ async def postgres_app(settings: Settings) -> AsyncIterator:
         admin = await asyncio.wait_for(asyncpg.connect(f"{head}/postgres"), timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         pytest.skip(f"PostgreSQL not reachable at {head}: {error}")
-    name = f"email_test_{uuid.uuid4().hex[:10]}"
+    name = database_name("email")
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:

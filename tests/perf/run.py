@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import JOIN
+from tests.databases import database_name
 from tests.perf.baseline import create_baseline_app
 from tests.perf.seed import BenchData, seed
 from tests.processes import free_port, stop_process_group
@@ -355,7 +355,7 @@ async def main(args: argparse.Namespace) -> int:
         print("wrk is not installed (scripts/bench installs it with apt-get)", file=sys.stderr)
         return 2
     head = args.url.rstrip("/").rpartition("/")[0]
-    name = f"gs_bench_{uuid.uuid4().hex[:8]}"
+    name = database_name("bench")
     admin = await asyncpg.connect(args.url)
     server_version = await admin.fetchval("SHOW server_version")
     await admin.execute(f'CREATE DATABASE "{name}"')

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 
 import asyncpg
@@ -24,6 +23,7 @@ from app.accounts.services import viewer_for_token
 from app.clock import utcnow
 from app.db import migrate_database, tortoise_config
 from app.group_sessions import read_model
+from tests.databases import database_name
 
 BIG_TABLES = {"group_session", "registration", "user", "membership", "access_token", "guest"}
 PROGRAMS = 20
@@ -195,7 +195,7 @@ async def check(admin_url: str, scale: Scale, *, verbose: bool = True) -> PlanCh
     statements were EXPLAINed and the problems found (empty when there is none); raises
     when a list query could not be captured."""
     head = admin_url.rstrip("/").rpartition("/")[0]
-    name = f"gs_explain_{uuid.uuid4().hex[:8]}"
+    name = database_name("explain")
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{head}/{name}"
