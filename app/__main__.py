@@ -63,7 +63,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from app.demo import load_demo_data
+    from app.demo import DemoRefused, check_demo_allowed, load_demo_data
+
+    try:
+        check_demo_allowed(settings)  # before the database is even opened
+    except DemoRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
 
     async def run() -> None:
         accounts_made = await load_demo_data(settings)
@@ -156,12 +162,14 @@ def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    import logging
+    import logging.config
     import signal
 
+    from app.logging_config import logging_config
     from app.notifications.worker import OutboxWorker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # serve's format and filters: an SMTP refusal quoting an address is logged without it
+    logging.config.dictConfig(logging_config(settings))
 
     async def run() -> int:
         worker = OutboxWorker(settings)

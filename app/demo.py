@@ -1,4 +1,4 @@
-"""Demo data for `python -m app demo` and `./scripts/serve`: idempotent."""
+"""Demo data for `python -m app demo` and `./scripts/serve`: idempotent, development only."""
 
 from __future__ import annotations
 
@@ -24,9 +24,27 @@ PEOPLE = [
 ]
 
 
+REFUSED_IN_PRODUCTION = (
+    "demo refuses to run with APP_ENV=production: it creates accounts whose password is published "
+    "in the README. Load demo data into a development database instead."
+)
+
+
+class DemoRefused(Exception):
+    """The demo data was not loaded (production): nothing was written."""
+
+
+def check_demo_allowed(settings: Settings) -> None:
+    """Raises DemoRefused in production, where accounts with a known password must never exist."""
+    if settings.is_production:
+        raise DemoRefused(REFUSED_IN_PRODUCTION)
+
+
 async def load_demo_data(settings: Settings, *, effects: Effects | None = None) -> list[tuple[str, str, str]]:
     """Create the demo program, members and sessions unless they exist; returns the
-    sign-ins as (email, password, role). Running it again changes nothing."""
+    sign-ins as (email, password, role). Running it again changes nothing. Refused
+    (DemoRefused, before anything is read or written) in production."""
+    check_demo_allowed(settings)
     effects = effects or Effects()
     program = await Program.filter(name=PROGRAM_NAME).first() or await accounts.create_program(name=PROGRAM_NAME)
     users: dict[str, User] = {}

@@ -42,6 +42,7 @@ from app.api.pagination import to_global_id  # noqa: E402
 from app.db import migrate_database, tortoise_config  # noqa: E402
 from app.group_sessions import services as sessions  # noqa: E402
 from app.group_sessions.events import Effects  # noqa: E402
+from tests.databases import database_name  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -71,7 +72,7 @@ async def make_database() -> tuple[str, str | None]:
         import asyncpg
 
         conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=2)
-        name = f"gs_bench_{uuid.uuid4().hex[:8]}"
+        name = database_name("bench")
         await conn.execute(f'CREATE DATABASE "{name}"')
         await conn.close()
         url = POSTGRES_ADMIN.rpartition("/")[0] + "/" + name

@@ -20,12 +20,13 @@ import os
 import socket
 import struct
 import sys
-import uuid
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.databases import database_name
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -93,11 +94,12 @@ def on_database(server_url: str, name: str) -> str:
     return f"{head}/{name}" + (f"?{tail}" if tail else "")
 
 
-async def create_database(server_url: str, prefix: str, template: str | None = None) -> str:
-    """A new, empty database (or a copy of `template`) on the server; returns its name."""
+async def create_database(server_url: str, kind: str, template: str | None = None) -> str:
+    """A new, empty database (or a copy of `template`) on the server, named by
+    `database_name(kind)` (the run's prefix, so .ci/run drops only its own); its name."""
     import asyncpg
 
-    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    name = database_name(kind)
     conn = await asyncpg.connect(on_database(server_url, "postgres").partition("?")[0], timeout=10)
     try:
         clause = f' TEMPLATE "{template}"' if template else ""
@@ -118,9 +120,9 @@ async def drop_database(server_url: str, name: str) -> None:
 
 
 @asynccontextmanager
-async def postgres_database(server_url: str, prefix: str = "gs_test_", template: str | None = None) -> AsyncIterator[str]:
+async def postgres_database(server_url: str, kind: str = "test", template: str | None = None) -> AsyncIterator[str]:
     """A database of its own on the server for the duration of the block: yields its URL."""
-    name = await create_database(server_url, prefix, template)
+    name = await create_database(server_url, kind, template)
     try:
         yield on_database(server_url, name)
     finally:

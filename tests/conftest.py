@@ -71,7 +71,7 @@ def postgres_template() -> str:
     server = backends.require_postgres()
 
     async def create() -> str:
-        name = await backends.create_database(server, "gs_template_")
+        name = await backends.create_database(server, "template")
         await migrate_database(backends.on_database(server, name))
         return name
 

@@ -175,12 +175,18 @@ def validation_limit_rules(*, max_depth: int, max_aliases: int) -> list[type[AST
 
 
 class ValidationErrorCodes(SchemaExtension):
-    """Every validation error without a code gets GRAPHQL_VALIDATION_FAILED."""
+    """Every validation error without a code gets GRAPHQL_VALIDATION_FAILED, except a
+    literal a scalar refused (a DateTime out of range, without an offset...): that is
+    BAD_USER_INPUT, as the same value sent in a variable is."""
 
     def on_validate(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():
-            set_code(error, TopLevelErrorCode.GRAPHQL_VALIDATION_FAILED)
+            refused_by_scalar = isinstance(error.original_error, ValueError)
+            set_code(
+                error,
+                TopLevelErrorCode.BAD_USER_INPUT if refused_by_scalar else TopLevelErrorCode.GRAPHQL_VALIDATION_FAILED,
+            )
 
 
 # --- cost and time ------------------------------------------------------------------------

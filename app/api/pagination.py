@@ -21,6 +21,9 @@ from app.group_sessions.read_model import SessionCursor
 from app.links import global_id
 
 NODE_TYPES = ("User", "Program", "GroupSession", "Registration")
+# Primary keys are 32-bit integers (PostgreSQL `integer`): a larger number in an ID or a
+# cursor names nothing, and sent to PostgreSQL it would fail the query instead.
+MAX_PK = 2**31 - 1
 INVALID_CURSOR = "Invalid cursor: pass an endCursor from a previous page."
 
 
@@ -88,7 +91,12 @@ def from_global_id(global_id: str) -> tuple[str, int] | None:
     if type_name not in NODE_TYPES or not raw_pk.isascii() or not raw_pk.isdigit() or len(raw_pk) > 12:
         return None
     pk = int(raw_pk)
-    return (type_name, pk) if 0 < pk < 2**31 else None
+    return (type_name, pk) if is_pk(pk) else None
+
+
+def is_pk(value: object) -> bool:
+    """True for an int that can be a primary key (1 to MAX_PK)."""
+    return type(value) is int and 0 < value <= MAX_PK
 
 
 def pk_of(global_id: str, type_name: str) -> int | None:
@@ -131,9 +139,11 @@ def decode_session_cursor(after: str | None) -> SessionCursor | None:
     if after is None:
         return None
     starts_at, pk = decode_cursor(after, 2)
+    if not is_pk(pk):
+        raise BadUserInput(INVALID_CURSOR)
     try:
-        return SessionCursor(parse_datetime(starts_at), int(pk))
-    except (ValueError, TypeError):
+        return SessionCursor(parse_datetime(starts_at), pk)
+    except ValueError:  # not an instant, or one outside the calendar
         raise BadUserInput(INVALID_CURSOR) from None
 
 
@@ -146,7 +156,7 @@ def decode_registration_cursor(after: str | None) -> int | None:
     """The registration id `after` names (made by `registration_cursor`), or None for the first page."""
     if after is None:
         return None
-    try:
-        return int(decode_cursor(after, 1)[0])
-    except ValueError:  # a string where the id belongs: as invalid as any other cursor
-        raise BadUserInput(INVALID_CURSOR) from None
+    (pk,) = decode_cursor(after, 1)
+    if not is_pk(pk):  # a string, or a number no row can have
+        raise BadUserInput(INVALID_CURSOR)
+    return pk

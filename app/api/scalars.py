@@ -19,6 +19,10 @@ def serialize_datetime(value: datetime) -> str:
 
 
 def parse_datetime(value: object) -> datetime:
+    """The UTC instant `value` (ISO 8601 with an offset) names. Anything else, including an
+    instant outside the calendar Python can hold once moved to UTC (9999-12-31T23:59:59-14:00,
+    0001-01-01T00:00:00+14:00), raises ValueError: graphql-core reports a scalar's
+    ValueError as the client's bad input, any other exception as a bug."""
     if not isinstance(value, str):
         raise ValueError("DateTime must be a string such as 2026-12-01T17:00:00+01:00.")
     if len(value) > 64:
@@ -31,7 +35,10 @@ def parse_datetime(value: object) -> datetime:
         raise ValueError(
             f"DateTime needs a UTC offset (such as +01:00 or Z) to say which instant is meant; got {value!r}."
         )
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"DateTime is outside the supported range (years 1 to 9999 in UTC); got {value!r}.") from None
 
 
 # A ScalarDefinition: the schema maps `datetime` to it (StrawberryConfig.scalar_map).

@@ -14,7 +14,9 @@ request errors as `text/plain`. This view adds what the spec asks for:
 - request errors as GraphQL-shaped JSON bodies with `extensions.code`, never text;
 - a mutation sent over GET is a 405 with `Allow: POST`; a subscription over HTTP is a 400
   (subscriptions are WebSocket only: Strawberry would run one as a query and fail);
-- a non-string `operationName` is a 400 (Strawberry passes it on unchecked);
+- a body that is not an operation object (or a batch of them), strict JSON nested at most
+  32 levels, and each operation's members of the right JSON types, or a 400
+  (`app.web.request_body`; Strawberry answers 500 to `null`, `[1]` or deep nesting);
 - the GraphiQL page served from the app's own assets (`app.web.graphiql`).
 """
 
@@ -34,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -50,7 +53,7 @@ from app.api.websocket import LiveTransportWSHandler
 from app.group_sessions.events import Effects
 from app.live.broker import Broker
 from app.settings import Settings
-from app.web import graphiql
+from app.web import graphiql, request_body
 from app.web.negotiation import GRAPHQL_RESPONSE_JSON, error_response, response_media_type
 
 SUBSCRIPTIONS_OVER_WEBSOCKET = (
@@ -251,12 +254,27 @@ class GraphQLView(GraphQL):
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
 
-    async def parse_http_body(self, request):  # type: ignore[override]
-        data = await super().parse_http_body(request)
-        for item in data if isinstance(data, list) else [data]:
-            if not isinstance(item.operation_name, (str, type(None))):
-                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
-        return data
+    def parse_json(self, data: str | bytes) -> Any:
+        """HTTP only (Strawberry's multipart path; ours call request_body directly):
+        strict JSON, bounded nesting. WebSocket messages go through `decode_json`,
+        left as Strawberry has it."""
+        return request_body.decode_json(data)
+
+    async def parse_http_body(  # type: ignore[override]
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The operation(s) of a GET or JSON POST, each member checked for its type
+        (`app.web.request_body`): a body Strawberry would crash on is a 400 here.
+        Other content types go to Strawberry, which refuses them."""
+        if request.method == "GET":
+            return request_body.operation_in_query(request.query_params)
+        content_type, _ = parse_content_type(request.content_type or "")
+        if "application/json" in content_type:
+            return request_body.operations_in(
+                request_body.decode_json(await request.get_body()),
+                max_batch_operations=self.settings.max_batch_operations or None,
+            )
+        return await super().parse_http_body(request)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response_data = await super().process_result(request, result)

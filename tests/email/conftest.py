@@ -91,7 +91,7 @@ async def postgres_app(settings: Settings) -> AsyncIterator:
     """The app on a fresh, migrated PostgreSQL database of its own, in either pass; skips
     when no PostgreSQL answers (tests/backends.py)."""
     server = backends.require_postgres()
-    async with backends.postgres_database(server, prefix="email_test_") as url:
+    async with backends.postgres_database(server, kind="email") as url:
         # Tortoise caches each model's INSERT per connection name, in the SQL dialect of the
         # first database that used it: after SQLite tests in this process, PostgreSQL would get
         # "?" placeholders. One process serves one database in real use; here we switch.

@@ -12,23 +12,16 @@ import pytest
 
 from app.api.socket_limits import TOO_MANY_FROM_ADDRESS_REASON, too_many_for_user_reason
 from app.settings import Settings
-from tests.live.conftest import WAIT, WS, serve
+from tests.live.conftest import WAIT, WS
+from tests.servers import serve_in_process
 
 PER_USER = 2
 PER_IP = 4
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    from tests.conftest import PUBLIC_WEB_URL
-
-    return Settings(
-        database_url=database_url,
-        public_web_url=PUBLIC_WEB_URL,
-        ws_connection_init_timeout_seconds=1,
-        ws_max_connections_per_user=PER_USER,
-        ws_max_connections_per_ip=PER_IP,
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.with_(ws_max_connections_per_user=PER_USER, ws_max_connections_per_ip=PER_IP)
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -114,7 +107,7 @@ async def test_every_way_a_socket_ends_gives_its_place_back(app, live, world):
 async def test_server_shutdown_gives_every_place_back(app, settings, world):
     limits = app.state.socket_limits
     async with contextlib.AsyncExitStack() as clients:
-        async with serve(app, settings) as url:
+        async with serve_in_process(app, settings) as url:
             for member in (world.host, world.mentor):
                 client = await clients.enter_async_context(WS.signed_in(url, member.token))
                 await client.subscribe("1", "subscription { registrationEvents { kind } }")

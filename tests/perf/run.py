@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
+from tests.databases import database_name
 from tests.documents import JOIN
 from tests.perf.baseline import create_baseline_app
 from tests.perf.seed import BenchData, seed
@@ -355,7 +355,7 @@ async def main(args: argparse.Namespace) -> int:
         print("wrk is not installed (scripts/bench installs it with apt-get)", file=sys.stderr)
         return 2
     head = args.url.rstrip("/").rpartition("/")[0]
-    name = f"gs_bench_{uuid.uuid4().hex[:8]}"
+    name = database_name("bench")
     admin = await asyncpg.connect(args.url)
     server_version = await admin.fetchval("SHOW server_version")
     await admin.execute(f'CREATE DATABASE "{name}"')

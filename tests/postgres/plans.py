@@ -194,7 +194,7 @@ async def check(admin_url: str, scale: Scale, *, verbose: bool = True) -> PlanCh
     """Seed a throwaway database at `scale`, EXPLAIN each list query, drop it. Says which
     statements were EXPLAINed and the problems found (empty when there is none); raises
     when a list query could not be captured."""
-    name = await backends.create_database(admin_url, "gs_explain_")
+    name = await backends.create_database(admin_url, "explain")
     url = backends.on_database(admin_url, name)
     problems: list[str] = []
     explained: list[str] = []

@@ -1,4 +1,6 @@
-"""Random and malicious values at every query and mutation argument (hypothesis).
+"""Random and malicious values at every query and mutation argument (hypothesis), as
+variables and written in the document: crafted cursors, IDs whose keys no 32-bit column
+holds, and DateTimes at the edge of the calendar among them.
 
 Whatever comes in, the answer is a well-formed GraphQL response whose errors carry a
 code and are never a bug (INTERNAL_SERVER_ERROR), never an HTTP 5xx; and when the answer
@@ -116,19 +118,43 @@ bad_ids = st.one_of(
         b64("GroupSession:0"), b64("GroupSession:-1"), b64("GroupSession:99999999999"), b64("GroupSession:1.5"),
         b64("GroupSession:"), b64("Nope:1"), b64("User:1") + "=", b64("GroupSession:１"), "R3JvdXBTZXNzaW9uOjE",
         "====", "Z" * 300, b64("GroupSession:" + "9" * 40),
+        # keys no 32-bit primary key can have (PostgreSQL: 'value out of int32 range')
+        b64("GroupSession:" + "1" * 23), b64("GroupSession:2147483648"), b64("Registration:4294967296"),
+        b64("User:9223372036854775808"), b64("Program:2147483647"), b64("GroupSession:-2147483649"),
     ]),
     st.integers().map(lambda n: b64(f"GroupSession:{n}")),
     st.integers().map(lambda n: b64(f"User:{n}")),
     st.binary(max_size=30).map(lambda b: base64.b64encode(b).decode()),
 )
+# Valid ISO 8601, but at the edge of the calendar: some are no datetime once moved to UTC.
+EDGE_INSTANTS = [
+    "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999-23:59",
+    "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00-14:00",
+]
 times = st.one_of(
     st.sampled_from([
         "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00", "1970-01-01T00:00:00+00:00", "2026-13-45T25:61:00Z",
         "2026-12-01T17:00:00", "tomorrow", "", "2026-12-01T17:00:00+25:00", "2026-12-01T17:00:00.123456789Z",
         "+275760-09-13T00:00:00Z", "2026-12-01 17:00:00Z",
     ]),
+    st.sampled_from(EDGE_INSTANTS),
     st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
     wrong_type,
+)
+
+
+def cursor_of(values: list) -> str:
+    return b64(json.dumps(values))
+
+
+# Cursors that decode: the right shape with values no page can hold, and the wrong shapes.
+crafted_pk = st.one_of(huge_numbers, st.sampled_from([10**22, 2**31, 2**63, -(2**31) - 1]), st.integers(), wrong_type)
+cursor_times = st.one_of(st.sampled_from(["2026-01-01T00:00:00Z", "2030-06-01T12:00:00+02:00"]), st.sampled_from(EDGE_INSTANTS), times)
+crafted_cursors = st.one_of(
+    st.tuples(cursor_times, crafted_pk).map(lambda pair: cursor_of(list(pair))),
+    crafted_pk.map(lambda pk: cursor_of([pk])),
+    st.lists(wrong_type, max_size=3).map(cursor_of),
+    st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: b64(f"[{n}]")),
 )
 
 
@@ -154,7 +180,7 @@ def values(kind: str, seeds: Seeds) -> st.SearchStrategy[Any]:
         "id": id_,
         "ids": mostly(st.lists(real_id, max_size=5), st.lists(st.one_of(real_id, bad_ids), max_size=120)),
         "int": mostly(st.integers(min_value=0, max_value=100), st.one_of(st.integers(-5, 200), huge_numbers)),
-        "cursor": mostly(st.sampled_from(seeds.cursors), st.one_of(nasty_text, bad_ids)),
+        "cursor": mostly(st.sampled_from(seeds.cursors), st.one_of(nasty_text, bad_ids, crafted_cursors)),
         "timeframe": mostly(st.sampled_from(["FUTURE", "PAST"]), nasty_text),
         "role": mostly(st.sampled_from(["HOST", "PARTICIPANT", None]), nasty_text),
         "bool": mostly(st.booleans(), st.none()),
@@ -359,6 +385,64 @@ def test_hostile_literals_in_the_document(fuzz, data):
         for error in result.get("errors") or []:
             assert error.get("extensions", {}).get("code") not in (None, "INTERNAL_SERVER_ERROR"), (query, error)
         if result.get("data") is None or result["data"].get(name) is None:
+            assert await snapshot() == before, (query, result)
+
+    fuzz.runner.run(run())
+
+
+# --- cursors, IDs and DateTimes written in the document --------------------------------------
+
+# Each document has slots for literals: {id}, {session}, {program}, {cursor}, {when}.
+_PAYLOAD = PAYLOAD.replace("{", "{{").replace("}", "}}")
+LITERAL_DOCUMENTS = [
+    "{{ node(id: {id}) {{ id }} nodes(ids: [{id}, {session}]) {{ id }} }}",
+    "{{ groupSession(id: {session}) {{ id participants(first: 3, after: {cursor}) {{ totalCount edges {{ cursor }} }} }} }}",
+    "{{ dashboard {{ sessions(first: 3, after: {cursor}) {{ totalCount edges {{ cursor }} }} }} }}",
+    "{{ program(id: {program}) {{ groupSessions(timeframe: FUTURE, first: 3, after: {cursor}) {{ totalCount }} }} }}",
+    "{{ profile(userId: {id}) {{ upcomingGroupSessions(after: {cursor}) {{ totalCount }} }} }}",
+    "mutation {{ createGroupSession(input: {{programId: {program}, title: \"T\", objective: \"O\", startsAt: {when}, "
+    "durationMinutes: 60, guestIds: [{id}]}}) {{ groupSession {{ id }} " + _PAYLOAD + " }} }}",
+    "mutation {{ updateGroupSession(input: {{id: {session}, startsAt: {when}}}) {{ groupSession {{ id }} " + _PAYLOAD + " }} }}",
+    "mutation {{ joinGroupSession(input: {{id: {session}}}) {{ registration {{ id }} " + _PAYLOAD + " }} }}",
+    "mutation {{ leaveGroupSession(input: {{id: {session}}}) {{ groupSession {{ id }} " + _PAYLOAD + " }} }}",
+    "mutation {{ cancelGroupSession(input: {{id: {session}}}) {{ groupSession {{ id }} " + _PAYLOAD + " }} }}",
+]
+
+
+@hypothesis_settings(
+    max_examples=200, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_crafted_cursors_ids_and_datetimes_in_the_document(fuzz, data):
+    """Cursors, IDs and DateTimes written as literals (the parse and validation paths, where
+    a scalar's refusal surfaces differently from a variable's): never a bug, never a 5xx,
+    nothing changed when refused."""
+    template = data.draw(st.sampled_from(LITERAL_DOCUMENTS))
+    id_ = mostly(st.sampled_from(fuzz.seeds.ids), bad_ids)
+    slots = {
+        "id": data.draw(id_),
+        "session": data.draw(id_),
+        "program": data.draw(mostly(st.just(fuzz.seeds.program_id), bad_ids)),
+        "cursor": data.draw(st.one_of(st.sampled_from(fuzz.seeds.cursors), crafted_cursors, bad_ids)),
+        "when": data.draw(st.one_of(st.just(in_days(3)), st.sampled_from(EDGE_INSTANTS), times)),
+    }
+    query = template.format(**{name: literal(value) for name, value in slots.items()})
+    # mostly the host, who may see and change everything here, so values reach the services
+    others = st.sampled_from(fuzz.tokens)
+    token = data.draw(mostly(st.just(fuzz.world.host.token), others, others))
+
+    async def run() -> None:
+        before = await snapshot()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await asyncio.wait_for(fuzz.http.post("/graphql", json={"query": query}, headers=headers), 30)
+        assert response.status_code in (200, 400), response.text[:500]
+        result = response.json()
+        for error in result.get("errors") or []:
+            assert error.get("extensions", {}).get("code") not in (None, "INTERNAL_SERVER_ERROR"), (query, error)
+        payload = next(iter((result.get("data") or {}).values()), None)
+        refused = result.get("data") is None or payload is None or bool(isinstance(payload, dict) and payload.get("userErrors"))
+        if refused or not query.startswith("mutation"):
             assert await snapshot() == before, (query, result)
 
     fuzz.runner.run(run())

@@ -15,17 +15,16 @@ from app.accounts import services as accounts
 from app.accounts.models import AccessToken
 from app.accounts.rate_limit import RedisAttemptCounter, SignInLimiter
 from app.settings import Settings
-from tests.conftest import PUBLIC_WEB_URL
-from tests.live.redis_support import PrivateRedis, shared_redis_url, unique_prefix
+from tests.backends import require_redis
+from tests.live.redis_support import PrivateRedis, unique_prefix
 from tests.security.test_sign_in import client_from, code, sign_in
 
 MAX_COUNTERS = 40
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
-    return Settings(
-        database_url=database_url, public_web_url=PUBLIC_WEB_URL,
+def settings(settings: Settings) -> Settings:
+    return settings.with_(
         sign_in_attempts_per_email=3, sign_in_attempts_per_client=5, sign_in_window_seconds=300,
         sign_in_max_counters=MAX_COUNTERS,
     )
@@ -85,7 +84,7 @@ async def test_a_flood_from_many_clients_does_not_unlock_the_victim(app, alice):
 async def test_in_redis_a_client_over_its_limit_creates_no_counters():
     import redis.asyncio as redis
 
-    url = shared_redis_url()
+    url = require_redis()
     prefix = unique_prefix()
     limiter = SignInLimiter(RedisAttemptCounter(url, prefix=prefix), per_email=3, per_client=5, window_seconds=300)
     client = redis.from_url(url)
