@@ -146,10 +146,11 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, run))
 
 
-async def _tell_open_sockets(settings: Settings, user_ids: list[int]) -> None:
+async def _tell_open_sockets(settings: Settings, user_ids: list[int], broker=None) -> None:
     """Publish the users' "access changed" signal, so their open WebSockets check their
     token and roles again now. Only a shared broker (REDIS_URL) reaches the servers from
-    here; without one, sockets check at their next operation (and at their token's expiry)."""
+    here; without one, sockets check at their next operation (and at their token's expiry).
+    `broker`: one the command started already (else one is started for this)."""
     if not user_ids:
         return
     if not settings.redis_url:
@@ -158,14 +159,17 @@ async def _tell_open_sockets(settings: Settings, user_ids: list[int]) -> None:
     from app.live.access import announce_access_changed
     from app.main import make_broker
 
-    broker = make_broker(settings)
-    await broker.start()
+    own = broker is None
+    if own:
+        broker = make_broker(settings)
+        await broker.start()
     try:
         if not broker.available:
             print("warning: Redis is unreachable: open WebSockets notice at their next operation", file=sys.stderr)
         await announce_access_changed(broker, user_ids)
     finally:
-        await broker.stop()
+        if own:
+            await broker.stop()
 
 
 def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
@@ -232,9 +236,9 @@ def cmd_remove_member(settings: Settings, args: argparse.Namespace) -> int:
                 effects=build_handlers(settings, broker),
                 cancel_hosted=args.cancel_hosted,
             )
+            await _tell_open_sockets(settings, [removal.user_id], broker)
         finally:
             await broker.stop()
-        await _tell_open_sockets(settings, [removal.user_id])
         what = "removed from" if removal.was_member else "was already out of"
         print(
             f"{accounts.normalize_email(args.email)} {what} program {to_global_id('Program', program_id)}: "

@@ -134,12 +134,6 @@ class SignedIn:
     expires_at: datetime  # when the token stops signing in if not used again before
 
 
-async def user_for_token(token: str, *, lifetime: TokenLifetime = TokenLifetime()) -> User | None:
-    """The user a bearer token belongs to, or None for an unknown, revoked or expired token."""
-    found = await viewer_for_token(token, lifetime=lifetime)
-    return found.user if found else None
-
-
 async def tokens_of(email: str) -> list[AccessToken] | None:
     """Every token of the user with `email`, newest first; None when there is no such user."""
     user = await User.get_or_none(email=normalize_email(email))
