@@ -80,6 +80,8 @@ def hash_token(token: str) -> str:
 async def issue_token(user: User, *, label: str = "") -> str:
     """Create a new bearer token for `user`; returns the token, which is never stored."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    while token.startswith("-"):  # one would read as an option: `revoke-token --token -x...`
+        token = secrets.token_urlsafe(TOKEN_BYTES)
     await AccessToken.create(user=user, token_hash=hash_token(token), label=label[:100])
     return token
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -137,8 +138,18 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
     async def run_operation(self, operation: Operation) -> None:
         if self._closing:
             return
-        if self._token is not None and not await self._check_access(record_use=True):
-            return
+        if self._token is not None:
+            try:
+                allowed = await self._check_access(record_use=True)
+            except Exception:  # noqa: BLE001 - the database failed: refuse this one operation
+                logger.exception("could not check a WebSocket's token; operation %s refused", operation.id)
+                error = GraphQLError(
+                    "Unexpected error.", extensions={"code": TopLevelErrorCode.INTERNAL_SERVER_ERROR.value}
+                )
+                await operation.send_initial_errors([error])
+                return
+            if not allowed:
+                return
         await super().run_operation(operation)
         if self._token is not None and self.context.token is None:
             # signOut ran on this socket: its answer is sent; the socket ends with its token.
