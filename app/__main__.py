@@ -98,10 +98,15 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, run))
 
 
-def cmd_add_member(settings: Settings, args: argparse.Namespace) -> int:
-    program_id = pk_of(args.program, "Program") or (int(args.program) if args.program.isdigit() else None)
+def _program_id(text: str) -> int:
+    program_id = pk_of(text, "Program") or (int(text) if text.isdigit() else None)
     if program_id is None:
-        raise DomainError.of(ErrorCode.NOT_FOUND, f"Not a program ID: {args.program!r}.")
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"Not a program ID: {text!r}.")
+    return program_id
+
+
+def cmd_add_member(settings: Settings, args: argparse.Namespace) -> int:
+    program_id = _program_id(args.program)
 
     async def run() -> None:
         membership = await accounts.add_member(
@@ -147,16 +152,106 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, run))
 
 
+async def _tell_open_sockets(settings: Settings, user_ids: list[int], broker=None) -> None:
+    """Publish the users' "access changed" signal, so their open WebSockets check their
+    token and roles again now. Only a shared broker (REDIS_URL) reaches the servers from
+    here; without one, sockets check at their next operation (and at their token's expiry).
+    `broker`: one the command started already (else one is started for this)."""
+    if not user_ids:
+        return
+    if not settings.redis_url:
+        print("note: without REDIS_URL, open WebSockets notice at their next operation", file=sys.stderr)
+        return
+    from app.live.access import announce_access_changed
+    from app.main import make_broker
+
+    own = broker is None
+    if own:
+        broker = make_broker(settings)
+        await broker.start()
+    try:
+        if not broker.available:
+            print("warning: Redis is unreachable: open WebSockets notice at their next operation", file=sys.stderr)
+        await announce_access_changed(broker, user_ids)
+    finally:
+        if own:
+            await broker.stop()
+
+
 def cmd_revoke_token(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> int:
         if args.token:
-            revoked = int(await accounts.revoke_token(args.token))
+            user_id = await accounts.revoke_token(args.token)
+            user_ids, revoked = [user_id] if user_id else [], int(user_id is not None)
         elif args.id is not None:
-            revoked = int(await accounts.revoke_token_id(args.id))
+            user_id = await accounts.revoke_token_id(args.id)
+            user_ids, revoked = [user_id] if user_id else [], int(user_id is not None)
         else:
-            revoked = await accounts.revoke_tokens_of(args.email)
+            user_id, revoked = await accounts.revoke_tokens_of(args.email)
+            user_ids = [user_id] if user_id and revoked else []
+        await _tell_open_sockets(settings, user_ids)
         print(f"revoked {revoked} token(s)")
         return 0 if revoked else 1
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def _read_new_password(args: argparse.Namespace) -> str:
+    """The new password: typed twice at a terminal, or the first line of standard input
+    (for scripts); never an argument, which other users could read in the process list."""
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise DomainError.of(ErrorCode.INVALID, "The two passwords differ; nothing was changed.")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = _read_new_password(args)
+
+    async def run() -> int:
+        user_id, revoked = await accounts.set_password(email=args.email, password=password)
+        await _tell_open_sockets(settings, [user_id])
+        print(f"password set for {accounts.normalize_email(args.email)}; revoked {revoked} token(s): sign in again")
+        return 0
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def cmd_remove_member(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.removal import remove_member
+    from app.handlers import build_handlers
+    from app.live.broker import InMemoryBroker
+    from app.main import make_broker
+
+    program_id = _program_id(args.program)
+
+    async def run() -> int:
+        # Withdrawals and cancellations go through the session commands, with the app's
+        # handlers: emails become outbox rows (the worker sends them), live events reach
+        # the servers through Redis when REDIS_URL is set.
+        broker = make_broker(settings) if settings.redis_url else InMemoryBroker()
+        await broker.start()
+        try:
+            removal = await remove_member(
+                program_id=program_id,
+                email=args.email,
+                effects=build_handlers(settings, broker),
+                cancel_hosted=args.cancel_hosted,
+            )
+            await _tell_open_sockets(settings, [removal.user_id], broker)
+        finally:
+            await broker.stop()
+        what = "removed from" if removal.was_member else "was already out of"
+        print(
+            f"{accounts.normalize_email(args.email)} {what} program {to_global_id('Program', program_id)}: "
+            f"{removal.withdrawn} registration(s) withdrawn, {removal.cancelled} hosted session(s) cancelled; "
+            "past sessions are kept"
+        )
+        return 0
 
     return asyncio.run(_with_db(settings, run))
 
@@ -270,6 +365,27 @@ def build_parser() -> argparse.ArgumentParser:
     member.add_argument("--email", required=True)
     member.add_argument("--role", required=True, choices=["mentor", "mentee", "admin"])
     member.set_defaults(func=cmd_add_member)
+
+    remove = sub.add_parser(
+        "remove-member",
+        help="remove a user from a program: withdraws their registrations in sessions that have not started "
+        "(hosts are told), keeps past ones",
+    )
+    remove.add_argument("--program", required=True, help="the program's global ID")
+    remove.add_argument("--email", required=True)
+    remove.add_argument(
+        "--cancel-hosted",
+        action="store_true",
+        help="also cancel the sessions they host that have not started (refused without it)",
+    )
+    remove.set_defaults(func=cmd_remove_member)
+
+    password = sub.add_parser(
+        "set-password",
+        help="set a user's password (typed twice, or the first line of stdin) and revoke all their tokens",
+    )
+    password.add_argument("--email", required=True)
+    password.set_defaults(func=cmd_set_password)
 
     token = sub.add_parser("create-token", help="issue a bearer token (printed as the last line)")
     token.add_argument("--email", required=True)

@@ -11,6 +11,7 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.accounts.rate_limit import limiter_from_settings
+from app.clock import Clock, utcnow
 from app.db import tortoise_config
 from app.handlers import build_handlers
 from app.live.broker import Broker, InMemoryBroker
@@ -34,13 +35,16 @@ def make_broker(settings: Settings) -> Broker:
     return InMemoryBroker(queue_size=settings.ws_subscriber_queue_size)
 
 
-def create_app(settings: Settings, *, broker: Broker | None = None) -> Starlette:
-    """Build the whole application from `settings`: routes, broker, effects, lifespan."""
+def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock = utcnow) -> Starlette:
+    """Build the whole application from `settings`: routes, broker, effects, lifespan.
+    `clock` is what token expiry is judged by (tests move it forward)."""
     broker = broker or make_broker(settings)
     outbox_worker = OutboxWorker(settings) if settings.outbox_worker_in_serve else None
     effects = build_handlers(settings, broker, outbox_worker)
     sign_in_limiter = limiter_from_settings(settings)
-    graphql = GraphQLView(settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter)
+    graphql = GraphQLView(
+        settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter, clock=clock
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -7,8 +7,10 @@ build their own without patching globals.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from email.utils import parseaddr
 from urllib.parse import urlparse
 
@@ -44,6 +46,65 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+# --- durations (TOKEN_TTL and others): one parser for every setting that is a duration ---
+
+_DURATION_UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+class Duration(timedelta):
+    """A timedelta that prints the way it is written in the environment (`30d`, `1h30m`),
+    so defaults read the same in Settings, docs/configuration.md and .env.example."""
+
+    def __str__(self) -> str:
+        return format_duration(self)
+
+
+def format_duration(value: timedelta) -> str:
+    """`value` as `parse_duration` reads it: whole units, largest first (`1d12h`, `90s` -> `1m30s`)."""
+    left = int(value.total_seconds())
+    if left <= 0:
+        return "0s"
+    parts = []
+    for unit, seconds in _DURATION_UNITS.items():
+        count, left = divmod(left, seconds)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def parse_duration(text: str, *, name: str = "duration") -> Duration:
+    """A duration written as whole days, hours, minutes and seconds, largest unit first
+    (`30d`, `12h`, `1h30m`, `2d12h`, `45s`), or a bare number of seconds (`90`).
+    Raises ConfigError naming `name` for anything else (units out of order or repeated,
+    fractions, signs, spaces inside)."""
+    raw = text.strip().lower()
+    match = _DURATION.fullmatch(raw) if not raw.isdigit() else None
+    if not raw or (match is None and not raw.isdigit()) or len(raw) > 30:
+        raise ConfigError(
+            f"{name} must be a duration such as 30d, 12h, 1h30m, 45s or a number of seconds, got {text!r}"
+        )
+    try:
+        if match is None:
+            return Duration(seconds=int(raw))
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        return Duration(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:
+        raise ConfigError(f"{name} is too long a duration, got {text!r}") from None
+
+
+def _duration(
+    env: Mapping[str, str], name: str, default: timedelta, *, low: timedelta, high: timedelta
+) -> Duration:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return Duration(seconds=default.total_seconds())
+    value = parse_duration(raw, name=name)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {format_duration(low)} and {format_duration(high)}, got {raw!r}")
+    return value
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -120,6 +181,10 @@ class Settings:
     # Open WebSockets, counted per process (see docs/live.md#connection-limits).
     ws_max_connections_per_user: int = 10
     ws_max_connections_per_ip: int = 50
+    # Bearer tokens end TOKEN_TTL after they were issued, or TOKEN_IDLE_TTL after their last
+    # use, whichever comes first; sockets signed in with one close then (see docs/security.md).
+    token_ttl: timedelta = Duration(days=30)
+    token_idle_ttl: timedelta = Duration(days=7)
 
     @property
     def is_production(self) -> bool:
@@ -271,4 +336,8 @@ class Settings:
                 env, "WS_MAX_CONNECTIONS_PER_USER", defaults.ws_max_connections_per_user, low=1
             ),
             ws_max_connections_per_ip=_int(env, "WS_MAX_CONNECTIONS_PER_IP", defaults.ws_max_connections_per_ip, low=1),
+            token_ttl=_duration(env, "TOKEN_TTL", defaults.token_ttl, low=Duration(seconds=1), high=Duration(days=3650)),
+            token_idle_ttl=_duration(
+                env, "TOKEN_IDLE_TTL", defaults.token_idle_ttl, low=Duration(seconds=1), high=Duration(days=3650)
+            ),
         )

@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
 from app.clock import utcnow
 from app.db import sql_parameter
 from app.errors import DomainError, ErrorCode, Problem
+from app.settings import Settings
 from app.text import clean_text, has_surrogates
 
 _hasher = PasswordHasher()
@@ -24,6 +27,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 TOKEN_BYTES = 32
 EMAIL_MAX = 254
 NAME_MAX = 200
+PASSWORD_MIN = 8  # for passwords set from now on (set-password); older ones still sign in
 PASSWORD_MAX = 1_024  # argon2 accepts more; a cap keeps hashing cost bounded
 # last_used_at is written at most this often per token, so a busy client does not turn
 # every request into a write.
@@ -76,6 +80,8 @@ def hash_token(token: str) -> str:
 async def issue_token(user: User, *, label: str = "") -> str:
     """Create a new bearer token for `user`; returns the token, which is never stored."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    while token.startswith("-"):  # one would read as an option: `revoke-token --token -x...`
+        token = secrets.token_urlsafe(TOKEN_BYTES)
     await AccessToken.create(user=user, token_hash=hash_token(token), label=label[:100])
     return token
 
@@ -98,10 +104,36 @@ async def sign_in(*, email: str, password: str) -> tuple[User, str]:
     return user, await issue_token(user, label="sign-in")
 
 
-async def user_for_token(token: str) -> User | None:
-    """The user a bearer token belongs to, or None for an unknown or revoked token."""
-    found = await viewer_for_token(token)
-    return found[0] if found else None
+@dataclass(frozen=True)
+class TokenLifetime:
+    """How long a bearer token signs its user in: `ttl` from its creation, and `idle_ttl`
+    from its last recorded use (its creation when never used), whichever ends first."""
+
+    ttl: timedelta = timedelta(days=30)
+    idle_ttl: timedelta = timedelta(days=7)
+
+    @classmethod
+    def of(cls, settings: Settings) -> TokenLifetime:
+        return cls(ttl=settings.token_ttl, idle_ttl=settings.token_idle_ttl)
+
+    @property
+    def use_resolution(self) -> timedelta:
+        """How stale `last_used_at` may get: LAST_USED_RESOLUTION, or a tenth of the idle
+        lifetime when that is shorter, so a token in steady use never looks idle."""
+        return min(LAST_USED_RESOLUTION, self.idle_ttl / 10)
+
+    def expires_at(self, created_at: datetime, last_used_at: datetime | None) -> datetime:
+        return min(created_at + self.ttl, (last_used_at or created_at) + self.idle_ttl)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a bearer token signs in, as the token lookup finds them."""
+
+    user: User
+    roles: dict[int, ProgramRole]  # every program of the user, with the role there
+    token_id: int
+    expires_at: datetime  # when the token stops signing in if not used again before
 
 
 async def tokens_of(email: str) -> list[AccessToken] | None:
@@ -112,21 +144,26 @@ async def tokens_of(email: str) -> list[AccessToken] | None:
     return await AccessToken.filter(user=user).order_by("-created_at", "-id")
 
 
-async def revoke_token_id(token_id: int) -> bool:
-    """Revoke the token with this id (as `tokens_of` lists it); True when it was active."""
-    return bool(await AccessToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=utcnow()))
-
-
-async def viewer_for_token(token: str) -> tuple[User, dict[int, ProgramRole]] | None:
+async def viewer_for_token(
+    token: str,
+    *,
+    lifetime: TokenLifetime = TokenLifetime(),
+    now: datetime | None = None,
+    record_use: bool = True,
+) -> SignedIn | None:
     """The user a bearer token belongs to with their programs and roles, in one statement
-    (every request needs both); None for an unknown or revoked token."""
+    (every request needs both); None for an unknown, revoked or expired token (see
+    `TokenLifetime`). `now` is the clock's reading (default: the time now). A lookup
+    counts as a use of the token unless `record_use` is False (a server re-checking an
+    open socket on its own initiative is not the client using it)."""
     if not token or len(token) > 200:
         return None
+    now = now or utcnow()
     db = AccessToken._meta.db
     mark = sql_parameter(db, 1)
     _, rows = await db.execute_query(
         'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.created_at, m.program_id, m.role, '
-        't.id AS token_id, t.last_used_at '
+        't.id AS token_id, t.created_at AS token_created_at, t.last_used_at '
         'FROM "access_token" t JOIN "user" u ON u.id = t.user_id '
         'LEFT JOIN "membership" m ON m.user_id = u.id '
         f"WHERE t.token_hash = {mark} AND t.revoked_at IS NULL",
@@ -135,30 +172,57 @@ async def viewer_for_token(token: str) -> tuple[User, dict[int, ProgramRole]] | 
     if not rows:
         return None
     first = dict(rows[0])
+    to_datetime = AccessToken._meta.fields_map["last_used_at"].to_python_value
+    created_at, last_used_at = to_datetime(first["token_created_at"]), to_datetime(first["last_used_at"])
+    if now >= lifetime.expires_at(created_at, last_used_at):
+        return None
     user = User._init_from_db(**{k: first[k] for k in ("id", "email", "name", "password_hash", "time_zone", "created_at")})
     roles = {row["program_id"]: ProgramRole(row["role"]) for row in rows if row["program_id"] is not None}
-    await _record_use(first["token_id"], AccessToken._meta.fields_map["last_used_at"].to_python_value(first["last_used_at"]))
-    return user, roles
+    if record_use and (last_used_at is None or now - last_used_at > lifetime.use_resolution):
+        await AccessToken.filter(id=first["token_id"]).update(last_used_at=now)
+        last_used_at = now
+    return SignedIn(user, roles, first["token_id"], lifetime.expires_at(created_at, last_used_at))
 
 
-async def _record_use(token_id: int, last_used_at: datetime | None) -> None:
-    now = utcnow()
-    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
-        await AccessToken.filter(id=token_id).update(last_used_at=now)
+async def revoke_token(token: str) -> int | None:
+    """Revoke one token; the id of its user when it was active (None otherwise)."""
+    row = await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True).only("id", "user_id").first()
+    return await revoke_token_id(row.id) if row else None
 
 
-async def revoke_token(token: str) -> bool:
-    """Revoke one token; True when it was active."""
-    return bool(
-        await AccessToken.filter(token_hash=hash_token(token), revoked_at__isnull=True).update(revoked_at=utcnow())
-    )
+async def revoke_token_id(token_id: int) -> int | None:
+    """Revoke the token with this id (as `tokens_of` lists it); the id of its user when it
+    was active (None otherwise)."""
+    row = await AccessToken.filter(id=token_id, revoked_at__isnull=True).only("id", "user_id").first()
+    if row is None or not await AccessToken.filter(id=row.id, revoked_at__isnull=True).update(revoked_at=utcnow()):
+        return None
+    return row.user_id
 
 
-async def revoke_tokens_of(email: str) -> int:
-    """Revoke every active token of the user with `email`; returns how many."""
-    return await AccessToken.filter(user__email=normalize_email(email), revoked_at__isnull=True).update(
-        revoked_at=utcnow()
-    )
+async def revoke_tokens_of(email: str) -> tuple[int | None, int]:
+    """Revoke every active token of the user with `email`: (the user's id, or None when
+    there is no such user; how many tokens were revoked)."""
+    user = await User.get_or_none(email=normalize_email(email))
+    if user is None:
+        return None, 0
+    return user.id, await AccessToken.filter(user_id=user.id, revoked_at__isnull=True).update(revoked_at=utcnow())
+
+
+async def set_password(*, email: str, password: str) -> tuple[int, int]:
+    """Give the user with `email` a new password and revoke every token they hold (whoever
+    knew the old password may have signed in with it): (the user's id, tokens revoked).
+    DomainError for an unknown email or a password outside 8 to PASSWORD_MAX characters."""
+    user = await User.get_or_none(email=normalize_email(email))
+    if user is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, f"No user with email {normalize_email(email)}.", ("email",))
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX or has_surrogates(password):
+        raise DomainError.of(
+            ErrorCode.INVALID, f"A password of {PASSWORD_MIN} to {PASSWORD_MAX} characters is required.", ("password",)
+        )
+    async with in_transaction():
+        await User.filter(id=user.id).update(password_hash=hash_password(password))
+        revoked = await AccessToken.filter(user_id=user.id, revoked_at__isnull=True).update(revoked_at=utcnow())
+    return user.id, revoked
 
 
 async def create_user(*, email: str, name: str, password: str | None = None, time_zone: str = "UTC") -> User:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -35,6 +36,8 @@ class Context:
     # The viewer's programs and roles when they came with the token (one statement for
     # both); None makes the loaders fetch them when first needed.
     viewer_roles: dict[int, ProgramRole] | None = None
+    # When the token stops signing in unless used again (WebSocket: the socket closes then).
+    token_expires_at: datetime | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -21,7 +21,7 @@ class GroupSession(Model):
         "models.Program", related_name="group_sessions", on_delete=fields.CASCADE
     )
     host: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.User", related_name="hosted_sessions", on_delete=fields.CASCADE
+        "models.User", related_name="hosted_sessions", on_delete=fields.RESTRICT
     )
     title = fields.CharField(max_length=200)
     objective = fields.TextField()
@@ -68,7 +68,7 @@ class Registration(Model):
         "models.GroupSession", related_name="registrations", on_delete=fields.CASCADE
     )
     user: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.User", related_name="registrations", on_delete=fields.CASCADE
+        "models.User", related_name="registrations", on_delete=fields.RESTRICT
     )
     is_host = fields.BooleanField(default=False)
     registered_at = fields.DatetimeField(auto_now_add=True)
@@ -90,7 +90,7 @@ class Guest(Model):
         "models.GroupSession", related_name="guests", on_delete=fields.CASCADE
     )
     user: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.User", related_name="invitations", on_delete=fields.CASCADE
+        "models.User", related_name="invitations", on_delete=fields.RESTRICT
     )
     invited_at = fields.DatetimeField(auto_now_add=True)
 

@@ -114,13 +114,35 @@ class LocalFanout:
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self.subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        # Callbacks run on each message of a channel, with no queue: the signals a WebSocket
+        # acts on itself (app.live.access). Not subscriptions: /healthz does not count them.
+        self.listeners: dict[str, set[Callable[[dict[str, Any]], None]]] = defaultdict(set)
 
     @property
     def subscription_count(self) -> int:
         """Live subscriptions of this process, all channels together."""
         return sum(len(subs) for subs in self.subscribers.values())
 
+    def listen(self, channel: str, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Call `callback(message)` for each message on `channel` until the returned
+        function is called. The callback must not block: it runs inside the fan-out."""
+        self.listeners[channel].add(callback)
+
+        def stop_listening() -> None:
+            callbacks = self.listeners.get(channel)
+            if callbacks is not None:
+                callbacks.discard(callback)
+                if not callbacks:
+                    del self.listeners[channel]
+
+        return stop_listening
+
     def deliver(self, channel: str, message: dict[str, Any]) -> None:
+        for callback in list(self.listeners.get(channel, ())):
+            try:
+                callback(message)
+            except Exception:  # noqa: BLE001 - one listener must not stop the fan-out
+                logger.exception("a listener of %s failed", channel)
         for subscription in list(self.subscribers.get(channel, ())):
             subscription.offer(message)
             if subscription.dropped:

@@ -2,7 +2,9 @@
 WebSocket sign-in, made to follow the GraphQL over HTTP specification.
 
 Who is asking: a bearer token in the Authorization header (HTTP), or in the
-connection_init payload (WebSocket, checked once per connection in `on_ws_connect`).
+connection_init payload (WebSocket: checked in `on_ws_connect`, then again before each
+operation, on the user's "access changed" signal and at the token's expiry, see
+app.api.websocket). Tokens expire (`TOKEN_TTL`, `TOKEN_IDLE_TTL`) by the view's clock.
 Every request gets a request id (the client's X-Request-Id when it is safe to log).
 
 Strawberry 0.341 answers every result as `application/json` with status 200 and its
@@ -44,12 +46,13 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
-from app.accounts.services import user_for_token, viewer_for_token
+from app.accounts.services import SignedIn, TokenLifetime, viewer_for_token
 from app.api.context import Context
 from app.api.errors import TopLevelErrorCode
 from app.api.schema import build_schema
 from app.api.socket_limits import TOO_MANY_FROM_ADDRESS_CLOSE_CODE, TOO_MANY_FROM_ADDRESS_REASON, SocketLimits
 from app.api.websocket import LiveTransportWSHandler
+from app.clock import Clock, utcnow
 from app.group_sessions.events import Effects
 from app.live.broker import Broker
 from app.settings import Settings
@@ -90,7 +93,13 @@ class GraphQLView(GraphQL):
     graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     def __init__(
-        self, *, settings: Settings, effects: Effects, broker: Broker, sign_in_limiter: SignInLimiter | None = None
+        self,
+        *,
+        settings: Settings,
+        effects: Effects,
+        broker: Broker,
+        sign_in_limiter: SignInLimiter | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         super().__init__(
             build_schema(settings),
@@ -104,6 +113,8 @@ class GraphQLView(GraphQL):
         )
         self.settings = settings
         self.effects = effects
+        self.clock = clock
+        self.token_lifetime = TokenLifetime.of(settings)
         self.broker = broker
         # create_app passes the limiter it closes at shutdown; a bare view counts in memory
         self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
@@ -113,36 +124,44 @@ class GraphQLView(GraphQL):
 
     # --- who is asking ---------------------------------------------------------------------
 
+    async def signed_in_by(self, token: str | None, *, record_use: bool = True) -> SignedIn | None:
+        """Who `token` signs in now (by this view's clock and token lifetimes), or None."""
+        if not token:
+            return None
+        return await viewer_for_token(token, lifetime=self.token_lifetime, now=self.clock(), record_use=record_use)
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        viewer = token = roles = None
+        found = None
+        token = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
-            found = await viewer_for_token(token) if token else None
-            if found is not None:
-                viewer, roles = found
+            found = await self.signed_in_by(token)
         return Context(
             request=request,
             response=response,
             settings=self.settings,
             effects=self.effects,
             broker=self.broker,
-            viewer=viewer,
-            viewer_roles=roles,
-            token=token if viewer else None,
+            viewer=found.user if found else None,
+            viewer_roles=found.roles if found else None,
+            token=token if found else None,
             request_id=request_id_from(request.headers.get("x-request-id")),
             sign_in_limiter=self.sign_in_limiter,
         )
 
     async def on_ws_connect(self, context: Context):
-        """Sign in from the connection_init payload; a missing or bad token closes with 4403."""
+        """Sign in from the connection_init payload; a missing, bad or expired token closes
+        with 4403."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         raw = params.get("authorization") or params.get("Authorization")
         token = bearer_token(raw) if isinstance(raw, str) else None
-        viewer = await user_for_token(token) if token else None
-        if viewer is None:
+        found = await self.signed_in_by(token)
+        if found is None:
             raise ConnectionRejectionError({"message": "Sign in: send {\"authorization\": \"Bearer <token>\"}."})
-        context.viewer = viewer
+        context.viewer = found.user
+        context.viewer_roles = found.roles
         context.token = token
+        context.token_expires_at = found.expires_at
         context.fresh_loaders()
         return UNSET  # a connection_ack without payload
 

@@ -15,6 +15,7 @@ from app.api.accounts.types import User
 from app.api.errors import UserError
 from app.api.mutation import mutate
 from app.errors import DomainError, ErrorCode
+from app.live.access import announce_access_changed
 
 
 @strawberry.type(description="The result of signIn.")
@@ -78,14 +79,18 @@ async def update_viewer(info: Info, input: UpdateViewerInput) -> UpdateViewerPay
 
 @strawberry.mutation(
     description="Revokes the bearer token this request is signed in with (other sessions of the user "
-    "stay signed in). Requires a signed-in user."
+    "stay signed in). Requires a signed-in user. Sockets signed in with that token close with 4403; "
+    "sent over a WebSocket, its answer comes first."
 )
 async def sign_out(info: Info) -> SignOutPayload:
-    async def change(_: UserRow) -> SignOutPayload:
+    async def change(viewer: UserRow) -> SignOutPayload:
         token = info.context.token
-        revoked = bool(token) and await accounts.revoke_token(token)
+        revoked = bool(token) and await accounts.revoke_token(token) is not None
         info.context.viewer = None
         info.context.token = None
+        if revoked:
+            # Other sockets signed in with this token close, in every process.
+            await announce_access_changed(info.context.broker, [viewer.id])
         return SignOutPayload(signed_out=revoked)
 
     return await mutate(info, SignOutPayload, change)

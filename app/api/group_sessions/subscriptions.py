@@ -25,8 +25,10 @@ from app.api.enums import RegistrationEventKind
 from app.api.errors import TopLevelError, TopLevelErrorCode
 from app.api.group_sessions.types import GroupSession, Registration, RegistrationEvent
 from app.api.live_execution import SharedEvent
+from app.api.loaders import Loaders
 from app.api.mutation import require_viewer
 from app.api.pagination import pk_of
+from app.api.websocket import StillVisible
 from app.group_sessions.models import SessionStatus
 from app.live.broker import BrokerUnavailable, Subscription as BrokerSubscription, SubscriberTooSlow
 from app.live.publisher import (
@@ -39,8 +41,11 @@ from app.live.publisher import (
 
 
 
-async def _open(info: Info, channel: str) -> BrokerSubscription:
+async def _open(info: Info, channel: str, still_visible: StillVisible | None = None) -> BrokerSubscription:
     """Open the broker subscription for this operation, or refuse with LIVE_UPDATES_UNAVAILABLE.
+
+    On a WebSocket, `still_visible` is asked again whenever the viewer's access changes (a
+    membership removed): the subscription ends with NOT_FOUND when it answers False.
 
     The subscription is closed when the event stream ends and, as a safety net, when the
     operation's task ends (a stream cancelled before its first step never runs its
@@ -55,8 +60,12 @@ async def _open(info: Info, channel: str) -> BrokerSubscription:
             "Live updates are unavailable right now; try again shortly.", TopLevelErrorCode.LIVE_UPDATES_UNAVAILABLE
         ) from None
     task = asyncio.current_task()
+    guard = getattr(info.context, "guard_subscription", None)
+    stop_guarding = guard(subscription, still_visible) if guard is not None and still_visible is not None else None
     if task is not None:
         task.add_done_callback(lambda _: broker.close(subscription))
+        if stop_guarding is not None:
+            task.add_done_callback(lambda _: stop_guarding())
     drop_connection = getattr(info.context, "drop_connection", None)
     if drop_connection is not None:
         subscription.on_overflow = drop_connection
@@ -169,7 +178,14 @@ async def registration_events(
         row = await visibility.visible_session(info.context.loaders, only_session) if only_session else None
         if row is None or row.host_id != viewer.id:
             raise TopLevelError("No such group session among those you host.", TopLevelErrorCode.NOT_FOUND)
-    subscription = await _open(info, host_channel(viewer.id))
+    still_visible = None
+    if only_session is not None:
+
+        async def still_visible(loaders: Loaders) -> bool:
+            row = await visibility.visible_session(loaders, only_session)
+            return row is not None and row.host_id == viewer.id
+
+    subscription = await _open(info, host_channel(viewer.id), still_visible)
     return _registration_events(info, subscription, only_session)
 
 
@@ -184,5 +200,8 @@ async def group_session_updated(info: Info, id: strawberry.ID) -> AsyncGenerator
     row = await visibility.visible_session(info.context.loaders, pk) if pk else None
     if row is None:
         raise TopLevelError("No such group session.", TopLevelErrorCode.NOT_FOUND)
-    subscription = await _open(info, session_channel(pk))
+    async def still_visible(loaders: Loaders) -> bool:
+        return await visibility.visible_session(loaders, pk) is not None
+
+    subscription = await _open(info, session_channel(pk), still_visible)
     return _session_updates(info, subscription)
