@@ -35,6 +35,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int = 0, high:
     return value
 
 
+def _duration(env: Mapping[str, str], name: str, default: int, *, low: int = 0, high: int = 10**9) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse_duration(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} seconds, got {raw!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name, "").strip().lower()
     if not raw:
@@ -92,6 +105,9 @@ class Settings:
     # How often an idle worker looks for due mail (a commit in the same process wakes it at once).
     outbox_poll_seconds: int = 5
     outbox_batch_size: int = 20
+    # Seconds during which the host's notices about one member flipping on one session
+    # (join, leave, join...) after the first are folded into one summary (0: no folding).
+    host_notice_coalesce_window: int = 600
 
     # Limits (see docs/security.md).
     max_page_size: int = 100
@@ -237,6 +253,9 @@ class Settings:
             ),
             outbox_poll_seconds=_int(env, "OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, low=1, high=3600),
             outbox_batch_size=_int(env, "OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, low=1, high=1000),
+            host_notice_coalesce_window=_duration(
+                env, "HOST_NOTICE_COALESCE_WINDOW", defaults.host_notice_coalesce_window, high=86_400
+            ),
             max_page_size=_int(env, "MAX_PAGE_SIZE", defaults.max_page_size, low=1, high=1000),
             max_query_depth=_int(env, "MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100),
             max_aliases=_int(env, "MAX_ALIASES", defaults.max_aliases, low=1, high=1000),
@@ -262,3 +281,16 @@ class Settings:
             ),
             sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", defaults.sign_in_window_seconds, low=1),
         )
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration written as a whole number with an optional unit: "600" or
+    "600s" (seconds), "10m", "2h", "7d". Raises ValueError naming what is accepted."""
+    raw = text.strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in _DURATION_UNITS else (raw, "s")
+    if not (number.isascii() and number.isdigit()):
+        raise ValueError(f"a duration is a whole number with s, m, h or d (600, 10m, 2h, 7d), got {text!r}")
+    return int(number) * _DURATION_UNITS[unit]
