@@ -308,7 +308,8 @@ def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         print(f"{'ID':>6}  {'STATUS':<8} {'TRIES':>5}  {'NEXT ATTEMPT (UTC)':<17}  {'TO':<30}  SUBJECT")
         for row in rows:
-            when = row.next_attempt_at.strftime("%Y-%m-%d %H:%M") if row.status != OutboxStatus.FAILED else "-"
+            unsendable = row.status in (OutboxStatus.FAILED, OutboxStatus.REFUSED)
+            when = "-" if unsendable else row.next_attempt_at.strftime("%Y-%m-%d %H:%M")
             print(f"{row.id:>6}  {row.status.value:<8} {row.attempts:>5}  {when:<17}  {row.recipient[:30]:<30}  "
                   f"{row.subject[:70]}")
             if row.last_error:

@@ -153,6 +153,9 @@ class Settings:
     # How often an idle worker looks for due mail (a commit in the same process wakes it at once).
     outbox_poll_seconds: int = 5
     outbox_batch_size: int = 20
+    # How long the host's notices about one member flipping on one session (join, leave,
+    # join...) after the first are folded into one summary (0: no folding).
+    host_notice_coalesce_window: timedelta = Duration(minutes=10)
 
     # Limits (see docs/security.md).
     max_page_size: int = 100
@@ -307,6 +310,10 @@ class Settings:
             ),
             outbox_poll_seconds=_int(env, "OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds, low=1, high=3600),
             outbox_batch_size=_int(env, "OUTBOX_BATCH_SIZE", defaults.outbox_batch_size, low=1, high=1000),
+            host_notice_coalesce_window=_duration(
+                env, "HOST_NOTICE_COALESCE_WINDOW", defaults.host_notice_coalesce_window,
+                low=Duration(0), high=Duration(days=1),
+            ),
             max_page_size=_int(env, "MAX_PAGE_SIZE", defaults.max_page_size, low=1, high=1000),
             max_query_depth=_int(env, "MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100),
             max_aliases=_int(env, "MAX_ALIASES", defaults.max_aliases, low=1, high=1000),
@@ -341,3 +348,4 @@ class Settings:
                 env, "TOKEN_IDLE_TTL", defaults.token_idle_ttl, low=Duration(seconds=1), high=Duration(days=3650)
             ),
         )
+

@@ -142,7 +142,8 @@ class GroupSessionChanged:
     # Everyone registered (host first), when someone is to be told: the time changed or
     # guests were added. Empty otherwise.
     registered: tuple[Person, ...]
-    # Newly invited guests who are not registered already.
+    # Guests invited for the first time: never invited to this session before (a guest
+    # taken off the list and put back is not invited again), and not registered.
     added_guests: tuple[Person, ...]
     occurred_at: datetime
 

@@ -100,3 +100,23 @@ class Guest(Model):
     class Meta:
         table = "guest"
         unique_together = (("session", "user"),)
+
+
+# Everyone a session's guest list ever invited, kept when the host takes them off the list:
+# a guest is invited once, however often the list is edited (no mailbox flooding by edits).
+class GuestInvitation(Model):
+    id = fields.IntField(primary_key=True)
+    session: fields.ForeignKeyRelation[GroupSession] = fields.ForeignKeyField(
+        "models.GroupSession", related_name="guest_invitations", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.User", related_name="guest_invitations", on_delete=fields.CASCADE
+    )
+    invited_at = fields.DatetimeField(auto_now_add=True)
+
+    session_id: int
+    user_id: int
+
+    class Meta:
+        table = "guest_invitation"
+        unique_together = (("session", "user"),)

@@ -38,7 +38,7 @@ from app.group_sessions.events import (
     RegistrationRemoved,
     SessionSnapshot,
 )
-from app.group_sessions.models import GroupSession, Guest, Registration, SessionStatus
+from app.group_sessions.models import GroupSession, Guest, GuestInvitation, Registration, SessionStatus
 from app.group_sessions.repository import SessionForCommand
 
 _NOT_FOUND_MESSAGE = "No such group session."
@@ -184,6 +184,7 @@ async def create_group_session(
         await Registration.create(session=session, user_id=viewer_id, is_host=True)
         if guests:
             await Guest.bulk_create([Guest(session=session, user_id=g.id) for g in guests])
+            await GuestInvitation.bulk_create([GuestInvitation(session=session, user_id=g.id) for g in guests])
         events.append(GroupSessionCreated(SessionSnapshot.of(session, host), tuple(guests), now))
     return session
 
@@ -277,9 +278,22 @@ async def update_group_session(
                 raise DomainError(*rules.check_max_not_below_count(fields.max_participants, fresh.participant_count))
             session = updated
             # Those registered are told of a new time; guests who registered already
-            # need no invitation.
+            # need no invitation, nor do those invited before (taken off the list and put
+            # back): each person is invited to a session once, however often it is edited.
             registered = await repository.registered_people(session.id) if time_changed or added_guests else []
             registered_ids = {p.id for p in registered}
+            to_invite = [g for g in added_guests if g.id not in registered_ids]
+            if to_invite:
+                invited_before = set(
+                    await GuestInvitation.filter(
+                        session_id=session.id, user_id__in=[g.id for g in to_invite]
+                    ).values_list("user_id", flat=True)
+                )
+                to_invite = [g for g in to_invite if g.id not in invited_before]
+                if to_invite:
+                    await GuestInvitation.bulk_create(
+                        [GuestInvitation(session_id=session.id, user_id=g.id) for g in to_invite]
+                    )
             events.append(
                 GroupSessionChanged(
                     session=SessionSnapshot.of(session, found.host),
@@ -287,7 +301,7 @@ async def update_group_session(
                     previous_starts_at=previous_starts_at if time_changed else None,
                     previous_ends_at=previous_ends_at if time_changed else None,
                     registered=tuple(registered),
-                    added_guests=tuple(g for g in added_guests if g.id not in registered_ids),
+                    added_guests=tuple(to_invite),
                     occurred_at=now,
                 )
             )

@@ -2,8 +2,10 @@
 
 Each email is written once as a list of blocks and rendered twice, as plain text and as
 HTML alternatives, so the two never disagree. Everything user-written (titles,
-objectives, names, reasons) is HTML-escaped in the HTML part and flattened to one line
-wherever it reaches a header, so a newline in a title can never add a header.
+objectives, names, reasons) is HTML-escaped in the HTML part; wherever it reaches a header it is flattened to one line and its `=?` written
+`= ?` (`header_text`), so neither a newline nor an RFC 2047 encoded word in a title or a
+name can add a header. Each message also keeps the shape it was built with, which the
+outbox compares with the text parsed back before accepting it (`message_check`).
 Times are written in the recipient's own time zone, naming the zone.
 
 Each email function is named for the kind of email it produces (`RenderedEmail.kind`,
@@ -27,6 +29,7 @@ from app.group_sessions.events import Person, SessionSnapshot
 from app.group_sessions.models import SessionStatus
 from app.group_sessions import rules
 from app.notifications import ics
+from app.notifications.message_check import MessageShape, shape_of
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -96,6 +99,8 @@ class RenderedEmail:
     message_id: str
     # The whole message (headers and MIME body, CRLF line ends, ASCII), sent verbatim.
     message: str
+    # What was built, to compare `message` with once parsed back (see message_check).
+    built: MessageShape
 
 
 # --- words ---------------------------------------------------------------------------------
@@ -109,6 +114,20 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
     return flat
+
+
+def header_text(text: str, limit: int | None = None) -> str:
+    """`text` as it may stand in a header (a display name, a subject): on one line (see
+    `one_line`), and with every "=?" written "= ?".
+
+    "=?" opens an RFC 2047 encoded word, and some email packages decode one found in a
+    header's text while folding it (CPython before 3.11.10 / 3.12.5, CVE-2024-6923): an
+    encoded CR LF then adds headers and replaces the body. With a space after the "=",
+    no parser sees an encoded word (one cannot hold a space), the text stays plain ASCII
+    and reads the same to a person, and no invisible character is slipped into a name
+    (itself a way to impersonate). Applied before the length cut, which cannot recreate it.
+    """
+    return one_line(text.replace("=?", "= ?"), limit)
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -234,12 +253,12 @@ def compose(
 ) -> RenderedEmail:
     """One complete message: text and HTML alternatives, the invite attached when given,
     a fresh Message-ID that the outbox keeps for every attempt."""
-    subject = one_line(subject, SUBJECT_MAX)
+    subject = header_text(subject, SUBJECT_MAX)
     # Random and short (a long one gets folded onto a second header line).
     message_id = f"<{uuid.uuid4().hex}@{letterhead.domain}>"
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = letterhead.mail_from
-    message["To"] = Address(display_name=one_line(to.name), addr_spec=to.email)
+    message["To"] = _addressee(to)
     message["Subject"] = subject
     message["Date"] = format_datetime(written_at)
     message["Message-ID"] = message_id
@@ -255,7 +274,19 @@ def compose(
             filename="invite.ics" if invite_method == "REQUEST" else "cancel.ics",
             params={"method": invite_method},
         )
-    return RenderedEmail(kind, to.email, subject, message_id, message.as_string())
+    return RenderedEmail(kind, to.email, subject, message_id, message.as_string(), shape_of(message))
+
+
+def _addressee(person: Person) -> Address:
+    """The To address, with the person's name when it can be written safely: CPython's
+    header folder drops the quotes around a display name it has to fold, and the name's
+    own commas or "@" then turn it into other addresses. So a name that needs quotes and
+    does not fit on the header's one line is left out; the address alone is a valid To."""
+    named = Address(display_name=header_text(person.name), addr_spec=person.email)
+    written = str(named)
+    if written.startswith('"') and len("To: ") + len(written) > email.policy.SMTP.max_line_length:
+        return Address(addr_spec=person.email)
+    return named
 
 
 def _invite(
@@ -332,6 +363,42 @@ def registration_removed(
         letterhead=letterhead,
         to=host,
         subject=f"{name} withdrew from “{one_line(session.title)}” ({_ratio(session)})",
+        blocks=blocks,
+        written_at=written_at,
+    )
+
+
+def registration_summary(
+    session: SessionFacts,
+    participant: Person,
+    *,
+    registered: bool,
+    changes: int,
+    letterhead: Letterhead,
+    written_at: datetime,
+) -> RenderedEmail:
+    """To the host, instead of one notice per change when a member registers and
+    withdraws again and again: where that member stands now, and how many changes this
+    one email sums up."""
+    host = session.host
+    name = one_line(participant.name)
+    title = one_line(session.title)
+    now = f"{name} is registered for" if registered else f"{name} is no longer registered for"
+    times = "once" if changes == 1 else f"{changes} times"
+    blocks = [
+        Para(f"{now} your group session “{title}”."),
+        Facts((("Registered", _count(session)), ("When", _when(session, host, written_at)))),
+        Para(
+            f"Since the last email about {name}, they registered or withdrew {times}. "
+            "This email sums those changes up, so you get one email instead of one per change."
+        ),
+        Link("Open the session page", session.url),
+    ]
+    return compose(
+        kind="registration_summary",
+        letterhead=letterhead,
+        to=host,
+        subject=f"{now} “{title}” ({_ratio(session)})",
         blocks=blocks,
         written_at=written_at,
     )

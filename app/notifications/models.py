@@ -13,6 +13,8 @@ class OutboxStatus(str, Enum):
     SENDING = "SENDING"
     SENT = "SENT"
     FAILED = "FAILED"
+    # Never sent: the message parsed back did not say what was built (see message_check).
+    REFUSED = "REFUSED"
 
 
 class OutboxEmail(Model):
@@ -30,7 +32,14 @@ class OutboxEmail(Model):
     last_error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # Coalescing of the host's notices about one member of one session (see
+    # Outbox.registration_added): rows with the same key, the latest of which says until
+    # when later notices are folded into one summary instead of each being sent.
+    coalesce_key = fields.CharField(max_length=100, null=True)
+    coalesce_until = fields.DatetimeField(null=True)
+    # How many notices this row stands for (a summary of several changes has more than 1).
+    coalesced = fields.IntField(default=1, db_default=1)
 
     class Meta:
         table = "outbox_email"
-        indexes = (("status", "next_attempt_at"),)
+        indexes = (("status", "next_attempt_at"), ("coalesce_key", "id"))

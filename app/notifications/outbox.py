@@ -6,13 +6,24 @@ the change, so an email exists exactly when its change committed.
 recipient's own time zone, from what the event carries (no reads), and inserts them in
 one statement. The delivery worker (`app.notifications.worker`) sends them later,
 verbatim. Also here: what the operator commands need (`list_outbox`, `retry_failed`).
+
+Two rules keep the outbox honest and quiet:
+- `enqueue` parses every message back before it enters the outbox and refuses one that
+  does not say exactly what was built (`message_check`): it is stored REFUSED, never sent,
+  logged and counted (`REFUSED_EMAILS`, and `python -m app outbox`). The change that
+  caused it still commits: one suspect email is not a reason to undo a registration.
+- The host's notices about one member of one session are coalesced: the first goes out
+  at once; later changes within `host_notice_coalesce_window` become one summary, due at
+  the window's end, which each further change rewrites while it is still unsent.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.errors import HeaderParseError
 from typing import Any
 
@@ -22,16 +33,36 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     GroupSessionCreated,
     RegistrationAdded,
+    RegistrationChange,
     RegistrationRemoved,
     SessionSnapshot,
 )
 from app.links import group_session_url
 from app.notifications import emails
 from app.notifications.emails import Letterhead, RenderedEmail, SessionFacts
+from app.notifications.message_check import differences
 from app.notifications.models import OutboxEmail, OutboxStatus
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Emails refused by the check in `enqueue` since this process started, by kind: for an
+# operator (and a metrics endpoint) to read. Refused rows also stay in the outbox, as
+# REFUSED, which `python -m app outbox` counts across processes.
+REFUSED_EMAILS: Counter[str] = Counter()
+
+SUMMARY_KIND = "registration_summary"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An email with how it is queued: due at `due` (None: now), and, for the host's
+    coalesced notices, its `coalesce_key` and the end of the window it opens."""
+
+    email: RenderedEmail
+    due: datetime | None = None
+    coalesce_key: str | None = None
+    coalesce_until: datetime | None = None
 
 
 class Outbox:
@@ -41,6 +72,7 @@ class Outbox:
     def __init__(self, settings: Settings) -> None:
         self.letterhead = Letterhead(settings.mail_from)
         self.public_web_url = settings.public_web_url
+        self.coalesce_window = settings.host_notice_coalesce_window
 
     async def session_created(self, event: GroupSessionCreated, connection: Any) -> None:
         """To the host: the confirmation with the calendar invite; to each guest: an invitation."""
@@ -54,28 +86,81 @@ class Outbox:
         )
 
     async def registration_added(self, event: RegistrationAdded, connection: Any) -> None:
-        """To the host: who registered and the new count; to the participant: the
-        confirmation with the calendar invite."""
+        """To the host: who registered and the new count (coalesced, see `_host_notice`);
+        to the participant: the confirmation with the calendar invite."""
         session, at = self._facts(event.session), event.occurred_at
-        await self._write(
-            connection,
-            [
-                self._render(emails.registration_added, session, event.participant, written_at=at),
-                self._render(emails.registration_confirmed, session, event.participant, written_at=at),
-            ],
-        )
+        confirmation = self._render(emails.registration_confirmed, session, event.participant, written_at=at)
+        await self._host_notice(connection, event, session, registered=True, with_emails=[confirmation])
 
     async def registration_removed(self, event: RegistrationRemoved, connection: Any) -> None:
-        """To the host: who withdrew and the new count; to the participant: the
-        confirmation, with a calendar CANCEL."""
+        """To the host: who withdrew and the new count (coalesced, see `_host_notice`); to
+        the participant: the confirmation, with a calendar CANCEL."""
         session, at = self._facts(event.session), event.occurred_at
-        await self._write(
-            connection,
-            [
-                self._render(emails.registration_removed, session, event.participant, written_at=at),
-                self._render(emails.registration_withdrawn, session, event.participant, written_at=at),
-            ],
+        withdrawal = self._render(emails.registration_withdrawn, session, event.participant, written_at=at)
+        await self._host_notice(connection, event, session, registered=False, with_emails=[withdrawal])
+
+    async def _host_notice(
+        self,
+        connection: Any,
+        event: RegistrationChange,
+        session: SessionFacts,
+        *,
+        registered: bool,
+        with_emails: list[RenderedEmail | None],
+    ) -> None:
+        """Queue the host's notice about `event.participant` along with `with_emails`
+        (the participant's own, never held back), at most one notice per window:
+
+        - no notice about this member of this session yet, or the last one's window is
+          over: the notice goes out now and opens a window;
+        - within the window, with a summary still unsent: that summary is rewritten to
+          say where the member stands now (its row, Message-ID and due time are reused);
+        - within the window otherwise: a summary is queued for the window's end, and
+          opens the next window there.
+        Commands on one session are serialized on its row, so two changes of one member
+        never race here; a worker claiming the summary meanwhile makes the rewrite miss,
+        and a new summary is queued instead."""
+        at, participant = event.occurred_at, event.participant
+        notice = emails.registration_added if registered else emails.registration_removed
+        if self.coalesce_window <= timedelta(0):
+            await self._write(connection, [self._render(notice, session, participant, written_at=at), *with_emails])
+            return
+        key = f"host-notice:{event.session.id}:{participant.id}"
+        latest = await _latest_coalesced(key, connection)
+        if latest is None or at >= latest["coalesce_until"]:
+            first = self._render(notice, session, participant, written_at=at)
+            queued = Queued(first, coalesce_key=key, coalesce_until=at + self.coalesce_window) if first else None
+            await self._write(connection, [queued, *with_emails])
+            return
+        if latest["kind"] == SUMMARY_KIND and latest["status"] == OutboxStatus.PENDING and latest["attempts"] == 0:
+            changes = latest["coalesced"] + 1
+            summary = self._render(
+                emails.registration_summary, session, participant, registered=registered, changes=changes, written_at=at
+            )
+            if summary is not None and differences(summary.built, summary.message):
+                # Refused: enqueue stores, logs and counts it; the pending summary stays.
+                await self._write(connection, [summary, *with_emails])
+                return
+            if summary is not None:
+                rewritten = await (
+                    OutboxEmail.filter(id=latest["id"], status=OutboxStatus.PENDING, attempts=0)
+                    .using_db(connection)
+                    .update(
+                        message_id=summary.message_id,
+                        subject=summary.subject[:500],
+                        message=summary.message,
+                        coalesced=changes,
+                    )
+                )
+                if rewritten:
+                    await self._write(connection, with_emails)
+                    return
+        summary = self._render(
+            emails.registration_summary, session, participant, registered=registered, changes=1, written_at=at
         )
+        due = latest["coalesce_until"]
+        queued = Queued(summary, due=due, coalesce_key=key, coalesce_until=due + self.coalesce_window) if summary else None
+        await self._write(connection, [queued, *with_emails])
 
     async def session_changed(self, event: GroupSessionChanged, connection: Any) -> None:
         """To everyone registered, when the time changed: the new time and the updated
@@ -120,39 +205,77 @@ class Outbox:
             logger.warning("skipped %s email: an address could not be written", render.__name__, exc_info=True)
             return None
 
-    async def _write(self, connection: Any, rendered: Iterable[RenderedEmail | None]) -> None:
+    async def _write(self, connection: Any, rendered: Iterable[RenderedEmail | Queued | None]) -> None:
         await enqueue([email for email in rendered if email is not None], connection)
 
 
-async def enqueue(rendered: Sequence[RenderedEmail], connection: Any, *, now: datetime | None = None) -> int:
-    """Insert one PENDING row per email through `connection` (the change's transaction)."""
+async def _latest_coalesced(key: str, connection: Any) -> dict[str, Any] | None:
+    rows = (
+        await OutboxEmail.filter(coalesce_key=key)
+        .using_db(connection)
+        .order_by("-id")
+        .limit(1)
+        .values("id", "kind", "status", "attempts", "coalesce_until", "coalesced")
+    )
+    return rows[0] if rows else None
+
+
+def _refusal(email: RenderedEmail) -> list[str]:
+    """Why `email` may not be sent (empty: it may): its text, parsed back, does not say
+    what was built. Logged and counted here."""
+    problems = differences(email.built, email.message)
+    if problems:
+        REFUSED_EMAILS[email.kind] += 1
+        logger.error(
+            "outbox: refused a %s email (%s): its text does not say what was built: %s",
+            email.kind, email.message_id, "; ".join(problems),
+        )
+    return problems
+
+
+async def enqueue(rendered: Sequence[RenderedEmail | Queued], connection: Any, *, now: datetime | None = None) -> int:
+    """Insert one row per email through `connection` (the change's transaction), in one
+    statement: PENDING, due now (or when its `Queued` says), or REFUSED when the message
+    parsed back is not what was built (kept for the operator, never sent). Returns how
+    many were queued to be sent."""
     if not rendered:
         return 0
-    due = now or utcnow()
-    await OutboxEmail.bulk_create(
-        [
+    now = now or utcnow()
+    rows, accepted = [], 0
+    for item in rendered:
+        queued = item if isinstance(item, Queued) else Queued(item)
+        email = queued.email
+        problems = _refusal(email)
+        accepted += not problems
+        rows.append(
             OutboxEmail(
                 message_id=email.message_id,
                 kind=email.kind,
                 recipient=email.recipient,
                 subject=email.subject[:500],
                 message=email.message,
-                status=OutboxStatus.PENDING,
+                status=OutboxStatus.REFUSED if problems else OutboxStatus.PENDING,
                 attempts=0,
-                next_attempt_at=due,
+                next_attempt_at=queued.due or now,
+                last_error=("refused: " + "; ".join(problems))[:2000] if problems else None,
+                coalesce_key=None if problems else queued.coalesce_key,
+                coalesce_until=None if problems else queued.coalesce_until,
             )
-            for email in rendered
-        ],
-        using_db=connection,
-    )
-    return len(rendered)
+        )
+    await OutboxEmail.bulk_create(rows, using_db=connection)
+    return accepted
 
 
 # --- for operators --------------------------------------------------------------------------
 
 
 async def list_outbox(
-    statuses: Sequence[OutboxStatus] = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED),
+    statuses: Sequence[OutboxStatus] = (
+        OutboxStatus.PENDING,
+        OutboxStatus.SENDING,
+        OutboxStatus.FAILED,
+        OutboxStatus.REFUSED,
+    ),
     *,
     limit: int = 100,
 ) -> list[OutboxEmail]:

@@ -97,6 +97,7 @@ async def test_host_and_participant_emails_on_join(api, world, worker, mailbox):
     assert rows[0].kind == "registration_confirmed" and rows[0].attempts == 1
 
 
+@pytest.mark.settings(host_notice_coalesce_window=timedelta(0))  # each notice at once (see test_flood.py)
 async def test_withdrawal_tells_the_host_and_removes_the_event(api, world, worker, mailbox):
     mentee = world.mentees[0]
     session = await create_session(api, world, maxParticipants=5)

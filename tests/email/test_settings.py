@@ -49,9 +49,18 @@ def test_mail_defaults_point_at_a_local_catcher():
         ({"MAIL_FROM": "nobody"}, "MAIL_FROM must be an address"),
         ({"OUTBOX_MAX_ATTEMPTS": "0"}, "OUTBOX_MAX_ATTEMPTS must be between 1 and 100"),
         ({"OUTBOX_BATCH_SIZE": "many"}, "OUTBOX_BATCH_SIZE must be a whole number"),
+        ({"HOST_NOTICE_COALESCE_WINDOW": "10 minutes"}, "HOST_NOTICE_COALESCE_WINDOW must be a duration such as 30d"),
+        ({"HOST_NOTICE_COALESCE_WINDOW": "-5m"}, "HOST_NOTICE_COALESCE_WINDOW must be a duration such as 30d"),
+        ({"HOST_NOTICE_COALESCE_WINDOW": "2d"}, "HOST_NOTICE_COALESCE_WINDOW must be between 0s and 1d"),
     ],
 )
 def test_wrong_mail_settings_are_refused_with_one_line(env, message):
     with pytest.raises(ConfigError) as error:
         Settings.from_env(env)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("600", 600), ("45s", 45), ("10m", 600), ("2h", 7200), ("1d", 86_400), ("0", 0)])
+def test_the_host_notice_window_is_a_duration(raw, seconds):
+    assert Settings.from_env({"HOST_NOTICE_COALESCE_WINDOW": raw}).host_notice_coalesce_window.total_seconds() == seconds
+    assert Settings.from_env({}).host_notice_coalesce_window.total_seconds() == 600

@@ -22,8 +22,8 @@ from tests.scale.statements import count_statements
 DASHBOARD_STATEMENTS = 4
 PUBLIC_PAGE_STATEMENTS = {"member": 3, "host": 4}  # the host's page also reads the guests
 PROFILE_STATEMENTS = 5
-JOIN_STATEMENTS = 5
-LEAVE_STATEMENTS = 5
+JOIN_STATEMENTS = 6
+LEAVE_STATEMENTS = 6
 
 
 async def _host_sessions(world, count: int, *, participants: list, max_participants: int = 40) -> list[int]:
@@ -138,7 +138,8 @@ async def test_profile_with_20_upcoming_sessions_costs_a_pinned_number_of_statem
 async def test_join_mutation_costs_a_pinned_number_of_statements(api, world):
     """Through /graphql: 1. the token lookup (the viewer with every role), 2. the session
     with its host and the viewer's registration, 3. the seat (UPDATE ... RETURNING the
-    row after it), 4. the registration, 5. both emails' outbox rows in one INSERT. Nothing
+    row after it), 4. the registration, 5. the last notice to the host about this member
+    (for coalescing), 6. both emails' outbox rows in one INSERT. Nothing
     reads the session, the host or the participant again: not the emails, not the live
     publisher, not the payload."""
     from app.notifications.models import OutboxEmail
@@ -159,7 +160,8 @@ async def test_join_mutation_costs_a_pinned_number_of_statements(api, world):
 async def test_leave_mutation_costs_a_pinned_number_of_statements(api, world):
     """1. the token lookup, 2. the session (locked) with its host and the viewer's
     registration, 3. the seat given back (UPDATE ... RETURNING), 4. the registration
-    deleted, 5. both emails' outbox rows in one INSERT."""
+    deleted, 5. the last notice to the host about this member (for coalescing), 6. both
+    emails' outbox rows in one INSERT."""
     from app.notifications.models import OutboxEmail
     from tests.documents import LEAVE
 
