@@ -24,7 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": database_url, "APP_ENV": "development", "REDIS_URL": ""}
+    # Each host notice at once (no folding of join/leave into a summary: tests/email/test_flood.py):
+    # these tests read the notices the removal itself writes.
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "APP_ENV": "development", "REDIS_URL": "",
+        "HOST_NOTICE_COALESCE_WINDOW": "0",
+    }
     return subprocess.run(
         [sys.executable, "-m", "app", *args], env=env, cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60
     )
