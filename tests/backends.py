@@ -129,7 +129,7 @@ async def postgres_database(server_url: str, kind: str = "test", template: str |
         await drop_database(server_url, name)
 
 
-def test_pass() -> str:
+def current_pass() -> str:
     """`postgres` or `sqlite`: the database the app under test runs on in this run."""
     chosen = os.environ.get("TEST_PASS", "").strip().lower()
     if chosen in {"sqlite", "postgres"}:
@@ -138,9 +138,6 @@ def test_pass() -> str:
         raise pytest.UsageError(f"TEST_PASS must be sqlite or postgres, got {chosen!r}")
     explicit = os.environ.get("TEST_DATABASE_URL", "").strip()
     return "postgres" if explicit.startswith("postgres") else "sqlite"
-
-
-test_pass.__test__ = False  # a function named test_*, not a test
 
 
 # --- Redis -----------------------------------------------------------------------------------

@@ -33,13 +33,13 @@ PUBLIC_WEB_URL = "https://sessions.example.org"
 
 
 def pytest_configure(config) -> None:
-    if backends.test_pass() == "postgres" and (reason := backends.postgres_absence()):
+    if backends.current_pass() == "postgres" and (reason := backends.postgres_absence()):
         raise pytest.UsageError(f"TEST_PASS is postgres, but {reason}")
 
 
 def pytest_report_header(config) -> str:
     database = (
-        f"PostgreSQL ({backends.address(backends.postgres_url())})" if backends.test_pass() == "postgres" else "SQLite"
+        f"PostgreSQL ({backends.address(backends.postgres_url())})" if backends.current_pass() == "postgres" else "SQLite"
     )
     return f"database: {database} pass; PostgreSQL: {backends.postgres_absence() or 'answers'}; Redis: {backends.redis_absence() or 'answers'}"
 
@@ -57,7 +57,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 @pytest.fixture
 def database_url(request, tmp_path) -> str:
     """A freshly migrated, empty database for this test, on the pass's database."""
-    if backends.test_pass() == "postgres":
+    if backends.current_pass() == "postgres":
         return request.getfixturevalue("postgres_database")
     template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "app.sqlite3"

@@ -155,6 +155,11 @@ class RedisBroker:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError, TimeoutError, ValueError) as error:
+                if asyncio.current_task().cancelling():
+                    # stop() cancelled us, but Python 3.11's asyncio.wait_for hands back the
+                    # operation's own error when it failed at that moment: the cancellation
+                    # must still end the loop, or stop() waits for it forever.
+                    raise asyncio.CancelledError from error
                 failures += 1
                 if self._connected:
                     self._set_connected(False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.live.broker import BrokerUnavailable, InMemoryBroker
 from app.live.redis_broker import RedisBroker, glob_escape
@@ -99,3 +100,28 @@ async def test_the_app_uses_redis_when_redis_url_is_set(live, app, api, world, s
         payload = await host.next("e")
         assert payload["data"]["registrationEvents"] == {"kind": "JOINED", "registration": {"participant": {"name": "Mentee0"}}}
     assert app.state.broker.delivered >= 2  # host and session channels both came back through Redis
+
+
+async def test_stop_ends_the_listener_even_when_the_cancellation_comes_back_as_a_connection_error():
+    """Python 3.11's asyncio.wait_for returns the operation's own error instead of the
+    cancellation when both happen at once (seen as a stop() that never returned)."""
+
+    class CancellationLost(RedisBroker):
+        swallowing = True
+
+        async def _subscribe(self, pubsub) -> None:
+            try:
+                await asyncio.Event().wait()  # a subscribe that is under way when stop() comes
+            except asyncio.CancelledError:
+                if self.swallowing:
+                    raise RedisConnectionError("Connection refused") from None
+                raise
+
+    broker = CancellationLost("redis://127.0.0.1:1/0", connect_timeout=0.2)
+    await broker.start()
+    stopping = asyncio.create_task(broker.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)  # does not cancel stop() on timeout
+    broker.swallowing = False  # let a stuck listener go, whatever happened
+    if not done:
+        stopping.cancel()
+    assert done, "stop() did not return: the listener went on after its cancellation"

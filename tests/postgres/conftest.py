@@ -12,7 +12,7 @@ from tests import backends
 
 
 def pytest_collection_modifyitems(config, items):
-    if backends.test_pass() == "postgres":
+    if backends.current_pass() == "postgres":
         reason = None
     elif absence := backends.postgres_absence():
         reason = f"needs PostgreSQL: {absence}"
