@@ -171,6 +171,10 @@ class Server:
             "DATABASE_URL": database_url,
             "OUTBOX_WORKER_IN_SERVE": "false",
             "WS_SUBSCRIBER_QUEUE_SIZE": "256",
+            # Every subscriber connects from 127.0.0.1 and signs in as the host: lift the
+            # per-address and per-user socket caps, which exist for real clients.
+            "WS_MAX_CONNECTIONS_PER_USER": "100000",
+            "WS_MAX_CONNECTIONS_PER_IP": "100000",
         }
         env.pop("REDIS_URL", None)
         if redis_url:
