@@ -578,10 +578,13 @@ async def respond_to_invitation(
         session, guest = found.session, found.viewer_guest
         if guest is None:
             raise DomainError.of(ErrorCode.NOT_INVITED, "You are not invited to this session.", field)
-        if session.status == SessionStatus.CANCELLED:
-            raise DomainError.of(ErrorCode.SESSION_CANCELLED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_CANCELLED], field)
-        if session.starts_at <= now:
-            raise DomainError.of(ErrorCode.SESSION_STARTED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_STARTED], field)
+        closed = (
+            ErrorCode.SESSION_CANCELLED if session.status == SessionStatus.CANCELLED
+            else ErrorCode.SESSION_STARTED if session.starts_at <= now
+            else None
+        )
+        if closed is not None:
+            raise DomainError.of(closed, rules.JOIN_REFUSAL_MESSAGES[closed], field)
         registration = None
         if accept:
             if found.viewer_registration is None:
