@@ -10,7 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from app.accounts.models import User
-from app.api.errors import UserError
+from app.api import visibility
+from app.api.errors import UserError, user_errors
 from app.api.group_sessions.inputs import (
     CancelGroupSessionInput,
     CreateGroupSessionInput,
@@ -21,8 +22,6 @@ from app.api.group_sessions.inputs import (
 )
 from app.api.group_sessions.types import GroupSession, GuestInvitation, Registration, RegistrationEdge
 from app.api.mutation import decode_id, mutate
-from app.api import visibility
-from app.api.errors import user_errors
 from app.api.pagination import registration_cursor
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
