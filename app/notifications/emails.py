@@ -577,7 +577,7 @@ def guest_invited(
             ("Seats left", str(session.spots_left)),
         )),
         Quote(session.objective),
-        Link("See the session and register", session.url),
+        Link("See the session, then accept or decline", session.url),
     ]
     return compose(
         kind="guest_invited",

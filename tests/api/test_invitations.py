@@ -339,6 +339,7 @@ async def test_the_host_is_emailed_of_an_acceptance_and_of_a_decline(api, world,
     await worker.drain()
     invitation = mailbox.one_to(declining.user.email)
     assert invitation.subject == "Hannah invited you: Negotiating your first salary"
+    assert "accept or decline" in invitation.text and session["url"] in invitation.text
     mailbox.take()
 
     await respond(api, accepting, session["id"], True)
