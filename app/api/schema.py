@@ -75,6 +75,7 @@ class Mutation:
     cancel_group_session = group_sessions_mutations.cancel_group_session
     join_group_session = group_sessions_mutations.join_group_session
     leave_group_session = group_sessions_mutations.leave_group_session
+    respond_to_invitation = group_sessions_mutations.respond_to_invitation
 
 
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")

@@ -163,7 +163,25 @@ class GroupSessionCancelled:
     occurred_at: datetime
 
 
-Event = Union[GroupSessionCreated, RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled]
+@dataclass(frozen=True)
+class InvitationDeclined:
+    """An invited guest who was not registered declined. (A registered guest who declines
+    withdraws: that is a RegistrationRemoved; one who accepts registers: RegistrationAdded.)"""
+
+    # The session, unchanged by the answer.
+    session: SessionSnapshot
+    guest: Person
+    occurred_at: datetime
+
+
+Event = Union[
+    GroupSessionCreated,
+    RegistrationAdded,
+    RegistrationRemoved,
+    GroupSessionChanged,
+    GroupSessionCancelled,
+    InvitationDeclined,
+]
 
 
 # --- the table -----------------------------------------------------------------------------------

@@ -15,6 +15,12 @@ class SessionStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+class InvitationStatus(str, Enum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+
+
 class GroupSession(Model):
     id = fields.IntField(primary_key=True)
     program: fields.ForeignKeyRelation = fields.ForeignKeyField(
@@ -83,7 +89,13 @@ class Registration(Model):
         indexes = (("user_id", "session_id"),)
 
 
-# A member the host invited. Invitation is informational: anyone in the program may join.
+# A member the host invited (the current guest list), with their answer. Invitation is
+# informational: anyone in the program may join. The answer follows the guest's
+# registration: ACCEPTED exactly while they are registered (accepting or joining registers,
+# declining or leaving withdraws), DECLINED once they declined or left, PENDING until then.
+# It lives on this row, not on InvitationSent: taking a guest off the list drops their
+# answer with the invitation, and putting them back asks again (ACCEPTED at once if they
+# are registered meanwhile).
 class Guest(Model):
     id = fields.IntField(primary_key=True)
     session: fields.ForeignKeyRelation[GroupSession] = fields.ForeignKeyField(
@@ -93,6 +105,11 @@ class Guest(Model):
         "models.User", related_name="invitations", on_delete=fields.RESTRICT
     )
     invited_at = fields.DatetimeField(auto_now_add=True)
+    status = fields.CharEnumField(
+        InvitationStatus, max_length=16, default=InvitationStatus.PENDING, db_default=InvitationStatus.PENDING.value
+    )
+    # When the guest last answered (accepted, declined, joined or left); null while pending.
+    responded_at = fields.DatetimeField(null=True)
 
     session_id: int
     user_id: int
@@ -100,11 +117,14 @@ class Guest(Model):
     class Meta:
         table = "guest"
         unique_together = (("session", "user"),)
+        # The viewer's invitations (Dashboard, role INVITED).
+        indexes = (("user_id", "session_id"),)
 
 
 # Everyone a session's guest list ever invited, kept when the host takes them off the list:
 # a guest is invited once, however often the list is edited (no mailbox flooding by edits).
-class GuestInvitation(Model):
+# (Named for the email it records; the table keeps its first name.)
+class InvitationSent(Model):
     id = fields.IntField(primary_key=True)
     session: fields.ForeignKeyRelation[GroupSession] = fields.ForeignKeyField(
         "models.GroupSession", related_name="guest_invitations", on_delete=fields.CASCADE

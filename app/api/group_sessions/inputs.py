@@ -53,3 +53,12 @@ class JoinGroupSessionInput:
 @strawberry.input(description="The session to leave.")
 class LeaveGroupSessionInput:
     id: strawberry.ID = strawberry.field(description="The session to leave.")
+
+
+@strawberry.input(description="The viewer's answer to an invitation.")
+class RespondToInvitationInput:
+    group_session_id: strawberry.ID = strawberry.field(description="The session the viewer is invited to.")
+    accept: bool = strawberry.field(
+        description="True registers the viewer, as a join does; false declines (and withdraws a registration, "
+        "as a leave does)."
+    )

@@ -15,7 +15,14 @@ from strawberry.types import Info
 
 from app.api import visibility
 from app.api.accounts.types import Program, User
-from app.api.enums import GroupSessionStatus, RegistrationEventKind, SessionRole, Timeframe, UserErrorCode
+from app.api.enums import (
+    GroupSessionStatus,
+    InvitationStatus,
+    RegistrationEventKind,
+    SessionRole,
+    Timeframe,
+    UserErrorCode,
+)
 from app.api.loaders import MISSING, converted, now_or_later
 from app.api.mutation import require_viewer
 from app.api.pagination import (
@@ -45,6 +52,26 @@ def _session_program(root: GroupSession, info: Info) -> Program:
 
 def _session_host(root: GroupSession, info: Info) -> User:
     return now_or_later(info.context.loaders.user_by_id, root.row.host_id, User.from_row)
+
+
+def _invitation_guest(root: GuestInvitation, info: Info) -> User:
+    return now_or_later(info.context.loaders.user_by_id, root.row.user_id, User.from_row)
+
+
+@strawberry.type(description="An invited guest and their answer.")
+class GuestInvitation:
+    row: strawberry.Private[models.Guest]
+
+    @classmethod
+    def from_row(cls, row: models.Guest) -> GuestInvitation:
+        return cls(row=row, status=row.status, responded_at=row.responded_at)
+
+    guest: User = strawberry.field(resolver=_invitation_guest, description="The invited member.")
+    status: InvitationStatus = strawberry.field(
+        description="Their answer: PENDING until they accept or decline. Joining counts as accepting, "
+        "leaving as declining."
+    )
+    responded_at: datetime | None = strawberry.field(description="When they last answered; null while pending.")
 
 
 @strawberry.type(description="A group session (masterclass) hosted by a mentor of a program.")
@@ -96,6 +123,27 @@ class GroupSession(Node):
         if not visibility.can_see_guests(info.context.viewer, self.row):
             return []
         return [User.from_row(u) for u in await info.context.loaders.guest_users_by_session.load(self.row.id)]
+
+    @strawberry.field(description="True when the viewer is on the guest list (whatever their answer).")
+    async def viewer_is_invited(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_guest_by_session.load(self.row.id) is not None
+
+    @strawberry.field(
+        description="The viewer's own invitation and answer (answer it with respondToInvitation); "
+        "null when the viewer is not invited."
+    )
+    async def viewer_invitation(self, info: Info) -> GuestInvitation | None:
+        row = await info.context.loaders.viewer_guest_by_session.load(self.row.id)
+        return GuestInvitation.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description="Every guest with their answer, in the order invited; visible to the host "
+        "(empty for everyone else)."
+    )
+    async def invitations(self, info: Info) -> list[GuestInvitation]:
+        if not visibility.can_see_guests(info.context.viewer, self.row):
+            return []
+        return [GuestInvitation.from_row(g) for g in await info.context.loaders.guests_by_session.load(self.row.id)]
 
     @strawberry.field(description="Registered participants, host first, then in order of registration.")
     async def participants(
@@ -252,8 +300,8 @@ class RegistrationConnection:
 @strawberry.type(description="The viewer's personal dashboard.")
 class Dashboard:
     @strawberry.field(
-        description="Dashboard > Sessions: what the viewer hosts or attends. "
-        "Cancelled sessions are left out unless includeCancelled."
+        description="Dashboard > Sessions: what the viewer hosts or attends (role INVITED: the sessions "
+        "the viewer is invited to and has not declined). Cancelled sessions are left out unless includeCancelled."
     )
     async def sessions(
         self,
@@ -274,7 +322,9 @@ class Dashboard:
             first=size,
             after=decode_session_cursor(after),
         )
-        return GroupSessionConnection.from_page(page, info, after=after, viewer_attends=True)
+        # Every listed session is one the viewer attends, except in the invitations list.
+        attends = None if role == SessionRole.INVITED else True
+        return GroupSessionConnection.from_page(page, info, after=after, viewer_attends=attends)
 
 
 @strawberry.type(description="A registration change on a session the viewer hosts.")
