@@ -7,7 +7,7 @@ from enum import Enum
 from tortoise import fields
 from tortoise.models import Model
 
-from app.group_sessions import rules
+from app.group_sessions import rooms, rules
 
 
 class SessionStatus(str, Enum):
@@ -46,6 +46,11 @@ class GroupSession(Model):
     cancelled_at = fields.DatetimeField(null=True)
     # iCalendar SEQUENCE: bumped when the time changes or the session is cancelled.
     sequence = fields.IntField(default=0)
+    # The room: the host's own link (https), or else MEETING_BASE_URL/<room_name>. The name
+    # is random (192 bits), made once at creation, so the room stays the same all along.
+    meeting_url = fields.CharField(max_length=2000, null=True)
+    join_instructions = fields.TextField(null=True)
+    room_name = fields.CharField(max_length=64, default=rooms.new_room_name)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

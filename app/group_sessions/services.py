@@ -26,7 +26,7 @@ from app.accounts.models import HOSTING_ROLES, ProgramRole
 from app.accounts.services import role_in_program
 from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
-from app.group_sessions import repository, rules
+from app.group_sessions import repository, rooms, rules
 from app.group_sessions.events import (
     Effects,
     Event,
@@ -120,6 +120,15 @@ class SessionFields:
     max_participants: int
     starts_at: datetime
     duration_minutes: int
+    meeting_url: str | None = None
+    join_instructions: str | None = None
+
+
+def _optional_text(value: str | None) -> str | None:
+    """Cleaned text, or None for nothing (an empty string clears an optional field)."""
+    if value is None:
+        return None
+    return rules.clean_text(value) or None
 
 
 def _validate(
@@ -132,9 +141,13 @@ def _validate(
     duration_minutes: int,
     now: datetime,
     check_start: bool,
+    meeting_url: str | None = None,
+    join_instructions: str | None = None,
 ) -> SessionFields:
     title = rules.clean_text(title)
     objective = rules.clean_text(objective)
+    meeting_url = _optional_text(meeting_url)
+    join_instructions = _optional_text(join_instructions)
     problems = [
         *rules.check_text(title, "title", rules.TITLE_MAX),
         *(rules.check_title_single_line(title) if title else []),
@@ -142,10 +155,14 @@ def _validate(
         *rules.check_participant_bounds(min_participants, max_participants),
         *(rules.check_starts_at(starts_at, now) if check_start else []),
         *rules.check_duration(duration_minutes),
+        *(rules.check_meeting_url(meeting_url) if meeting_url else []),
+        *rules.check_text(join_instructions, "joinInstructions", rules.JOIN_INSTRUCTIONS_MAX, required=False),
     ]
     if problems:
         raise DomainError(*problems)
-    return SessionFields(title, objective, min_participants, max_participants, starts_at, duration_minutes)
+    return SessionFields(
+        title, objective, min_participants, max_participants, starts_at, duration_minutes, meeting_url, join_instructions
+    )
 
 
 async def create_group_session(
@@ -159,11 +176,14 @@ async def create_group_session(
     min_participants: int | None = None,
     max_participants: int | None = None,
     guest_ids: Sequence[int] = (),
+    meeting_url: str | None = None,
+    join_instructions: str | None = None,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
 ) -> GroupSession:
-    """Create a session hosted by the viewer, who is registered at once.
+    """Create a session hosted by the viewer, who is registered at once. Without a
+    `meeting_url` of the host's own, the session gets a generated room.
 
     Only mentors and admins of the program may host (FORBIDDEN); outsiders get NOT_FOUND.
     """
@@ -182,6 +202,8 @@ async def create_group_session(
         duration_minutes=duration_minutes,
         now=now,
         check_start=True,
+        meeting_url=meeting_url,
+        join_instructions=join_instructions,
     )
     guests = await _check_guests(program_id, viewer_id, guest_ids)
     host = await _viewer_person(viewer_id, viewer)
@@ -197,6 +219,9 @@ async def create_group_session(
             min_participants=fields.min_participants,
             max_participants=fields.max_participants,
             participant_count=1,
+            meeting_url=fields.meeting_url,
+            join_instructions=fields.join_instructions,
+            room_name=rooms.new_room_name(),
         )
         await Registration.create(session=session, user_id=viewer_id, is_host=True)
         if guests:
@@ -217,11 +242,14 @@ async def update_group_session(
     starts_at: datetime | None = None,
     duration_minutes: int | None = None,
     guest_ids: Sequence[int] | None = None,
+    meeting_url: str | None = None,
+    join_instructions: str | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
 ) -> GroupSession:
     """Edit a session (host only). Arguments left as None stay as they are; `guest_ids`
-    replaces the guest list. maxParticipants may not drop below the participant count,
+    replaces the guest list; an empty `meeting_url` goes back to the generated room, an
+    empty `join_instructions` removes them. maxParticipants may not drop below the participant count,
     checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
     session as it is after the edit."""
     now = utcnow()
@@ -247,6 +275,8 @@ async def update_group_session(
             duration_minutes=session.duration_minutes if duration_minutes is None else duration_minutes,
             now=now,
             check_start=starts_at is not None and starts_at != session.starts_at,
+            meeting_url=session.meeting_url if meeting_url is None else meeting_url,
+            join_instructions=session.join_instructions if join_instructions is None else join_instructions,
         )
         problems = rules.check_max_not_below_count(fields.max_participants, session.participant_count)
         if problems:
@@ -260,6 +290,8 @@ async def update_group_session(
             session.max_participants,
             session.starts_at,
             session.duration_minutes,
+            session.meeting_url,
+            session.join_instructions,
         )
         changed = [f.name for f in dataclass_fields(SessionFields) if getattr(fields, f.name) != getattr(before, f.name)]
         time_changed = "starts_at" in changed or "duration_minutes" in changed
@@ -298,6 +330,8 @@ async def update_group_session(
                 starts_at=fields.starts_at,
                 ends_at=fields.starts_at + timedelta(minutes=fields.duration_minutes),
                 duration_minutes=fields.duration_minutes,
+                meeting_url=fields.meeting_url,
+                join_instructions=fields.join_instructions,
                 sequence=session.sequence + (1 if time_changed else 0),
                 updated_at=now,
             )

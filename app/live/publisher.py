@@ -41,6 +41,9 @@ SESSION_FIELDS = (
     "cancellation_reason",
     "cancelled_at",
     "sequence",
+    "meeting_url",
+    "join_instructions",
+    "room_name",
     "created_at",
     "updated_at",
 )

@@ -132,6 +132,8 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
             min_participants=input.min_participants,
             max_participants=input.max_participants,
             guest_ids=_guest_ids(input.guest_ids) or [],
+            meeting_url=input.meeting_url,
+            join_instructions=input.join_instructions,
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
@@ -154,6 +156,8 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             starts_at=input.starts_at,
             duration_minutes=input.duration_minutes,
             guest_ids=_guest_ids(input.guest_ids),
+            meeting_url=input.meeting_url,
+            join_instructions=input.join_instructions,
             viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
         )

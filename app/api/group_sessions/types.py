@@ -37,7 +37,7 @@ from app.api.pagination import (
     to_global_id,
 )
 from app.clock import utcnow
-from app.group_sessions import models, read_model, rules
+from app.group_sessions import models, read_model, rooms, rules
 from app.group_sessions.models import SessionStatus
 from app.links import group_session_url
 
@@ -72,6 +72,14 @@ class GuestInvitation:
         "leaving as declining."
     )
     responded_at: datetime | None = strawberry.field(description="When they last answered; null while pending.")
+
+
+@strawberry.type(description="Where a session takes place, for those who may enter it now.")
+class MeetingRoom:
+    url: str = strawberry.field(description="The video meeting link to open.")
+    instructions: str | None = strawberry.field(description="The host's instructions for entering, if any.")
+    opens_at: datetime = strawberry.field(description="When the room opens (the session's joinOpensAt).")
+    closes_at: datetime = strawberry.field(description="When the room closes: the end of the session.")
 
 
 @strawberry.type(description="A group session (masterclass) hosted by a mentor of a program.")
@@ -191,6 +199,57 @@ class GroupSession(Node):
             and self.row.status == SessionStatus.SCHEDULED
             and self.row.ends_at > utcnow()
         )
+
+    @strawberry.field(description="When the room opens to the host and confirmed participants: the start minus the join window.")
+    def join_opens_at(self, info: Info) -> datetime:
+        return rooms.join_opens_at(self.row.starts_at, info.context.settings.join_window)
+
+    @strawberry.field(description="True when the host gave a meeting link of their own (else the room is generated).")
+    def has_custom_meeting_url(self) -> bool:
+        return bool(self.row.meeting_url)
+
+    @strawberry.field(
+        description="True when the viewer may enter the room now: the host or a confirmed participant, "
+        "from joinOpensAt until the end, unless cancelled. Participants never need the host to enter."
+    )
+    def viewer_can_enter(self, info: Info) -> bool:
+        return self._may_enter(info)
+
+    @strawberry.field(
+        description="The room, for the host and confirmed participants from joinOpensAt until the end; "
+        "null for everyone else and at any other time."
+    )
+    def room(self, info: Info) -> MeetingRoom | None:
+        may = self._may_enter(info)
+        if inspect.isawaitable(may):
+            return converted(may, lambda ok: self._room(info) if ok else None)
+        return self._room(info) if may else None
+
+    def _room(self, info: Info) -> MeetingRoom:
+        settings = info.context.settings
+        row = self.row
+        return MeetingRoom(
+            url=rooms.room_url(meeting_url=row.meeting_url, room_name=row.room_name, base_url=settings.meeting_base_url),
+            instructions=row.join_instructions,
+            opens_at=rooms.join_opens_at(row.starts_at, settings.join_window),
+            closes_at=row.ends_at,
+        )
+
+    def _may_enter(self, info: Info):
+        """Whether the viewer may enter now: at once when known, else an awaitable."""
+        viewer = info.context.viewer
+        row = self.row
+        window = info.context.settings.join_window
+        now = utcnow()
+        if viewer is None or row.status == SessionStatus.CANCELLED or not rooms.is_open(
+            now=now, starts_at=row.starts_at, ends_at=row.ends_at, window=window
+        ):
+            return False
+        if viewer.id == row.host_id:
+            return True
+        loaders = info.context.loaders
+        known = loaders.known_viewer_attends(row)
+        return loaders.viewer_attends(row) if known is MISSING else known
 
     def _cannot_join_reasons(self, info: Info):
         """The reasons, at once when everything is known, else an awaitable of them."""
