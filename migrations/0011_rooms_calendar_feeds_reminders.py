@@ -54,12 +54,12 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='GroupSession',
             name='room_name',
-            field=fields.CharField(default='', max_length=64),
+            field=fields.CharField(default='', db_default='', max_length=64),
         ),
         ops.AddField(
             model_name='User',
             name='email_reminders',
-            field=fields.BooleanField(default=True),
+            field=fields.BooleanField(default=True, db_default=True),
         ),
         ops.RunPython(_name_rooms, _nothing),
     ]

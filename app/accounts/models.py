@@ -27,7 +27,7 @@ class User(Model):
     password_hash = fields.CharField(max_length=255, null=True)
     time_zone = fields.CharField(max_length=64, default="UTC")
     # Reminders before sessions (registration and cancellation mail is sent regardless).
-    email_reminders = fields.BooleanField(default=True)
+    email_reminders = fields.BooleanField(default=True, db_default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -50,7 +50,7 @@ class GroupSession(Model):
     # is random (192 bits), made once at creation, so the room stays the same all along.
     meeting_url = fields.CharField(max_length=2000, null=True)
     join_instructions = fields.TextField(null=True)
-    room_name = fields.CharField(max_length=64, default=rooms.new_room_name)
+    room_name = fields.CharField(max_length=64, default=rooms.new_room_name, db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
