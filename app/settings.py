@@ -188,6 +188,9 @@ class Settings:
     # use, whichever comes first; sockets signed in with one close then (see docs/security.md).
     token_ttl: timedelta = Duration(days=30)
     token_idle_ttl: timedelta = Duration(days=7)
+    # How long createGroupSession remembers an idempotency key (per viewer): a retry within
+    # it returns the first result instead of creating another session.
+    idempotency_key_ttl: timedelta = Duration(hours=24)
 
     @property
     def is_production(self) -> bool:
@@ -346,6 +349,9 @@ class Settings:
             token_ttl=_duration(env, "TOKEN_TTL", defaults.token_ttl, low=Duration(seconds=1), high=Duration(days=3650)),
             token_idle_ttl=_duration(
                 env, "TOKEN_IDLE_TTL", defaults.token_idle_ttl, low=Duration(seconds=1), high=Duration(days=3650)
+            ),
+            idempotency_key_ttl=_duration(
+                env, "IDEMPOTENCY_KEY_TTL", defaults.idempotency_key_ttl, low=Duration(minutes=1), high=Duration(days=30)
             ),
         )
 

@@ -21,6 +21,13 @@ class CreateGroupSessionInput:
     )
     starts_at: datetime = strawberry.field(description="The start, with the browser's UTC offset; in the future.")
     duration_minutes: int = strawberry.field(description="5 to 1,440 minutes.")
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Makes retries safe: a key the client generates per form submission (a UUID; 1 to 255 "
+        "printable ASCII characters without spaces). Sent again by the same viewer within IDEMPOTENCY_KEY_TTL "
+        "(24 hours by default) with the same input, it returns the session the first request created, as it "
+        "is now, and creates nothing; with other input it is refused with IDEMPOTENCY_KEY_REUSED.",
+    )
 
 
 @strawberry.input(description="Changes to a group session.")

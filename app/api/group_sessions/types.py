@@ -15,7 +15,14 @@ from strawberry.types import Info
 
 from app.api import visibility
 from app.api.accounts.types import Program, User
-from app.api.enums import GroupSessionStatus, RegistrationEventKind, SessionRole, Timeframe, UserErrorCode
+from app.api.enums import (
+    GroupSessionStatus,
+    RegistrationEventKind,
+    SessionPhase,
+    SessionRole,
+    Timeframe,
+    UserErrorCode,
+)
 from app.api.loaders import MISSING, converted, now_or_later
 from app.api.mutation import require_viewer
 from app.api.pagination import (
@@ -29,7 +36,6 @@ from app.api.pagination import (
     session_cursor,
     to_global_id,
 )
-from app.clock import utcnow
 from app.group_sessions import models, read_model, rules
 from app.group_sessions.models import SessionStatus
 from app.links import group_session_url
@@ -134,15 +140,62 @@ class GroupSession(Node):
     def viewer_cannot_join_reasons(self, info: Info) -> list[UserErrorCode]:
         return self._cannot_join_reasons(info)
 
-    @strawberry.field(description="True when the viewer may edit or cancel: the host, before the end, if not cancelled.")
+    @strawberry.field(
+        description="Where the session stands now, by the server's clock: UPCOMING, LIVE, ENDED or CANCELLED."
+    )
+    def phase(self, info: Info) -> SessionPhase:
+        return self._phase(info)
+
+    @strawberry.field(
+        description="True when the viewer may edit the session (updateGroupSession without moving the start): "
+        "the host, until the end, if not cancelled."
+    )
     def viewer_can_edit(self, info: Info) -> bool:
-        viewer = info.context.viewer
-        return (
-            viewer is not None
-            and viewer.id == self.row.host_id
-            and self.row.status == SessionStatus.SCHEDULED
-            and self.row.ends_at > utcnow()
+        return rules.cannot_edit_reason(is_host=self._viewer_is_host(info), phase=self._phase(info)) is None
+
+    @strawberry.field(
+        description="True when the viewer may cancel the session (cancelGroupSession): the host, until the end, "
+        "if not cancelled already."
+    )
+    def viewer_can_cancel(self, info: Info) -> bool:
+        return rules.cannot_cancel_reason(is_host=self._viewer_is_host(info), phase=self._phase(info)) is None
+
+    @strawberry.field(
+        description="True when the viewer may move the start (updateGroupSession with a new startsAt): the host, "
+        "until the session starts, if not cancelled."
+    )
+    def viewer_can_reschedule(self, info: Info) -> bool:
+        return rules.cannot_reschedule_reason(is_host=self._viewer_is_host(info), phase=self._phase(info)) is None
+
+    @strawberry.field(
+        description="True when the viewer may withdraw (leaveGroupSession): registered, not the host, until the "
+        "start, if not cancelled."
+    )
+    def viewer_can_leave(self, info: Info) -> bool:
+        phase, is_host = self._phase(info), self._viewer_is_host(info)
+        if is_host or phase != rules.SessionPhase.UPCOMING:  # refused whatever the registration
+            return False
+        loaders = info.context.loaders
+        attends = loaders.known_viewer_attends(self.row)
+        if attends is MISSING:
+            return converted(loaders.viewer_attends(self.row), lambda a: self._can_leave(a, is_host, phase))
+        return self._can_leave(attends, is_host, phase)
+
+    @staticmethod
+    def _can_leave(is_registered: bool, is_host: bool, phase: rules.SessionPhase) -> bool:
+        return rules.cannot_leave_reason(is_registered=is_registered, is_host=is_host, phase=phase) is None
+
+    def _phase(self, info: Info) -> rules.SessionPhase:
+        return rules.session_phase(
+            is_cancelled=self.row.status == SessionStatus.CANCELLED,
+            starts_at=self.row.starts_at,
+            ends_at=self.row.ends_at,
+            now=info.context.clock(),
         )
+
+    def _viewer_is_host(self, info: Info) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.id == self.row.host_id
 
     def _cannot_join_reasons(self, info: Info):
         """The reasons, at once when everything is known, else an awaitable of them."""
@@ -153,15 +206,15 @@ class GroupSession(Node):
         attends = loaders.known_viewer_attends(self.row)
         if is_member is MISSING or attends is MISSING:
             return self._cannot_join_reasons_later(info)
-        return self._reasons(is_member=is_member, is_registered=attends)
+        return self._reasons(is_member=is_member, is_registered=attends, now=info.context.clock())
 
     async def _cannot_join_reasons_later(self, info: Info) -> list:
         loaders = info.context.loaders
         is_member = await visibility.is_member(loaders, self.row.program_id)
         is_registered = await loaders.viewer_attends(self.row)
-        return self._reasons(is_member=is_member, is_registered=is_registered)
+        return self._reasons(is_member=is_member, is_registered=is_registered, now=info.context.clock())
 
-    def _reasons(self, *, is_member: bool, is_registered: bool) -> list:
+    def _reasons(self, *, is_member: bool, is_registered: bool, now: datetime) -> list:
         return rules.cannot_join_reasons(
             is_member=is_member,
             is_registered=is_registered,
@@ -169,7 +222,7 @@ class GroupSession(Node):
             starts_at=self.row.starts_at,
             participant_count=self.row.participant_count,
             max_participants=self.row.max_participants,
-            now=utcnow(),
+            now=now,
         )
 
 
