@@ -224,7 +224,7 @@ async def create_group_session(
                 "duration_minutes": duration_minutes,
                 "min_participants": min_participants,
                 "max_participants": max_participants,
-                "guest_ids": list(guest_ids),
+                "guest_ids": sorted(guest_ids),  # a list of people: their order means nothing
             }
         )
         # Before validation: a retry after the start time still gets its session.
@@ -598,3 +598,9 @@ async def leave_group_session(
             )
         )
     return registration, session
+
+
+async def forget_expired_idempotency_keys(*, now: datetime | None = None) -> int:
+    """Delete every idempotency key that expired (lookups ignore them already; this keeps
+    the table to the last IDEMPOTENCY_KEY_TTL of creates). Returns how many went."""
+    return await IdempotencyKey.filter(expires_at__lte=now or utcnow()).delete()

@@ -13,6 +13,7 @@ from app.group_sessions.events import GroupSessionCreated
 from app.group_sessions.models import GroupSession, Guest, IdempotencyKey, Registration
 from app.main import create_app
 from app.notifications.models import OutboxEmail
+from app.notifications.worker import OutboxWorker
 from tests.conftest import create_session, join
 from tests.email.conftest import Clock
 
@@ -163,6 +164,14 @@ async def test_the_same_instant_written_with_another_offset_is_the_same_input(ap
     assert await GroupSession.all().count() == 1
 
 
+async def test_guests_in_another_order_are_the_same_input(api, world, clock):
+    payload = session_input(world, clock, guestIds=[world.mentees[0].gid, world.mentees[1].gid])
+    first = await create(api, world.host, payload)
+    again = await create(api, world.host, {**payload, "guestIds": [world.mentees[1].gid, world.mentees[0].gid]})
+    assert again["userErrors"] == [] and again["groupSession"]["id"] == first["groupSession"]["id"]
+    assert await GroupSession.all().count() == 1 and await Guest.all().count() == 2
+
+
 async def test_the_same_key_with_other_input_is_refused_and_changes_nothing(api, world, clock, created_events):
     payload = session_input(world, clock)
     first = await create(api, world.host, payload)
@@ -212,6 +221,22 @@ async def test_a_key_is_forgotten_after_its_time_to_live(api, world, clock, sett
     # The expired row made way for the new one: one key, naming the new session.
     keys = await IdempotencyKey.all().values_list("key", "session_id")
     assert keys == [(KEY, int((await GroupSession.all().order_by("-id").first()).id))]
+
+
+async def test_the_worker_deletes_expired_keys_and_keeps_their_sessions(api, world, clock, settings):
+    await create(api, world.host, session_input(world, clock))
+    await create(api, world.mentor, session_input(world, clock, idempotencyKey="mentor-1"))
+    worker = OutboxWorker(settings, clock=clock)
+    assert await worker.sweep() == 0 and await IdempotencyKey.all().count() == 2
+    clock.advance(settings.idempotency_key_ttl.total_seconds() + 1)
+    fresh = await create(api, world.mentor, session_input(world, clock, idempotencyKey="mentor-2"))
+    # The mentor's keyed create removed the mentor's expired key; the host's waits for the worker.
+    assert await IdempotencyKey.all().order_by("id").values_list("key", flat=True) == [KEY, "mentor-2"]
+    assert await worker.sweep() == 1
+    assert await IdempotencyKey.all().values_list("key", flat=True) == ["mentor-2"]
+    assert await GroupSession.all().count() == 3
+    again = await create(api, world.mentor, session_input(world, clock, idempotencyKey="mentor-2"))
+    assert again["groupSession"]["id"] == fresh["groupSession"]["id"]
 
 
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "é", "tab\tinside", "nul\x00"])
