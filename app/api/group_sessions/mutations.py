@@ -20,7 +20,7 @@ from app.api.group_sessions.inputs import (
 )
 from app.api.group_sessions.types import GroupSession, GroupSessionEdge, Registration, RegistrationEdge
 from app.api.mutation import decode_id, mutate
-from app.api.pagination import registration_cursor, session_cursor, to_global_id
+from app.api.pagination import to_global_id
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
 from app.group_sessions.events import Person
@@ -128,7 +128,7 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
         )
         return CreateGroupSessionPayload(
             group_session=GroupSession.from_row(row),
-            group_session_edge=GroupSessionEdge(node=GroupSession.from_row(row), cursor=session_cursor(row)),
+            group_session_edge=GroupSessionEdge.of(row),
         )
 
     return await mutate(info, CreateGroupSessionPayload, change)
@@ -189,9 +189,7 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
         info.context.loaders.session_by_id.prime(row.id, row)
         return JoinGroupSessionPayload(
             registration=Registration.from_row(registration),
-            registration_edge=RegistrationEdge(
-                node=Registration.from_row(registration), cursor=registration_cursor(registration.id)
-            ),
+            registration_edge=RegistrationEdge.of(registration),
             group_session=GroupSession.from_row(row),
         )
 

@@ -264,6 +264,11 @@ class GroupSessionEdge:
     node: GroupSession = strawberry.field(description="The session.")
     cursor: str = strawberry.field(description="Pass as `after` to get the sessions after this one.")
 
+    @classmethod
+    def of(cls, row: models.GroupSession) -> GroupSessionEdge:
+        """The edge a session list gives `row` (for payloads a client inserts into its lists)."""
+        return cls(node=GroupSession.from_row(row), cursor=session_cursor(row))
+
 
 @strawberry.type(description="A page of group sessions.")
 class GroupSessionConnection:
@@ -290,6 +295,11 @@ class GroupSessionConnection:
 class RegistrationEdge:
     node: Registration = strawberry.field(description="The registration.")
     cursor: str = strawberry.field(description="Pass as `after` to get the registrations after this one.")
+
+    @classmethod
+    def of(cls, row: models.Registration) -> RegistrationEdge:
+        """The edge GroupSession.participants gives `row` (for payloads a client appends to it)."""
+        return cls(node=Registration.from_row(row), cursor=registration_cursor(row.id))
 
 
 @strawberry.type(description="A page of registrations.")
