@@ -333,10 +333,11 @@ async def update_group_session(
     now: datetime | None = None,
     effects: Effects,
 ) -> GroupSession:
-    """Edit a session (host only, until it ends; its start only until it starts). Arguments left as None stay as they are; `guest_ids`
-    replaces the guest list. maxParticipants may not drop below the participant count,
-    checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
-    session as it is after the edit."""
+    """Edit a session (host only, until it ends; its start only until it starts).
+    Arguments left as None stay as they are; `guest_ids` replaces the guest list.
+    maxParticipants may not drop below the participant count, checked in the UPDATE
+    itself so a concurrent join cannot slip under it. Returns the session as it is after
+    the edit."""
     now = now or utcnow()
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
