@@ -188,6 +188,9 @@ class Settings:
     # use, whichever comes first; sockets signed in with one close then (see docs/security.md).
     token_ttl: timedelta = Duration(days=30)
     token_idle_ttl: timedelta = Duration(days=7)
+    # How long createGroupSession remembers an idempotency key (per viewer): a retry within
+    # it returns the first result instead of creating another session.
+    idempotency_key_ttl: timedelta = Duration(hours=24)
 
     # The day of the session (docs/day-of-the-session.md). Sessions without a meeting link
     # of their own get a room at MEETING_BASE_URL/<unguessable name>; the room is shown to
@@ -378,6 +381,9 @@ class Settings:
             calendar_feed_secret=calendar_feed_secret,
             calendar_feed_requests_per_minute=_int(
                 env, "CALENDAR_FEED_REQUESTS_PER_MINUTE", defaults.calendar_feed_requests_per_minute, low=1, high=10_000
+            ),
+            idempotency_key_ttl=_duration(
+                env, "IDEMPOTENCY_KEY_TTL", defaults.idempotency_key_ttl, low=Duration(minutes=1), high=Duration(days=30)
             ),
         )
 

@@ -24,7 +24,7 @@ async def _nothing(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_invitation_answers')]
+    dependencies = [('models', '0008_idempotency_keys')]
 
     initial = False
 

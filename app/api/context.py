@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from app.accounts.models import ProgramRole, User
+from app.clock import Clock, utcnow
 from app.api.loaders import Loaders
 from app.group_sessions.events import Effects
 from app.settings import Settings
@@ -38,6 +39,9 @@ class Context:
     viewer_roles: dict[int, ProgramRole] | None = None
     # When the token stops signing in unless used again (WebSocket: the socket closes then).
     token_expires_at: datetime | None = None
+    # The server's clock (tests move it forward): what "now" is for phases, action flags
+    # and the commands resolvers call.
+    clock: Clock = utcnow
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

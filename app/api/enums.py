@@ -18,6 +18,7 @@ from app.accounts.models import ProgramRole
 from app.errors import ErrorCode
 from app.group_sessions.models import InvitationStatus, SessionStatus
 from app.group_sessions.read_model import SessionRole, Timeframe
+from app.group_sessions.rules import SessionPhase
 
 E = TypeVar("E", bound=type[Enum])
 
@@ -53,6 +54,18 @@ GroupSessionStatus = api_enum(
     name="GroupSessionStatus",
     description="Whether a session will take place.",
     values={"SCHEDULED": "Will take place (or took place).", "CANCELLED": "Cancelled by the host."},
+)
+
+SessionPhase = api_enum(
+    SessionPhase,
+    name="SessionPhase",
+    description="Where a session stands now, by the server's clock.",
+    values={
+        "UPCOMING": "Scheduled and not started yet.",
+        "LIVE": "Under way: started and not ended.",
+        "ENDED": "Took place: its end has passed.",
+        "CANCELLED": "Cancelled by the host (before or after its time).",
+    },
 )
 
 Timeframe = api_enum(

@@ -145,3 +145,31 @@ class InvitationSent(Model):
     class Meta:
         table = "guest_invitation"
         unique_together = (("session", "user"),)
+
+
+# An idempotency key a client sent with createGroupSession, remembered for
+# IDEMPOTENCY_KEY_TTL: the same key again returns this session instead of creating another.
+# Written in the create's own transaction; the unique (user, key) pair is what lets only
+# one of several concurrent creates with one key commit.
+class IdempotencyKey(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.User", related_name="idempotency_keys", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=rules.IDEMPOTENCY_KEY_MAX)
+    # sha256 (hex) of the create's input: the same key with other input is refused.
+    fingerprint = fields.CharField(max_length=64)
+    session: fields.ForeignKeyRelation[GroupSession] = fields.ForeignKeyField(
+        "models.GroupSession", related_name="idempotency_keys", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    # After this the key is forgotten: ignored by lookups, and deleted when next met.
+    expires_at = fields.DatetimeField()
+
+    user_id: int
+    session_id: int
+
+    class Meta:
+        table = "idempotency_key"
+        unique_together = (("user", "key"),)
+        indexes = (("expires_at",),)

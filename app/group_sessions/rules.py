@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.errors import ErrorCode, Problem
@@ -179,3 +184,128 @@ def check_meeting_url(url: str) -> list[Problem]:
     if parts.username is not None or parts.password is not None or port == 0:
         return [problem]
     return []
+
+# --- phase and what may be done in it ----------------------------------------------------------
+# The API's action flags (viewerCanEdit, viewerCanCancel, viewerCanLeave, viewerCanReschedule)
+# and the services ask the same functions, so a flag is false exactly when the command
+# would refuse.
+
+
+class SessionPhase(str, Enum):
+    UPCOMING = "UPCOMING"
+    LIVE = "LIVE"
+    ENDED = "ENDED"
+    CANCELLED = "CANCELLED"
+
+
+def session_phase(*, is_cancelled: bool, starts_at: datetime, ends_at: datetime, now: datetime) -> SessionPhase:
+    """Where a session stands at `now`: CANCELLED whenever it was cancelled (before or
+    after its time), else UPCOMING before the start, LIVE until the end, ENDED from then."""
+    if is_cancelled:
+        return SessionPhase.CANCELLED
+    if now < starts_at:
+        return SessionPhase.UPCOMING
+    if now < ends_at:
+        return SessionPhase.LIVE
+    return SessionPhase.ENDED
+
+
+def _host_command_refusal(is_host: bool, phase: SessionPhase, *, until: tuple[SessionPhase, ...]) -> ErrorCode | None:
+    if not is_host:
+        return ErrorCode.FORBIDDEN
+    if phase == SessionPhase.CANCELLED:
+        return ErrorCode.SESSION_CANCELLED
+    if phase not in until:
+        return ErrorCode.SESSION_STARTED
+    return None
+
+
+def cannot_edit_reason(*, is_host: bool, phase: SessionPhase) -> ErrorCode | None:
+    """Why the viewer may not edit the session (title, objective, capacity, duration,
+    guests); None when they may: the host, until the end, unless cancelled."""
+    return _host_command_refusal(is_host, phase, until=(SessionPhase.UPCOMING, SessionPhase.LIVE))
+
+
+def cannot_cancel_reason(*, is_host: bool, phase: SessionPhase) -> ErrorCode | None:
+    """Why the viewer may not cancel the session; None when they may: the host, until
+    the end, once."""
+    return _host_command_refusal(is_host, phase, until=(SessionPhase.UPCOMING, SessionPhase.LIVE))
+
+
+def cannot_reschedule_reason(*, is_host: bool, phase: SessionPhase) -> ErrorCode | None:
+    """Why the viewer may not move the session's start; None when they may: the host,
+    until the start (a session under way keeps its start; its duration may still change)."""
+    return _host_command_refusal(is_host, phase, until=(SessionPhase.UPCOMING,))
+
+
+def cannot_leave_reason(*, is_registered: bool, is_host: bool, phase: SessionPhase) -> ErrorCode | None:
+    """Why the viewer may not withdraw their registration; None when they may: a
+    registered participant other than the host, until the start, unless cancelled."""
+    if not is_registered:
+        return ErrorCode.NOT_REGISTERED
+    if is_host:
+        return ErrorCode.HOST_CANNOT_LEAVE
+    if phase == SessionPhase.CANCELLED:
+        return ErrorCode.SESSION_CANCELLED
+    if phase != SessionPhase.UPCOMING:
+        return ErrorCode.SESSION_STARTED
+    return None
+
+
+EDIT_REFUSAL_MESSAGES = {
+    ErrorCode.FORBIDDEN: "Only the host may edit this session.",
+    ErrorCode.SESSION_CANCELLED: "A cancelled session cannot be edited.",
+    ErrorCode.SESSION_STARTED: "A session that has ended cannot be edited.",
+}
+CANCEL_REFUSAL_MESSAGES = {
+    ErrorCode.FORBIDDEN: "Only the host may cancel this session.",
+    ErrorCode.SESSION_CANCELLED: "This session was cancelled already.",
+    ErrorCode.SESSION_STARTED: "A session that has ended cannot be cancelled.",
+}
+RESCHEDULE_REFUSAL_MESSAGES = {
+    **EDIT_REFUSAL_MESSAGES,
+    ErrorCode.SESSION_STARTED: "The start of a session under way cannot be moved.",
+}
+LEAVE_REFUSAL_MESSAGES = {
+    ErrorCode.NOT_REGISTERED: "You are not registered for this session.",
+    ErrorCode.HOST_CANNOT_LEAVE: "The host cannot leave; cancel the session instead.",
+    ErrorCode.SESSION_CANCELLED: "This session was cancelled.",
+    ErrorCode.SESSION_STARTED: "This session has already started.",
+}
+
+
+# --- idempotency keys ------------------------------------------------------------------------
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def check_idempotency_key(key: str) -> list[Problem]:
+    """A key is 1 to 255 printable ASCII characters without spaces (a UUID, a ULID, a
+    random token): opaque to the server, stored and compared as sent."""
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not all("!" <= c <= "~" for c in key):
+        return [
+            Problem(
+                ErrorCode.INVALID,
+                f"idempotencyKey must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces.",
+                _field("idempotencyKey"),
+            )
+        ]
+    return []
+
+
+def input_fingerprint(values: Mapping[str, Any]) -> str:
+    """sha256 (hex) of a command's input in canonical form: keys sorted, instants in UTC,
+    so the same request sent again (with another UTC offset, or keys in another order)
+    has the same fingerprint, and any other request has another."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.astimezone(timezone.utc).isoformat()
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        return value
+
+    text = json.dumps({k: canonical(v) for k, v in values.items()}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -42,6 +42,7 @@ from app.group_sessions.events import (
 from app.group_sessions.models import (
     GroupSession,
     Guest,
+    IdempotencyKey,
     InvitationSent,
     InvitationStatus,
     Registration,
@@ -50,6 +51,7 @@ from app.group_sessions.models import (
 from app.group_sessions.repository import SessionForCommand
 
 _NOT_FOUND_MESSAGE = "No such group session."
+DEFAULT_IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
 @asynccontextmanager
@@ -87,6 +89,42 @@ async def _viewer_person(viewer_id: int, viewer: Person | None) -> Person:
     if viewer.id != viewer_id:
         raise ValueError(f"viewer {viewer.id} is not viewer_id {viewer_id}")
     return viewer
+
+
+def _phase(session: GroupSession, now: datetime) -> rules.SessionPhase:
+    return rules.session_phase(
+        is_cancelled=session.status == SessionStatus.CANCELLED,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        now=now,
+    )
+
+
+def _refusal(code: ErrorCode | None, messages: Mapping[ErrorCode, str], field: tuple[str, ...] | None = None) -> None:
+    """Raise the refusal a rule gave (None: nothing to refuse)."""
+    if code is not None:
+        raise DomainError.of(code, messages[code], field)
+
+
+class _KeyTaken(Exception):
+    """A concurrent create with the same idempotency key committed first."""
+
+
+async def _session_for_key(viewer_id: int, key: str, fingerprint: str, now: datetime) -> GroupSession | None:
+    """The session an earlier create with this key made, as it is now; None when the key
+    is new to this viewer or expired. The same key with other input is refused."""
+    remembered = await (
+        IdempotencyKey.filter(user_id=viewer_id, key=key, expires_at__gt=now).select_related("session").first()
+    )
+    if remembered is None:
+        return None
+    if remembered.fingerprint != fingerprint:
+        raise DomainError.of(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "This idempotencyKey was used for another request: send a new key with new input.",
+            ("input", "idempotencyKey"),
+        )
+    return remembered.session
 
 
 async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int]) -> list[Person]:
@@ -178,21 +216,54 @@ async def create_group_session(
     guest_ids: Sequence[int] = (),
     meeting_url: str | None = None,
     join_instructions: str | None = None,
+    idempotency_key: str | None = None,
+    idempotency_key_ttl: timedelta = DEFAULT_IDEMPOTENCY_KEY_TTL,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
+    now: datetime | None = None,
     effects: Effects,
 ) -> GroupSession:
     """Create a session hosted by the viewer, who is registered at once. Without a
     `meeting_url` of the host's own, the session gets a generated room.
 
     Only mentors and admins of the program may host (FORBIDDEN); outsiders get NOT_FOUND.
+
+    With an `idempotency_key`, the viewer's first create with that key (within
+    `idempotency_key_ttl`) is the only one: sent again with the same input it returns that
+    session as it is now and changes nothing (no row, email or event); with other input
+    it is refused with IDEMPOTENCY_KEY_REUSED. The key is written in the create's own
+    transaction, so of concurrent creates with one key exactly one commits; the others
+    return its session.
     """
-    now = utcnow()
+    now = now or utcnow()
     role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
     if role is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, "No such program.", ("input", "programId"))
     if role not in HOSTING_ROLES:
         raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors of the program may host group sessions.")
+    fingerprint = ""
+    if idempotency_key is not None:
+        key_problems = rules.check_idempotency_key(idempotency_key)
+        if key_problems:
+            raise DomainError(*key_problems)
+        fingerprint = rules.input_fingerprint(
+            {
+                "program_id": program_id,
+                "title": title,
+                "objective": objective,
+                "starts_at": starts_at,
+                "duration_minutes": duration_minutes,
+                "min_participants": min_participants,
+                "max_participants": max_participants,
+                "guest_ids": sorted(guest_ids),  # a list of people: their order means nothing
+                "meeting_url": meeting_url,
+                "join_instructions": join_instructions,
+            }
+        )
+        # Before validation: a retry after the start time still gets its session.
+        earlier = await _session_for_key(viewer_id, idempotency_key, fingerprint, now)
+        if earlier is not None:
+            return earlier
     fields = _validate(
         title=title,
         objective=objective,
@@ -207,6 +278,46 @@ async def create_group_session(
     )
     guests = await _check_guests(program_id, viewer_id, guest_ids)
     host = await _viewer_person(viewer_id, viewer)
+    try:
+        session = await _create(
+            viewer_id=viewer_id,
+            program_id=program_id,
+            fields=fields,
+            guests=guests,
+            host=host,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            expires_at=now + idempotency_key_ttl,
+            now=now,
+            effects=effects,
+        )
+    except _KeyTaken:
+        # Our transaction rolled back whole; the winner's session is the answer.
+        earlier = await _session_for_key(viewer_id, idempotency_key or "", fingerprint, now)
+        if earlier is None:  # the winner's key expired already: only with an absurdly short TTL
+            raise DomainError.of(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "This idempotencyKey is being used by another request: try again.",
+                ("input", "idempotencyKey"),
+            ) from None
+        return earlier
+    return session
+
+
+async def _create(
+    *,
+    viewer_id: int,
+    program_id: int,
+    fields: SessionFields,
+    guests: list[Person],
+    host: Person,
+    idempotency_key: str | None,
+    fingerprint: str,
+    expires_at: datetime,
+    now: datetime,
+    effects: Effects,
+) -> GroupSession:
+    """The rows of a new session (and its idempotency key), in one transaction."""
     async with _unit_of_work(effects) as events:
         session = await GroupSession.create(
             program_id=program_id,
@@ -227,6 +338,20 @@ async def create_group_session(
         if guests:
             await Guest.bulk_create([Guest(session=session, user_id=g.id) for g in guests])
             await InvitationSent.bulk_create([InvitationSent(session=session, user_id=g.id) for g in guests])
+        if idempotency_key is not None:
+            # The viewer's expired keys go first (this one among them, if it expired).
+            await IdempotencyKey.filter(user_id=viewer_id, expires_at__lte=now).delete()
+            try:
+                await IdempotencyKey.create(
+                    user_id=viewer_id,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    session_id=session.id,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            except IntegrityError:
+                raise _KeyTaken() from None
         events.append(GroupSessionCreated(SessionSnapshot.of(session, host), tuple(guests), now))
     return session
 
@@ -245,26 +370,26 @@ async def update_group_session(
     meeting_url: str | None = None,
     join_instructions: str | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
+    now: datetime | None = None,
     effects: Effects,
 ) -> GroupSession:
-    """Edit a session (host only). Arguments left as None stay as they are; `guest_ids`
-    replaces the guest list; an empty `meeting_url` goes back to the generated room, an
-    empty `join_instructions` removes them. maxParticipants may not drop below the participant count,
-    checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
-    session as it is after the edit."""
-    now = utcnow()
+    """Edit a session (host only, until it ends; its start only until it starts).
+    Arguments left as None stay as they are; `guest_ids` replaces the guest list; an empty
+    `meeting_url` goes back to the generated room, an empty `join_instructions` removes them.
+    maxParticipants may not drop below the participant count, checked in the UPDATE
+    itself so a concurrent join cannot slip under it. Returns the session as it is after
+    the edit."""
+    now = now or utcnow()
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
         session = found.session
-        if session.host_id != viewer_id:
-            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may edit this session.")
-        if session.status == SessionStatus.CANCELLED:
-            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "A cancelled session cannot be edited.")
-        if session.ends_at <= now:
-            raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be edited.")
-        if starts_at is not None and session.starts_at <= now and starts_at != session.starts_at:
-            raise DomainError.of(
-                ErrorCode.SESSION_STARTED, "The start of a session under way cannot be moved.", ("input", "startsAt")
+        phase, is_host = _phase(session, now), session.host_id == viewer_id
+        _refusal(rules.cannot_edit_reason(is_host=is_host, phase=phase), rules.EDIT_REFUSAL_MESSAGES)
+        if starts_at is not None and starts_at != session.starts_at:
+            _refusal(
+                rules.cannot_reschedule_reason(is_host=is_host, phase=phase),
+                rules.RESCHEDULE_REFUSAL_MESSAGES,
+                ("input", "startsAt"),
             )
         fields = _validate(
             title=session.title if title is None else title,
@@ -377,11 +502,12 @@ async def cancel_group_session(
     session_id: int,
     reason: str | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
+    now: datetime | None = None,
     effects: Effects,
 ) -> GroupSession:
-    """Cancel a session (host only). Registrations stay, so everyone registered can be told.
-    Returns the cancelled session."""
-    now = utcnow()
+    """Cancel a session (host only, until it ends). Registrations stay, so everyone
+    registered can be told. Returns the cancelled session."""
+    now = now or utcnow()
     cleaned_reason = rules.clean_text(reason) if reason is not None else None
     if cleaned_reason and len(cleaned_reason) > rules.REASON_MAX:
         raise DomainError.of(
@@ -390,10 +516,10 @@ async def cancel_group_session(
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
         session = found.session
-        if session.host_id != viewer_id:
-            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may cancel this session.")
-        if session.ends_at <= now:
-            raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be cancelled.")
+        _refusal(
+            rules.cannot_cancel_reason(is_host=session.host_id == viewer_id, phase=_phase(session, now)),
+            rules.CANCEL_REFUSAL_MESSAGES,
+        )
         cancelled = await repository.update_session(
             GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
             status=SessionStatus.CANCELLED,
@@ -403,7 +529,7 @@ async def cancel_group_session(
             updated_at=now,
         )
         if cancelled is None:
-            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled already.")
+            _refusal(ErrorCode.SESSION_CANCELLED, rules.CANCEL_REFUSAL_MESSAGES)
         registered = await repository.registered_people(session.id)
         events.append(
             GroupSessionCancelled(
@@ -507,14 +633,16 @@ async def _free_seat(
     as the leave rules say (at `field`), free the seat, delete the registration, mark an
     invited viewer as having declined, and record RegistrationRemoved."""
     session, registration = found.session, found.viewer_registration
-    if registration is None:
-        raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", field)
-    if registration.is_host:
-        raise DomainError.of(ErrorCode.HOST_CANNOT_LEAVE, "The host cannot leave; cancel the session instead.", field)
-    if session.status == SessionStatus.CANCELLED:
-        raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled.", field)
-    if session.starts_at <= now:
-        raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has already started.", field)
+    _refusal(
+        rules.cannot_leave_reason(
+            is_registered=registration is not None,
+            is_host=registration is not None and registration.is_host,
+            phase=_phase(session, now),
+        ),
+        rules.LEAVE_REFUSAL_MESSAGES,
+        field,
+    )
+    assert registration is not None  # refused above otherwise
     # Seat first, then the row: every command touches the session row first, so
     # concurrent commands on one session queue on it instead of deadlocking.
     session = await repository.update_session(
@@ -522,7 +650,7 @@ async def _free_seat(
     )
     deleted = await Registration.filter(id=registration.id).delete()
     if session is None or not deleted:  # withdrawn concurrently: undo our decrement by rolling back
-        raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", field)
+        _refusal(ErrorCode.NOT_REGISTERED, rules.LEAVE_REFUSAL_MESSAGES, field)
     await _answer(found, InvitationStatus.DECLINED, now)
     events.append(
         RegistrationRemoved(
@@ -543,6 +671,7 @@ async def join_group_session(
     session_id: int,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
+    now: datetime | None = None,
     effects: Effects,
 ) -> tuple[Registration, GroupSession]:
     """Register the viewer; returns the registration and the session with its new counts.
@@ -550,7 +679,7 @@ async def join_group_session(
     taken by a conditional UPDATE that returns the row only when it took one, so two
     writers can never both take the last one, on any database and any number of processes.
     An invited viewer who joins has accepted the invitation."""
-    now = utcnow()
+    now = now or utcnow()
     participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles)
@@ -564,16 +693,20 @@ async def leave_group_session(
     session_id: int,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
+    now: datetime | None = None,
     effects: Effects,
-) -> GroupSession:
-    """Withdraw the viewer's registration (not the host's) and free the seat; returns the
-    session with its new counts. An invited viewer who leaves has declined the invitation."""
-    now = utcnow()
+) -> tuple[Registration, GroupSession]:
+    """Withdraw the viewer's registration (not the host's) and free the seat, until the
+    start; returns the registration as it was before it was withdrawn and the session with
+    its new counts. An invited viewer who leaves has declined the invitation."""
+    now = now or utcnow()
     participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
+        registration = found.viewer_registration
         session = await _free_seat(found, participant, events, now)
-    return session
+    assert registration is not None  # _free_seat refuses otherwise
+    return registration, session
 
 
 @dataclass(frozen=True)
@@ -593,6 +726,7 @@ async def respond_to_invitation(
     accept: bool,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
+    now: datetime | None = None,
     effects: Effects,
 ) -> InvitationAnswer:
     """The invited viewer accepts or declines; answering again changes the answer.
@@ -604,7 +738,7 @@ async def respond_to_invitation(
     session the viewer cannot see, NOT_INVITED when they are not on its guest list, and,
     as for a join or a leave, SESSION_CANCELLED or SESSION_STARTED once the session is
     cancelled or has started (answers are taken until the start) and SESSION_FULL."""
-    now = utcnow()
+    now = now or utcnow()
     field = ("input", "groupSessionId")
     participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
@@ -635,3 +769,9 @@ async def respond_to_invitation(
                 )
             )
     return InvitationAnswer(invitation=guest, registration=registration, session=session)
+
+
+async def forget_expired_idempotency_keys(*, now: datetime | None = None) -> int:
+    """Delete every idempotency key that expired (lookups ignore them already; this keeps
+    the table to the last IDEMPOTENCY_KEY_TTL of creates). Returns how many went."""
+    return await IdempotencyKey.filter(expires_at__lte=now or utcnow()).delete()

@@ -29,6 +29,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
+from app.group_sessions.services import forget_expired_idempotency_keys
 from app.notifications.mailer import (
     SmtpMailer,
     describe,
@@ -41,6 +42,10 @@ from app.settings import Settings
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# How often the worker deletes expired idempotency keys (they are ignored once expired, so
+# this only bounds the table).
+SWEEP_INTERVAL = timedelta(hours=1)
 
 _SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
@@ -72,6 +77,7 @@ class OutboxWorker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._next_sweep: datetime | None = None
         # A claim is a lease: long enough to connect and send a whole batch, each step
         # bounded by the SMTP timeout. After it a row is due again (its worker died).
         self.lease = timedelta(seconds=settings.smtp_timeout_seconds * (settings.outbox_batch_size + 2) + 60)
@@ -188,6 +194,23 @@ class OutboxWorker:
 
     # --- in the background -----------------------------------------------------------------------
 
+    async def sweep(self) -> int:
+        """Housekeeping beside delivery: delete expired idempotency keys. Returns how many."""
+        return await forget_expired_idempotency_keys(now=self.clock())
+
+    async def _sweep_when_due(self) -> None:
+        now = self.clock()
+        if self._next_sweep is not None and now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_INTERVAL
+        try:
+            forgotten = await self.sweep()
+        except Exception:  # noqa: BLE001 - housekeeping must not stop delivery
+            logger.exception("worker: sweeping expired idempotency keys failed")
+            return
+        if forgotten:
+            logger.info("worker: forgot %d expired idempotency keys", forgotten)
+
     def wake(self) -> None:
         """Run the next pass now (e.g. right after a commit wrote outbox rows)."""
         self._wakeup.set()
@@ -205,6 +228,7 @@ class OutboxWorker:
                 tried = 0
             if self._stopping:
                 break
+            await self._sweep_when_due()
             if tried >= batch:
                 continue
             try:

@@ -147,6 +147,7 @@ class GraphQLView(GraphQL):
             token=token if found else None,
             request_id=request_id_from(request.headers.get("x-request-id")),
             sign_in_limiter=self.sign_in_limiter,
+            clock=self.clock,
         )
 
     async def on_ws_connect(self, context: Context):

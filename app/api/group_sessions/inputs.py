@@ -29,6 +29,13 @@ class CreateGroupSessionInput:
     join_instructions: str | None = strawberry.field(
         default=None, description="Plain text shown with the room (up to 2,000 characters), e.g. a passcode."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Makes retries safe: a key the client generates per form submission (a UUID; 1 to 255 "
+        "printable ASCII characters without spaces). Sent again by the same viewer within IDEMPOTENCY_KEY_TTL "
+        "(24 hours by default) with the same input, it returns the session the first request created, as it "
+        "is now, and creates nothing; with other input it is refused with IDEMPOTENCY_KEY_REUSED.",
+    )
 
 
 @strawberry.input(description="Changes to a group session.")

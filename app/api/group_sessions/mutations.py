@@ -20,9 +20,15 @@ from app.api.group_sessions.inputs import (
     RespondToInvitationInput,
     UpdateGroupSessionInput,
 )
-from app.api.group_sessions.types import GroupSession, GuestInvitation, Registration, RegistrationEdge
+from app.api.group_sessions.types import (
+    GroupSession,
+    GroupSessionEdge,
+    GuestInvitation,
+    Registration,
+    RegistrationEdge,
+)
 from app.api.mutation import decode_id, mutate
-from app.api.pagination import registration_cursor
+from app.api.pagination import registration_cursor, to_global_id
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
 from app.group_sessions.events import Person
@@ -56,6 +62,11 @@ def _guest_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
 @strawberry.type(description="The result of createGroupSession.")
 class CreateGroupSessionPayload:
     group_session: GroupSession | None = strawberry.field(default=None, description="The new session ('Created!').")
+    group_session_edge: GroupSessionEdge | None = strawberry.field(
+        default=None,
+        description="The new session as an edge of the host's Dashboard.sessions (FUTURE) list, with the cursor "
+        "that list gives it: a client cache inserts it there without a refetch.",
+    )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was created; empty on success."
     )
@@ -80,6 +91,11 @@ class CancelGroupSessionPayload:
 @strawberry.type(description="The result of joinGroupSession.")
 class JoinGroupSessionPayload:
     registration: Registration | None = strawberry.field(default=None, description="The viewer's new registration.")
+    registration_edge: RegistrationEdge | None = strawberry.field(
+        default=None,
+        description="The new registration as an edge of GroupSession.participants, with the cursor that list "
+        "gives it: a client cache appends it there without a refetch.",
+    )
     group_session: GroupSession | None = strawberry.field(
         default=None, description="The session, with its new counts."
     )
@@ -92,6 +108,11 @@ class JoinGroupSessionPayload:
 class LeaveGroupSessionPayload:
     group_session: GroupSession | None = strawberry.field(
         default=None, description="The session, with its new counts."
+    )
+    removed_registration_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The ID of the registration withdrawn (as its Registration node had it): a client cache "
+        "removes it from GroupSession.participants.",
     )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed; empty on success."
@@ -134,11 +155,17 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
             guest_ids=_guest_ids(input.guest_ids) or [],
             meeting_url=input.meeting_url,
             join_instructions=input.join_instructions,
+            idempotency_key=input.idempotency_key,
+            idempotency_key_ttl=info.context.settings.idempotency_key_ttl,
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
+            now=info.context.clock(),
             effects=info.context.effects,
         )
-        return CreateGroupSessionPayload(group_session=GroupSession.from_row(row))
+        return CreateGroupSessionPayload(
+            group_session=GroupSession.from_row(row),
+            group_session_edge=GroupSessionEdge.of(row),
+        )
 
     return await mutate(info, CreateGroupSessionPayload, change)
 
@@ -159,6 +186,7 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             meeting_url=input.meeting_url,
             join_instructions=input.join_instructions,
             viewer_roles=info.context.viewer_roles,
+            now=info.context.clock(),
             effects=info.context.effects,
         )
         return UpdateGroupSessionPayload(group_session=GroupSession.from_row(row))
@@ -174,6 +202,7 @@ async def cancel_group_session(info: Info, input: CancelGroupSessionInput) -> Ca
             session_id=_session_id(input.id),
             reason=input.reason,
             viewer_roles=info.context.viewer_roles,
+            now=info.context.clock(),
             effects=info.context.effects,
         )
         return CancelGroupSessionPayload(group_session=GroupSession.from_row(row))
@@ -189,6 +218,7 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
             session_id=_session_id(input.id),
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
+            now=info.context.clock(),
             effects=info.context.effects,
         )
         # The viewer's registration and the session are known: spare viewerIsAttending
@@ -196,7 +226,9 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
         info.context.loaders.viewer_registration_by_session.prime(row.id, registration)
         info.context.loaders.session_by_id.prime(row.id, row)
         return JoinGroupSessionPayload(
-            registration=Registration.from_row(registration), group_session=GroupSession.from_row(row)
+            registration=Registration.from_row(registration),
+            registration_edge=RegistrationEdge.of(registration),
+            group_session=GroupSession.from_row(row),
         )
 
     return await mutate(info, JoinGroupSessionPayload, change)
@@ -205,15 +237,19 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
 @strawberry.mutation(description="Leave: withdraw the viewer's registration (not the host's).")
 async def leave_group_session(info: Info, input: LeaveGroupSessionInput) -> LeaveGroupSessionPayload:
     async def change(viewer: User) -> LeaveGroupSessionPayload:
-        row = await services.leave_group_session(
+        registration, row = await services.leave_group_session(
             viewer_id=viewer.id,
             session_id=_session_id(input.id),
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
+            now=info.context.clock(),
             effects=info.context.effects,
         )
         info.context.loaders.viewer_registration_by_session.prime(row.id, None)
-        return LeaveGroupSessionPayload(group_session=GroupSession.from_row(row))
+        return LeaveGroupSessionPayload(
+            group_session=GroupSession.from_row(row),
+            removed_registration_id=strawberry.ID(to_global_id("Registration", registration.id)),
+        )
 
     return await mutate(info, LeaveGroupSessionPayload, change)
 
@@ -235,6 +271,7 @@ async def respond_to_invitation(info: Info, input: RespondToInvitationInput) -> 
                 accept=input.accept,
                 viewer=Person.of(viewer),
                 viewer_roles=info.context.viewer_roles,
+                now=info.context.clock(),
                 effects=info.context.effects,
             )
         except DomainError as error:

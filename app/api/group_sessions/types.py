@@ -19,6 +19,7 @@ from app.api.enums import (
     GroupSessionStatus,
     InvitationStatus,
     RegistrationEventKind,
+    SessionPhase,
     SessionRole,
     Timeframe,
     UserErrorCode,
@@ -36,7 +37,6 @@ from app.api.pagination import (
     session_cursor,
     to_global_id,
 )
-from app.clock import utcnow
 from app.group_sessions import models, read_model, rooms, rules
 from app.group_sessions.models import SessionStatus
 from app.links import group_session_url
@@ -190,14 +190,57 @@ class GroupSession(Node):
     def viewer_cannot_join_reasons(self, info: Info) -> list[UserErrorCode]:
         return self._cannot_join_reasons(info)
 
-    @strawberry.field(description="True when the viewer may edit or cancel: the host, before the end, if not cancelled.")
+    @strawberry.field(
+        description="Where the session stands now, by the server's clock: UPCOMING, LIVE, ENDED or CANCELLED."
+    )
+    def phase(self, info: Info) -> SessionPhase:
+        return self._phase(info)
+
+    @strawberry.field(
+        description="True when the viewer may edit the session (updateGroupSession without moving the start): "
+        "the host, until the end, if not cancelled."
+    )
     def viewer_can_edit(self, info: Info) -> bool:
-        viewer = info.context.viewer
-        return (
-            viewer is not None
-            and viewer.id == self.row.host_id
-            and self.row.status == SessionStatus.SCHEDULED
-            and self.row.ends_at > utcnow()
+        return rules.cannot_edit_reason(is_host=self._viewer_is_host(info), phase=self._phase(info)) is None
+
+    @strawberry.field(
+        description="True when the viewer may cancel the session (cancelGroupSession): the host, until the end, "
+        "if not cancelled already."
+    )
+    def viewer_can_cancel(self, info: Info) -> bool:
+        return rules.cannot_cancel_reason(is_host=self._viewer_is_host(info), phase=self._phase(info)) is None
+
+    @strawberry.field(
+        description="True when the viewer may move the start (updateGroupSession with a new startsAt): the host, "
+        "until the session starts, if not cancelled."
+    )
+    def viewer_can_reschedule(self, info: Info) -> bool:
+        return rules.cannot_reschedule_reason(is_host=self._viewer_is_host(info), phase=self._phase(info)) is None
+
+    @strawberry.field(
+        description="True when the viewer may withdraw (leaveGroupSession): registered, not the host, until the "
+        "start, if not cancelled."
+    )
+    def viewer_can_leave(self, info: Info) -> bool:
+        phase, is_host = self._phase(info), self._viewer_is_host(info)
+        if is_host or phase != rules.SessionPhase.UPCOMING:  # refused whatever the registration
+            return False
+        loaders = info.context.loaders
+        attends = loaders.known_viewer_attends(self.row)
+        if attends is MISSING:
+            return converted(loaders.viewer_attends(self.row), lambda a: self._can_leave(a, is_host, phase))
+        return self._can_leave(attends, is_host, phase)
+
+    @staticmethod
+    def _can_leave(is_registered: bool, is_host: bool, phase: rules.SessionPhase) -> bool:
+        return rules.cannot_leave_reason(is_registered=is_registered, is_host=is_host, phase=phase) is None
+
+    def _phase(self, info: Info) -> rules.SessionPhase:
+        return rules.session_phase(
+            is_cancelled=self.row.status == SessionStatus.CANCELLED,
+            starts_at=self.row.starts_at,
+            ends_at=self.row.ends_at,
+            now=info.context.clock(),
         )
 
     @strawberry.field(description="When the room opens to the host and confirmed participants: the start minus the join window.")
@@ -240,7 +283,7 @@ class GroupSession(Node):
         viewer = info.context.viewer
         row = self.row
         window = info.context.settings.join_window
-        now = utcnow()
+        now = info.context.clock()
         if viewer is None or row.status == SessionStatus.CANCELLED or not rooms.is_open(
             now=now, starts_at=row.starts_at, ends_at=row.ends_at, window=window
         ):
@@ -251,6 +294,10 @@ class GroupSession(Node):
         known = loaders.known_viewer_attends(row)
         return loaders.viewer_attends(row) if known is MISSING else known
 
+    def _viewer_is_host(self, info: Info) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.id == self.row.host_id
+
     def _cannot_join_reasons(self, info: Info):
         """The reasons, at once when everything is known, else an awaitable of them."""
         loaders = info.context.loaders
@@ -260,15 +307,15 @@ class GroupSession(Node):
         attends = loaders.known_viewer_attends(self.row)
         if is_member is MISSING or attends is MISSING:
             return self._cannot_join_reasons_later(info)
-        return self._reasons(is_member=is_member, is_registered=attends)
+        return self._reasons(is_member=is_member, is_registered=attends, now=info.context.clock())
 
     async def _cannot_join_reasons_later(self, info: Info) -> list:
         loaders = info.context.loaders
         is_member = await visibility.is_member(loaders, self.row.program_id)
         is_registered = await loaders.viewer_attends(self.row)
-        return self._reasons(is_member=is_member, is_registered=is_registered)
+        return self._reasons(is_member=is_member, is_registered=is_registered, now=info.context.clock())
 
-    def _reasons(self, *, is_member: bool, is_registered: bool) -> list:
+    def _reasons(self, *, is_member: bool, is_registered: bool, now: datetime) -> list:
         return rules.cannot_join_reasons(
             is_member=is_member,
             is_registered=is_registered,
@@ -276,7 +323,7 @@ class GroupSession(Node):
             starts_at=self.row.starts_at,
             participant_count=self.row.participant_count,
             max_participants=self.row.max_participants,
-            now=utcnow(),
+            now=now,
         )
 
 
@@ -318,6 +365,11 @@ class GroupSessionEdge:
     node: GroupSession = strawberry.field(description="The session.")
     cursor: str = strawberry.field(description="Pass as `after` to get the sessions after this one.")
 
+    @classmethod
+    def of(cls, row: models.GroupSession) -> GroupSessionEdge:
+        """The edge a session list gives `row` (for payloads a client inserts into its lists)."""
+        return cls(node=GroupSession.from_row(row), cursor=session_cursor(row))
+
 
 @strawberry.type(description="A page of group sessions.")
 class GroupSessionConnection:
@@ -344,6 +396,11 @@ class GroupSessionConnection:
 class RegistrationEdge:
     node: Registration = strawberry.field(description="The registration.")
     cursor: str = strawberry.field(description="Pass as `after` to get the registrations after this one.")
+
+    @classmethod
+    def of(cls, row: models.Registration) -> RegistrationEdge:
+        """The edge GroupSession.participants gives `row` (for payloads a client appends to it)."""
+        return cls(node=Registration.from_row(row), cursor=registration_cursor(row.id))
 
 
 @strawberry.type(description="A page of registrations.")
