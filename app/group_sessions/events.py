@@ -63,6 +63,7 @@ class SessionSnapshot:
     sequence: int
     created_at: datetime
     updated_at: datetime
+    time_zone: str = "UTC"
 
     @property
     def host_id(self) -> int:
@@ -89,6 +90,7 @@ class SessionSnapshot:
             sequence=row.sequence,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            time_zone=row.time_zone,
         )
 
 

@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields as dataclass_fields
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HOSTING_ROLES, ProgramRole
-from app.accounts.services import role_in_program
+from app.accounts.services import is_valid_time_zone, role_in_program
 from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
 from app.group_sessions import repository, rules
@@ -41,7 +42,7 @@ from app.group_sessions.events import (
 from app.group_sessions.models import GroupSession, Guest, GuestInvitation, Registration, SessionStatus
 from app.group_sessions.repository import SessionForCommand
 
-_NOT_FOUND_MESSAGE = "No such group session."
+_NOT_FOUND_MESSAGE = "This session could not be found."
 
 
 @asynccontextmanager
@@ -84,7 +85,7 @@ async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int])
         return []
     members = await repository.members(program_id, wanted)
     problems = [
-        Problem(ErrorCode.NOT_A_MEMBER, "Guests must be members of the program.", ("input", "guestIds", str(i)))
+        Problem(ErrorCode.NOT_A_MEMBER, "Guests must be members of this program.", ("input", "guestIds", str(i)))
         for i, gid in enumerate(guest_ids)
         if gid != host_id and gid not in members
     ]
@@ -103,6 +104,73 @@ class SessionFields:
     max_participants: int
     starts_at: datetime
     duration_minutes: int
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class Start:
+    """The start a command was given, resolved: the instant (None when it could not be
+    resolved, `problems` say why), the session's zone, and which input field carried
+    the start (startsAt or startsAtLocal; None when neither was given)."""
+
+    starts_at: datetime | None
+    time_zone: str
+    field: str | None
+    problems: tuple[Problem, ...] = ()
+
+
+def _resolve_start(
+    *,
+    starts_at: datetime | None,
+    starts_at_local: datetime | None,
+    time_zone: str | None,
+    current_zone: str,
+    required: bool,
+    current_start: datetime | None = None,
+) -> Start:
+    """`starts_at` (an instant) or `starts_at_local` (a naive wall-clock time) read in the
+    zone: `time_zone` when given (it must be an IANA name), else `current_zone`. At most
+    one of the two starts may be given; exactly one when `required` (create).
+
+    A wall-clock time the clocks pass twice is refused, unless one of its two instants is
+    `current_start` (an edit form sending the start back as it showed it)."""
+    problems: list[Problem] = []
+    zone = current_zone
+    if time_zone is not None:
+        if is_valid_time_zone(time_zone):
+            zone = time_zone
+        else:
+            problems.append(
+                Problem(
+                    ErrorCode.INVALID,
+                    "Time zone must be an IANA time zone name, such as Europe/Paris.",
+                    ("input", "timeZone"),
+                )
+            )
+    if starts_at is not None and starts_at_local is not None:
+        problems.append(
+            Problem(
+                ErrorCode.INVALID,
+                "Give the start time once: as an instant (startsAt) or as a local time (startsAtLocal), not both.",
+                ("input", "startsAtLocal"),
+            )
+        )
+        return Start(None, zone, None, tuple(problems))
+    if starts_at is not None:
+        return Start(starts_at, zone, "startsAt", tuple(problems))
+    if starts_at_local is None:
+        if required:
+            problems.append(Problem(ErrorCode.REQUIRED, "Start time is required.", ("input", "startsAt")))
+        return Start(None, zone, None, tuple(problems))
+    if problems:  # no zone to read the local time in
+        return Start(None, zone, "startsAtLocal", tuple(problems))
+    resolved = rules.local_to_instant(starts_at_local, ZoneInfo(zone))
+    if isinstance(resolved, Problem) and resolved.code == ErrorCode.AMBIGUOUS_LOCAL_TIME and current_start:
+        if current_start in rules.local_instants(starts_at_local, ZoneInfo(zone)):
+            return Start(current_start, zone, "startsAtLocal")
+    if isinstance(resolved, Problem):
+        return Start(None, zone, "startsAtLocal", (resolved,))
+    return Start(resolved, zone, "startsAtLocal")
 
 
 def _validate(
@@ -111,24 +179,31 @@ def _validate(
     objective: str,
     min_participants: int,
     max_participants: int,
-    starts_at: datetime,
+    starts_at: datetime | None,
     duration_minutes: int,
+    time_zone: str,
     now: datetime,
     check_start: bool,
+    start: Start | None = None,
 ) -> SessionFields:
+    """The fields cleaned and checked, every problem at once (those of `start` included);
+    `starts_at` is None only when `start` has problems."""
     title = rules.clean_text(title)
     objective = rules.clean_text(objective)
+    start_field = (start.field if start else None) or "startsAt"
     problems = [
         *rules.check_text(title, "title", rules.TITLE_MAX),
         *(rules.check_title_single_line(title) if title else []),
         *rules.check_text(objective, "objective", rules.OBJECTIVE_MAX),
         *rules.check_participant_bounds(min_participants, max_participants),
-        *(rules.check_starts_at(starts_at, now) if check_start else []),
+        *(start.problems if start else ()),
+        *(rules.check_starts_at(starts_at, now, field=start_field) if check_start and starts_at is not None else []),
         *rules.check_duration(duration_minutes),
     ]
     if problems:
         raise DomainError(*problems)
-    return SessionFields(title, objective, min_participants, max_participants, starts_at, duration_minutes)
+    assert starts_at is not None
+    return SessionFields(title, objective, min_participants, max_participants, starts_at, duration_minutes, time_zone)
 
 
 async def create_group_session(
@@ -137,8 +212,10 @@ async def create_group_session(
     program_id: int,
     title: str,
     objective: str,
-    starts_at: datetime,
     duration_minutes: int,
+    starts_at: datetime | None = None,
+    starts_at_local: datetime | None = None,
+    time_zone: str | None = None,
     min_participants: int | None = None,
     max_participants: int | None = None,
     guest_ids: Sequence[int] = (),
@@ -149,25 +226,37 @@ async def create_group_session(
     """Create a session hosted by the viewer, who is registered at once.
 
     Only mentors and admins of the program may host (FORBIDDEN); outsiders get NOT_FOUND.
+    The start is `starts_at` (an instant) or `starts_at_local` (a naive wall-clock time in
+    the session's zone), exactly one of them. The session's zone is `time_zone`, or the
+    host's own when None.
     """
     now = utcnow()
     role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
     if role is None:
-        raise DomainError.of(ErrorCode.NOT_FOUND, "No such program.", ("input", "programId"))
+        raise DomainError.of(ErrorCode.NOT_FOUND, "This program could not be found.", ("input", "programId"))
     if role not in HOSTING_ROLES:
-        raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors of the program may host group sessions.")
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors and admins of this program can host sessions.")
+    host = await _viewer_person(viewer_id, viewer)
+    start = _resolve_start(
+        starts_at=starts_at,
+        starts_at_local=starts_at_local,
+        time_zone=time_zone,
+        current_zone=host.time_zone if is_valid_time_zone(host.time_zone) else "UTC",
+        required=True,
+    )
     fields = _validate(
         title=title,
         objective=objective,
         min_participants=rules.DEFAULT_MIN_PARTICIPANTS if min_participants is None else min_participants,
         max_participants=rules.DEFAULT_MAX_PARTICIPANTS if max_participants is None else max_participants,
-        starts_at=starts_at,
+        starts_at=start.starts_at,
         duration_minutes=duration_minutes,
+        time_zone=start.time_zone,
         now=now,
         check_start=True,
+        start=start,
     )
     guests = await _check_guests(program_id, viewer_id, guest_ids)
-    host = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
         session = await GroupSession.create(
             program_id=program_id,
@@ -177,6 +266,7 @@ async def create_group_session(
             starts_at=fields.starts_at,
             ends_at=fields.starts_at + timedelta(minutes=fields.duration_minutes),
             duration_minutes=fields.duration_minutes,
+            time_zone=fields.time_zone,
             min_participants=fields.min_participants,
             max_participants=fields.max_participants,
             participant_count=1,
@@ -198,6 +288,8 @@ async def update_group_session(
     min_participants: int | None = None,
     max_participants: int | None = None,
     starts_at: datetime | None = None,
+    starts_at_local: datetime | None = None,
+    time_zone: str | None = None,
     duration_minutes: int | None = None,
     guest_ids: Sequence[int] | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
@@ -206,20 +298,38 @@ async def update_group_session(
     """Edit a session (host only). Arguments left as None stay as they are; `guest_ids`
     replaces the guest list. maxParticipants may not drop below the participant count,
     checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
-    session as it is after the edit."""
+    session as it is after the edit.
+
+    A new start is `starts_at` or `starts_at_local` (at most one), the latter read in the
+    new `time_zone` when given, else in the session's. A new zone without a new start
+    keeps the start instant as it is (its wall-clock time in the new zone may differ)."""
     now = utcnow()
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
         session = found.session
         if session.host_id != viewer_id:
-            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may edit this session.")
+            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host can edit this session.")
         if session.status == SessionStatus.CANCELLED:
-            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "A cancelled session cannot be edited.")
+            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled, so it can no longer be edited.")
         if session.ends_at <= now:
-            raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be edited.")
+            raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has ended, so it can no longer be edited.")
+        start = _resolve_start(
+            starts_at=starts_at,
+            starts_at_local=starts_at_local,
+            time_zone=time_zone,
+            current_zone=session.time_zone,
+            required=False,
+            current_start=session.starts_at,
+        )
+        if start.field is not None and start.starts_at is None:
+            # The start given names no instant: that is all there is to say about it.
+            raise DomainError(*start.problems)
+        starts_at = start.starts_at
         if starts_at is not None and session.starts_at <= now and starts_at != session.starts_at:
             raise DomainError.of(
-                ErrorCode.SESSION_STARTED, "The start of a session under way cannot be moved.", ("input", "startsAt")
+                ErrorCode.SESSION_STARTED,
+                "This session has already started, so its start time can no longer change.",
+                ("input", start.field or "startsAt"),
             )
         fields = _validate(
             title=session.title if title is None else title,
@@ -228,8 +338,10 @@ async def update_group_session(
             max_participants=session.max_participants if max_participants is None else max_participants,
             starts_at=session.starts_at if starts_at is None else starts_at,
             duration_minutes=session.duration_minutes if duration_minutes is None else duration_minutes,
+            time_zone=start.time_zone,
             now=now,
             check_start=starts_at is not None and starts_at != session.starts_at,
+            start=start,
         )
         problems = rules.check_max_not_below_count(fields.max_participants, session.participant_count)
         if problems:
@@ -243,6 +355,7 @@ async def update_group_session(
             session.max_participants,
             session.starts_at,
             session.duration_minutes,
+            session.time_zone,
         )
         changed = [f.name for f in dataclass_fields(SessionFields) if getattr(fields, f.name) != getattr(before, f.name)]
         time_changed = "starts_at" in changed or "duration_minutes" in changed
@@ -270,6 +383,7 @@ async def update_group_session(
                 starts_at=fields.starts_at,
                 ends_at=fields.starts_at + timedelta(minutes=fields.duration_minutes),
                 duration_minutes=fields.duration_minutes,
+                time_zone=fields.time_zone,
                 sequence=session.sequence + (1 if time_changed else 0),
                 updated_at=now,
             )
@@ -322,15 +436,15 @@ async def cancel_group_session(
     cleaned_reason = rules.clean_text(reason) if reason is not None else None
     if cleaned_reason and len(cleaned_reason) > rules.REASON_MAX:
         raise DomainError.of(
-            ErrorCode.TOO_LONG, f"reason must be at most {rules.REASON_MAX:,} characters.", ("input", "reason")
+            ErrorCode.TOO_LONG, f"Reason must be at most {rules.REASON_MAX:,} characters.", ("input", "reason")
         )
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
         session = found.session
         if session.host_id != viewer_id:
-            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may cancel this session.")
+            raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host can cancel this session.")
         if session.ends_at <= now:
-            raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be cancelled.")
+            raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has ended, so it can no longer be cancelled.")
         cancelled = await repository.update_session(
             GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
             status=SessionStatus.CANCELLED,
@@ -340,7 +454,7 @@ async def cancel_group_session(
             updated_at=now,
         )
         if cancelled is None:
-            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled already.")
+            raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session is already cancelled.")
         registered = await repository.registered_people(session.id)
         events.append(
             GroupSessionCancelled(
@@ -441,7 +555,7 @@ async def leave_group_session(
             raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
         if registration.is_host:
             raise DomainError.of(
-                ErrorCode.HOST_CANNOT_LEAVE, "The host cannot leave; cancel the session instead.", ("input", "id")
+                ErrorCode.HOST_CANNOT_LEAVE, "As the host, you cannot leave your own session; cancel it instead.", ("input", "id")
             )
         if session.status == SessionStatus.CANCELLED:
             raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled.", ("input", "id"))

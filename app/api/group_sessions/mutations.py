@@ -24,7 +24,7 @@ from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
 from app.group_sessions.events import Person
 
-NO_SESSION = "No such group session."
+NO_SESSION = "This session could not be found."
 MAX_GUESTS = 1000
 
 
@@ -37,9 +37,9 @@ def _guest_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
     if ids is None:
         return None
     if len(ids) > MAX_GUESTS:
-        raise DomainError.of(ErrorCode.OUT_OF_RANGE, "At most 1,000 guests.", ("input", "guestIds"))
+        raise DomainError.of(ErrorCode.OUT_OF_RANGE, "You can invite at most 1,000 guests.", ("input", "guestIds"))
     return [
-        decode_id(gid, "User", message="No such member.", field=("input", "guestIds", str(index)))
+        decode_id(gid, "User", message="This member could not be found.", field=("input", "guestIds", str(index)))
         for index, gid in enumerate(ids)
     ]
 
@@ -54,7 +54,9 @@ class CreateGroupSessionPayload:
 
 @strawberry.type(description="The result of updateGroupSession.")
 class UpdateGroupSessionPayload:
-    group_session: GroupSession | None = strawberry.field(default=None, description="The session as it is now.")
+    group_session: GroupSession | None = strawberry.field(
+        default=None, description="The session as it is now, edited or not (null when it is not visible)."
+    )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed; empty on success."
     )
@@ -62,7 +64,9 @@ class UpdateGroupSessionPayload:
 
 @strawberry.type(description="The result of cancelGroupSession.")
 class CancelGroupSessionPayload:
-    group_session: GroupSession | None = strawberry.field(default=None, description="The cancelled session.")
+    group_session: GroupSession | None = strawberry.field(
+        default=None, description="The cancelled session; on a refusal, the session as it is (null when not visible)."
+    )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed; empty on success."
     )
@@ -72,7 +76,7 @@ class CancelGroupSessionPayload:
 class JoinGroupSessionPayload:
     registration: Registration | None = strawberry.field(default=None, description="The viewer's new registration.")
     group_session: GroupSession | None = strawberry.field(
-        default=None, description="The session, with its new counts."
+        default=None, description="The session, with its new counts; on a refusal, as it is (null when not visible)."
     )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the viewer was not registered; empty on success."
@@ -82,7 +86,7 @@ class JoinGroupSessionPayload:
 @strawberry.type(description="The result of leaveGroupSession.")
 class LeaveGroupSessionPayload:
     group_session: GroupSession | None = strawberry.field(
-        default=None, description="The session, with its new counts."
+        default=None, description="The session, with its new counts; on a refusal, as it is (null when not visible)."
     )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed; empty on success."
@@ -92,13 +96,15 @@ class LeaveGroupSessionPayload:
 @strawberry.mutation(description="Dashboard > Sessions > Create a session. Only mentors of the program may host.")
 async def create_group_session(info: Info, input: CreateGroupSessionInput) -> CreateGroupSessionPayload:
     async def change(viewer: User) -> CreateGroupSessionPayload:
-        program_id = decode_id(input.program_id, "Program", message="No such program.", field=("input", "programId"))
+        program_id = decode_id(input.program_id, "Program", message="This program could not be found.", field=("input", "programId"))
         row = await services.create_group_session(
             viewer_id=viewer.id,
             program_id=program_id,
             title=input.title,
             objective=input.objective,
             starts_at=input.starts_at,
+            starts_at_local=input.starts_at_local,
+            time_zone=input.time_zone,
             duration_minutes=input.duration_minutes,
             min_participants=input.min_participants,
             max_participants=input.max_participants,
@@ -109,7 +115,7 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
         )
         return CreateGroupSessionPayload(group_session=GroupSession.from_row(row))
 
-    return await mutate(info, CreateGroupSessionPayload, change)
+    return await mutate(info, CreateGroupSessionPayload, change, input=input)
 
 
 @strawberry.mutation(description="Edit (host only). Participants are told of a changed time.")
@@ -123,6 +129,8 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             min_participants=input.min_participants,
             max_participants=input.max_participants,
             starts_at=input.starts_at,
+            starts_at_local=input.starts_at_local,
+            time_zone=input.time_zone,
             duration_minutes=input.duration_minutes,
             guest_ids=_guest_ids(input.guest_ids),
             viewer_roles=info.context.viewer_roles,
@@ -130,7 +138,7 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
         )
         return UpdateGroupSessionPayload(group_session=GroupSession.from_row(row))
 
-    return await mutate(info, UpdateGroupSessionPayload, change)
+    return await mutate(info, UpdateGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(description="Cancel (host only). Everyone registered is told.")
@@ -145,7 +153,7 @@ async def cancel_group_session(info: Info, input: CancelGroupSessionInput) -> Ca
         )
         return CancelGroupSessionPayload(group_session=GroupSession.from_row(row))
 
-    return await mutate(info, CancelGroupSessionPayload, change)
+    return await mutate(info, CancelGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(description="Join: register the viewer. Any member of the session's program may join.")
@@ -166,7 +174,7 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
             registration=Registration.from_row(registration), group_session=GroupSession.from_row(row)
         )
 
-    return await mutate(info, JoinGroupSessionPayload, change)
+    return await mutate(info, JoinGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(description="Leave: withdraw the viewer's registration (not the host's).")
@@ -182,4 +190,4 @@ async def leave_group_session(info: Info, input: LeaveGroupSessionInput) -> Leav
         info.context.loaders.viewer_registration_by_session.prime(row.id, None)
         return LeaveGroupSessionPayload(group_session=GroupSession.from_row(row))
 
-    return await mutate(info, LeaveGroupSessionPayload, change)
+    return await mutate(info, LeaveGroupSessionPayload, change, input=input, session_id=input.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.types import Info
@@ -18,6 +19,7 @@ from app.api.accounts.types import Program, User
 from app.api.enums import GroupSessionStatus, RegistrationEventKind, SessionRole, Timeframe, UserErrorCode
 from app.api.loaders import MISSING, converted, now_or_later
 from app.api.mutation import require_viewer
+from app.api.scalars import LocalDateTimeValue
 from app.api.pagination import (
     Node,
     PageInfo,
@@ -86,6 +88,17 @@ class GroupSession(Node):
     is_full: bool = strawberry.field(description="True when no seat is left.")
     status: GroupSessionStatus = strawberry.field(description="Whether the session will take place.")
     cancellation_reason: str | None = strawberry.field(description="The host's reason, when cancelled with one.")
+
+    @strawberry.field(description="The session's IANA time zone (Europe/Paris): the host's, unless they chose another.")
+    def time_zone(self) -> str:
+        return self.row.time_zone
+
+    @strawberry.field(
+        description="The start as a wall clock shows it in timeZone (2027-03-29T17:00), for the edit form; "
+        "send it back as startsAtLocal."
+    )
+    def starts_at_local(self) -> LocalDateTimeValue:
+        return self.row.starts_at.astimezone(ZoneInfo(self.row.time_zone)).replace(tzinfo=None)
 
     @strawberry.field(description="Link to this public page, to share by email or message.")
     def url(self, info: Info) -> str:
