@@ -160,11 +160,17 @@ def local_to_instant(local: datetime, zone: ZoneInfo, *, field: str = "startsAtL
     zoneinfo gives a skipped or repeated wall time a different offset for fold=0 and
     fold=1; a skipped one also does not survive the round trip through UTC."""
     first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
-    instant = first.astimezone(timezone.utc)
+    try:
+        instant = first.astimezone(timezone.utc)
+        round_trip = instant.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999 moved past the calendar's end by the offset
+        return Problem(
+            ErrorCode.OUT_OF_RANGE, f"Start time must be within {LATEST_START_YEARS} years from now.", _field(field)
+        )
     if first.utcoffset() == second.utcoffset():
         return instant
     when = f"{local:%H:%M} on {local.day} {_MONTHS[local.month - 1]} {local.year}"
-    if instant.astimezone(zone).replace(tzinfo=None) != local:
+    if round_trip != local:
         return Problem(
             ErrorCode.NONEXISTENT_LOCAL_TIME,
             f"{when} does not exist in {zone.key}: the clocks go forward then. Choose another start time.",

@@ -170,6 +170,18 @@ async def test_exactly_one_start_and_a_real_zone_on_create(api, world, starts, c
     assert await GroupSession.all().count() == 0
 
 
+@pytest.mark.parametrize("local, zone", [("9999-12-31T23:59", "America/New_York"), ("0001-01-01T00:00", "Asia/Tokyo")])
+async def test_a_local_time_that_utc_cannot_hold_is_out_of_range(api, world, local, zone):
+    result = await create(api, world, startsAtLocal=local, timeZone=zone)
+    assert result["userErrors"] == [{"field": ["input", "startsAtLocal"], "code": "OUT_OF_RANGE",
+                                     "message": "Start time must be within 5 years from now."}]
+    session = await create_session(api, world)
+    before = await rows()
+    edited = await update(api, world.host, id=session["id"], startsAtLocal=local, timeZone=zone)
+    assert [e["code"] for e in edited["userErrors"]] == ["OUT_OF_RANGE"]
+    assert await rows() == before
+
+
 async def test_edit_reads_a_local_start_in_the_sessions_zone_or_the_new_one(api, world):
     session = (await create(api, world, startsAtLocal="2027-03-29T17:00"))["groupSession"]
     moved = await update(api, world.host, id=session["id"], startsAtLocal="2027-04-02T09:00")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
@@ -98,7 +98,11 @@ class GroupSession(Node):
         "send it back as startsAtLocal."
     )
     def starts_at_local(self) -> LocalDateTimeValue:
-        return self.row.starts_at.astimezone(ZoneInfo(self.row.time_zone)).replace(tzinfo=None)
+        try:
+            zone = ZoneInfo(self.row.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):  # every zone stored was checked; stay readable anyway
+            zone = ZoneInfo("UTC")
+        return self.row.starts_at.astimezone(zone).replace(tzinfo=None)
 
     @strawberry.field(description="Link to this public page, to share by email or message.")
     def url(self, info: Info) -> str:
