@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_invitation_answers')]
+    dependencies = [('models', '0007_session_time_zone')]
 
     initial = False
 

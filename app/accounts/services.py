@@ -258,10 +258,10 @@ async def update_profile(
         single_line = "\n" not in name and "\t" not in name
         name = clean_text(name)
         if not name or len(name) > NAME_MAX or not single_line:
-            problems.append(Problem(ErrorCode.INVALID, f"A name of 1 to {NAME_MAX} characters on one line is required.",
+            problems.append(Problem(ErrorCode.INVALID, f"Name is required: one line of at most {NAME_MAX} characters.",
                                     ("input", "name")))
     if time_zone is not None and not is_valid_time_zone(time_zone):
-        problems.append(Problem(ErrorCode.INVALID, "timeZone must be an IANA time zone such as Europe/Paris.",
+        problems.append(Problem(ErrorCode.INVALID, "Time zone must be an IANA time zone name, such as Europe/Paris.",
                                 ("input", "timeZone")))
     if problems:
         raise DomainError(*problems)

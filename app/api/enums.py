@@ -41,7 +41,36 @@ class RegistrationEventKind(str, Enum):
     LEFT = "LEFT"
 
 
-UserErrorCode = api_enum(ErrorCode, name="UserErrorCode", description="Why a command was refused.")
+# Every value is described: a client can tell its users what each one means.
+USER_ERROR_CODES = {
+    "INVALID": "The value is not acceptable as given (a malformed date, an unknown time zone, two lines in a title).",
+    "REQUIRED": "The field must be given and not empty.",
+    "TOO_LONG": "The text is longer than the field allows; the message states the limit.",
+    "OUT_OF_RANGE": "The number or date is outside the allowed range; the message states it.",
+    "IN_THE_PAST": "The start time is not in the future.",
+    "MIN_ABOVE_MAX": "The minimum number of participants is above the maximum.",
+    "BELOW_PARTICIPANT_COUNT": "The maximum is below the number of people already registered.",
+    "NOT_FOUND": "Nothing with this ID exists, or the viewer may not see it.",
+    "FORBIDDEN": "The viewer may see this but not do this (only the host may edit, only mentors may host).",
+    "NOT_A_MEMBER": "The person is not a member of the session's program.",
+    "SESSION_FULL": "Every seat of the session is taken.",
+    "SESSION_CANCELLED": "The session was cancelled.",
+    "SESSION_STARTED": "The session has started (or ended), so this can no longer be done.",
+    "ALREADY_REGISTERED": "The viewer is registered for the session already.",
+    "NOT_REGISTERED": "The viewer is not registered for the session.",
+    "HOST_CANNOT_LEAVE": "The host cannot leave their own session; they may cancel it.",
+    "INVALID_CREDENTIALS": "The email or the password is wrong.",
+    "RATE_LIMITED": "Too many attempts; the message says when to try again.",
+    "NONEXISTENT_LOCAL_TIME": "The local time does not exist in the time zone: the clocks skip it (spring forward).",
+    "AMBIGUOUS_LOCAL_TIME": "The local time happens twice in the time zone (the clocks go back): "
+    "send startsAt, an instant with its offset, to say which.",
+    "NOT_INVITED": "The viewer is not on the session's guest list, so there is no invitation to answer.",
+    "IDEMPOTENCY_KEY_REUSED": "The idempotencyKey was already used by this viewer with other input.",
+}
+
+UserErrorCode = api_enum(
+    ErrorCode, name="UserErrorCode", description="Why a command was refused.", values=USER_ERROR_CODES
+)
 
 ProgramRole = api_enum(
     ProgramRole,

@@ -39,7 +39,7 @@ from app.api.group_sessions import queries as group_sessions_queries
 from app.api.group_sessions import subscriptions as group_sessions_subscriptions
 from app.api.group_sessions.types import GroupSession, Registration
 from app.api.persisted_queries import DocumentStore, PersistedQueries
-from app.api.scalars import DateTime
+from app.api.scalars import DateTime, LocalDateTime, LocalDateTimeValue
 from app.settings import Settings
 
 # Parsed and validated documents kept per process: clients send a handful of distinct
@@ -153,7 +153,7 @@ def schema_extensions(settings: Settings) -> list[Any]:
 def schema_config(settings: Settings) -> StrawberryConfig:
     """Scalars, suggestions (off in production) and batching (off when max_batch_operations is 0)."""
     return StrawberryConfig(
-        scalar_map={datetime: DateTime},
+        scalar_map={datetime: DateTime, LocalDateTimeValue: LocalDateTime},
         disable_field_suggestions=settings.is_production,
         batching_config={"max_operations": settings.max_batch_operations} if settings.max_batch_operations else None,
     )

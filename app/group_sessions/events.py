@@ -66,6 +66,7 @@ class SessionSnapshot:
     meeting_url: str | None = None
     join_instructions: str | None = None
     room_name: str = ""
+    time_zone: str = "UTC"
 
     @property
     def host_id(self) -> int:
@@ -95,6 +96,7 @@ class SessionSnapshot:
             meeting_url=row.meeting_url,
             join_instructions=row.join_instructions,
             room_name=row.room_name,
+            time_zone=row.time_zone,
         )
 
 

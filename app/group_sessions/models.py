@@ -32,6 +32,9 @@ class GroupSession(Model):
     title = fields.CharField(max_length=200)
     objective = fields.TextField()
     starts_at = fields.DatetimeField()
+    # The host's IANA zone for this session: what startsAtLocal is read and shown in.
+    # (db_default: rows that predate the column get one; migration 0007 sets the host's.)
+    time_zone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
     # Stored (not derived) so "has not ended" lists can use an index.
     ends_at = fields.DatetimeField()
     duration_minutes = fields.IntField()

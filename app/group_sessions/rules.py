@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from app.errors import ErrorCode, Problem
 from app.text import clean_text  # noqa: F401 - part of the rules' vocabulary
@@ -25,24 +26,56 @@ DEFAULT_MAX_PARTICIPANTS = 40
 LATEST_START_YEARS = 5
 
 
+# What each input field is called on the form: messages name fields the way the user
+# sees them, so a client can show a message as it is.
+LABELS = {
+    "title": "Title",
+    "objective": "Objective",
+    "reason": "Reason",
+    "startsAt": "Start time",
+    "startsAtLocal": "Start time",
+    "timeZone": "Time zone",
+    "durationMinutes": "Duration",
+    "minParticipants": "Minimum participants",
+    "maxParticipants": "Maximum participants",
+    "guestIds": "Guests",
+}
+
+
+def label(name: str) -> str:
+    """The form's name of the input field `name` (its GraphQL name)."""
+    return LABELS.get(name, name)
+
+
 def _field(name: str) -> tuple[str, ...]:
     return ("input", name)
+
+
+def minutes_text(minutes: int) -> str:
+    """'5 minutes', '1 hour', '24 hours', '1 hour 30 minutes'."""
+    hours, rest = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if rest or not hours:
+        parts.append(f"{rest} minute{'s' if rest != 1 else ''}")
+    return " ".join(parts)
 
 
 def check_text(value: str | None, name: str, limit: int, *, required: bool = True) -> list[Problem]:
     """`value` already cleaned. Required and length rules for a text input."""
     if value is None or value == "":
         if required:
-            return [Problem(ErrorCode.REQUIRED, f"{name} is required.", _field(name))]
+            return [Problem(ErrorCode.REQUIRED, f"{label(name)} is required.", _field(name))]
         return []
     if len(value) > limit:
-        return [Problem(ErrorCode.TOO_LONG, f"{name} must be at most {limit:,} characters.", _field(name))]
+        return [Problem(ErrorCode.TOO_LONG, f"{label(name)} must be at most {limit:,} characters.", _field(name))]
     return []
 
 
 def check_title_single_line(title: str) -> list[Problem]:
     if "\n" in title or "\t" in title:
-        return [Problem(ErrorCode.INVALID, "title must be a single line.", _field("title"))]
+        return [Problem(ErrorCode.INVALID, "Title must be on a single line.", _field("title"))]
     return []
 
 
@@ -51,7 +84,7 @@ def check_duration(minutes: int) -> list[Problem]:
         return [
             Problem(
                 ErrorCode.OUT_OF_RANGE,
-                f"durationMinutes must be between {DURATION_MIN} and {DURATION_MAX:,}.",
+                f"Duration must be between {minutes_text(DURATION_MIN)} and {minutes_text(DURATION_MAX)}.",
                 _field("durationMinutes"),
             )
         ]
@@ -65,7 +98,7 @@ def check_participant_bounds(min_participants: int, max_participants: int) -> li
         problems.append(
             Problem(
                 ErrorCode.OUT_OF_RANGE,
-                f"minParticipants must be between {MIN_PARTICIPANTS_LOW} and {MAX_PARTICIPANTS_HIGH:,}.",
+                f"Minimum participants must be between {MIN_PARTICIPANTS_LOW} and {MAX_PARTICIPANTS_HIGH:,}.",
                 _field("minParticipants"),
             )
         )
@@ -73,7 +106,7 @@ def check_participant_bounds(min_participants: int, max_participants: int) -> li
         problems.append(
             Problem(
                 ErrorCode.OUT_OF_RANGE,
-                f"maxParticipants must be between {MAX_PARTICIPANTS_LOW} and {MAX_PARTICIPANTS_HIGH:,} "
+                f"Maximum participants must be between {MAX_PARTICIPANTS_LOW} and {MAX_PARTICIPANTS_HIGH:,} "
                 "(the host counts as one).",
                 _field("maxParticipants"),
             )
@@ -82,25 +115,79 @@ def check_participant_bounds(min_participants: int, max_participants: int) -> li
         problems.append(
             Problem(
                 ErrorCode.MIN_ABOVE_MAX,
-                "minParticipants may not be above maxParticipants.",
+                "Minimum participants cannot be more than maximum participants.",
                 _field("minParticipants"),
             )
         )
     return problems
 
 
-def check_starts_at(starts_at: datetime, now: datetime) -> list[Problem]:
+def check_starts_at(starts_at: datetime, now: datetime, *, field: str = "startsAt") -> list[Problem]:
+    """In the future, and not too far: reported on `field` (startsAt or startsAtLocal,
+    whichever the client gave)."""
     if starts_at <= now:
-        return [Problem(ErrorCode.IN_THE_PAST, "startsAt must be in the future.", _field("startsAt"))]
+        return [Problem(ErrorCode.IN_THE_PAST, "Start time must be in the future.", _field(field))]
     if starts_at > now + timedelta(days=366 * LATEST_START_YEARS):
         return [
             Problem(
                 ErrorCode.OUT_OF_RANGE,
-                f"startsAt must be within {LATEST_START_YEARS} years from now.",
-                _field("startsAt"),
+                f"Start time must be within {LATEST_START_YEARS} years from now.",
+                _field(field),
             )
         ]
     return []
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _offset_text(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    hours, rest = divmod(abs(offset), timedelta(hours=1))
+    return f"UTC{sign}{hours:02d}:{rest // timedelta(minutes=1):02d}"
+
+
+def local_instants(local: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants of the wall-clock time `local` in `zone` with fold=0 and fold=1
+    (equal unless the clocks change around it)."""
+    return (
+        local.replace(tzinfo=zone, fold=0).astimezone(timezone.utc),
+        local.replace(tzinfo=zone, fold=1).astimezone(timezone.utc),
+    )
+
+
+def local_to_instant(local: datetime, zone: ZoneInfo, *, field: str = "startsAtLocal") -> datetime | Problem:
+    """The UTC instant the wall-clock time `local` (naive) names in `zone`, or the Problem
+    that it names none (the clocks skip it: NONEXISTENT_LOCAL_TIME) or two (the clocks pass
+    it twice: AMBIGUOUS_LOCAL_TIME; the client then sends the instant itself).
+
+    zoneinfo gives a skipped or repeated wall time a different offset for fold=0 and
+    fold=1; a skipped one also does not survive the round trip through UTC."""
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    try:
+        instant = first.astimezone(timezone.utc)
+        round_trip = instant.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999 moved past the calendar's end by the offset
+        return Problem(
+            ErrorCode.OUT_OF_RANGE, f"Start time must be within {LATEST_START_YEARS} years from now.", _field(field)
+        )
+    if first.utcoffset() == second.utcoffset():
+        return instant
+    when = f"{local:%H:%M} on {local.day} {_MONTHS[local.month - 1]} {local.year}"
+    if round_trip != local:
+        return Problem(
+            ErrorCode.NONEXISTENT_LOCAL_TIME,
+            f"{when} does not exist in {zone.key}: the clocks go forward then. Choose another start time.",
+            _field(field),
+        )
+    return Problem(
+        ErrorCode.AMBIGUOUS_LOCAL_TIME,
+        f"{when} happens twice in {zone.key}, as the clocks go back: once at {_offset_text(first)} and again "
+        f"at {_offset_text(second)}. Choose another start time, or say which one is meant.",
+        _field(field),
+    )
 
 
 def check_max_not_below_count(max_participants: int, participant_count: int) -> list[Problem]:
@@ -108,7 +195,7 @@ def check_max_not_below_count(max_participants: int, participant_count: int) -> 
         return [
             Problem(
                 ErrorCode.BELOW_PARTICIPANT_COUNT,
-                f"maxParticipants may not be below the {participant_count} people already registered.",
+                f"Maximum participants cannot be below the {participant_count:,} people already registered.",
                 _field("maxParticipants"),
             )
         ]
@@ -253,22 +340,22 @@ def cannot_leave_reason(*, is_registered: bool, is_host: bool, phase: SessionPha
 
 
 EDIT_REFUSAL_MESSAGES = {
-    ErrorCode.FORBIDDEN: "Only the host may edit this session.",
-    ErrorCode.SESSION_CANCELLED: "A cancelled session cannot be edited.",
-    ErrorCode.SESSION_STARTED: "A session that has ended cannot be edited.",
+    ErrorCode.FORBIDDEN: "Only the host can edit this session.",
+    ErrorCode.SESSION_CANCELLED: "This session was cancelled, so it can no longer be edited.",
+    ErrorCode.SESSION_STARTED: "This session has ended, so it can no longer be edited.",
 }
 CANCEL_REFUSAL_MESSAGES = {
-    ErrorCode.FORBIDDEN: "Only the host may cancel this session.",
-    ErrorCode.SESSION_CANCELLED: "This session was cancelled already.",
-    ErrorCode.SESSION_STARTED: "A session that has ended cannot be cancelled.",
+    ErrorCode.FORBIDDEN: "Only the host can cancel this session.",
+    ErrorCode.SESSION_CANCELLED: "This session is already cancelled.",
+    ErrorCode.SESSION_STARTED: "This session has ended, so it can no longer be cancelled.",
 }
 RESCHEDULE_REFUSAL_MESSAGES = {
     **EDIT_REFUSAL_MESSAGES,
-    ErrorCode.SESSION_STARTED: "The start of a session under way cannot be moved.",
+    ErrorCode.SESSION_STARTED: "This session has already started, so its start time can no longer change.",
 }
 LEAVE_REFUSAL_MESSAGES = {
     ErrorCode.NOT_REGISTERED: "You are not registered for this session.",
-    ErrorCode.HOST_CANNOT_LEAVE: "The host cannot leave; cancel the session instead.",
+    ErrorCode.HOST_CANNOT_LEAVE: "As the host, you cannot leave your own session; cancel it instead.",
     ErrorCode.SESSION_CANCELLED: "This session was cancelled.",
     ErrorCode.SESSION_STARTED: "This session has already started.",
 }

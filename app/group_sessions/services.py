@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields as dataclass_fields
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HOSTING_ROLES, ProgramRole
-from app.accounts.services import role_in_program
+from app.accounts.services import is_valid_time_zone, role_in_program
 from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
 from app.group_sessions import repository, rooms, rules
@@ -50,7 +51,7 @@ from app.group_sessions.models import (
 )
 from app.group_sessions.repository import SessionForCommand
 
-_NOT_FOUND_MESSAGE = "No such group session."
+_NOT_FOUND_MESSAGE = "This session could not be found."
 DEFAULT_IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 
 
@@ -121,7 +122,7 @@ async def _session_for_key(viewer_id: int, key: str, fingerprint: str, now: date
     if remembered.fingerprint != fingerprint:
         raise DomainError.of(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "This idempotencyKey was used for another request: send a new key with new input.",
+            "This request was already sent with other details; reload the form and try again.",
             ("input", "idempotencyKey"),
         )
     return remembered.session
@@ -141,7 +142,7 @@ async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int])
         elif gid in seen:
             problems.append(Problem(ErrorCode.INVALID, "This member is already in the guest list.", at))
         elif gid not in members:
-            problems.append(Problem(ErrorCode.NOT_A_MEMBER, "Guests must be members of the program.", at))
+            problems.append(Problem(ErrorCode.NOT_A_MEMBER, "Guests must be members of this program.", at))
         seen.add(gid)
     if problems:
         raise DomainError(*problems)
@@ -158,6 +159,7 @@ class SessionFields:
     max_participants: int
     starts_at: datetime
     duration_minutes: int
+    time_zone: str
     meeting_url: str | None = None
     join_instructions: str | None = None
 
@@ -169,37 +171,118 @@ def _optional_text(value: str | None) -> str | None:
     return rules.clean_text(value) or None
 
 
+@dataclass(frozen=True)
+class Start:
+    """The start a command was given, resolved: the instant (None when it could not be
+    resolved, `problems` say why), the session's zone, and which input field carried
+    the start (startsAt or startsAtLocal; None when neither was given)."""
+
+    starts_at: datetime | None
+    time_zone: str
+    field: str | None
+    problems: tuple[Problem, ...] = ()
+
+
+def _resolve_start(
+    *,
+    starts_at: datetime | None,
+    starts_at_local: datetime | None,
+    time_zone: str | None,
+    current_zone: str,
+    required: bool,
+    current_start: datetime | None = None,
+) -> Start:
+    """`starts_at` (an instant) or `starts_at_local` (a naive wall-clock time) read in the
+    zone: `time_zone` when given (it must be an IANA name), else `current_zone`. At most
+    one of the two starts may be given; exactly one when `required` (create).
+
+    A wall-clock time the clocks pass twice is refused, unless one of its two instants is
+    `current_start` (an edit form sending the start back as it showed it)."""
+    problems: list[Problem] = []
+    zone = current_zone
+    if time_zone is not None:
+        if is_valid_time_zone(time_zone):
+            zone = time_zone
+        else:
+            problems.append(
+                Problem(
+                    ErrorCode.INVALID,
+                    "Time zone must be an IANA time zone name, such as Europe/Paris.",
+                    ("input", "timeZone"),
+                )
+            )
+    if starts_at is not None and starts_at_local is not None:
+        problems.append(
+            Problem(
+                ErrorCode.INVALID,
+                "Give the start time once: as an instant (startsAt) or as a local time (startsAtLocal), not both.",
+                ("input", "startsAtLocal"),
+            )
+        )
+        return Start(None, zone, None, tuple(problems))
+    if starts_at is not None:
+        return Start(starts_at, zone, "startsAt", tuple(problems))
+    if starts_at_local is None:
+        if required:
+            problems.append(Problem(ErrorCode.REQUIRED, "Start time is required.", ("input", "startsAt")))
+        return Start(None, zone, None, tuple(problems))
+    if problems:  # no zone to read the local time in
+        return Start(None, zone, "startsAtLocal", tuple(problems))
+    resolved = rules.local_to_instant(starts_at_local, ZoneInfo(zone))
+    if isinstance(resolved, Problem) and resolved.code == ErrorCode.AMBIGUOUS_LOCAL_TIME and current_start:
+        if current_start in rules.local_instants(starts_at_local, ZoneInfo(zone)):
+            return Start(current_start, zone, "startsAtLocal")
+    if isinstance(resolved, Problem):
+        return Start(None, zone, "startsAtLocal", (resolved,))
+    return Start(resolved, zone, "startsAtLocal")
+
+
 def _validate(
     *,
     title: str,
     objective: str,
     min_participants: int,
     max_participants: int,
-    starts_at: datetime,
+    starts_at: datetime | None,
     duration_minutes: int,
+    time_zone: str,
     now: datetime,
     check_start: bool,
     meeting_url: str | None = None,
     join_instructions: str | None = None,
+    start: Start | None = None,
 ) -> SessionFields:
+    """The fields cleaned and checked, every problem at once (those of `start` included);
+    `starts_at` is None only when `start` has problems."""
     title = rules.clean_text(title)
     objective = rules.clean_text(objective)
     meeting_url = _optional_text(meeting_url)
     join_instructions = _optional_text(join_instructions)
+    start_field = (start.field if start else None) or "startsAt"
     problems = [
         *rules.check_text(title, "title", rules.TITLE_MAX),
         *(rules.check_title_single_line(title) if title else []),
         *rules.check_text(objective, "objective", rules.OBJECTIVE_MAX),
         *rules.check_participant_bounds(min_participants, max_participants),
-        *(rules.check_starts_at(starts_at, now) if check_start else []),
+        *(start.problems if start else ()),
+        *(rules.check_starts_at(starts_at, now, field=start_field) if check_start and starts_at is not None else []),
         *rules.check_duration(duration_minutes),
         *(rules.check_meeting_url(meeting_url) if meeting_url else []),
         *rules.check_text(join_instructions, "joinInstructions", rules.JOIN_INSTRUCTIONS_MAX, required=False),
     ]
     if problems:
         raise DomainError(*problems)
+    assert starts_at is not None
     return SessionFields(
-        title, objective, min_participants, max_participants, starts_at, duration_minutes, meeting_url, join_instructions
+        title,
+        objective,
+        min_participants,
+        max_participants,
+        starts_at,
+        duration_minutes,
+        time_zone,
+        meeting_url,
+        join_instructions,
     )
 
 
@@ -209,8 +292,10 @@ async def create_group_session(
     program_id: int,
     title: str,
     objective: str,
-    starts_at: datetime,
     duration_minutes: int,
+    starts_at: datetime | None = None,
+    starts_at_local: datetime | None = None,
+    time_zone: str | None = None,
     min_participants: int | None = None,
     max_participants: int | None = None,
     guest_ids: Sequence[int] = (),
@@ -234,13 +319,18 @@ async def create_group_session(
     it is refused with IDEMPOTENCY_KEY_REUSED. The key is written in the create's own
     transaction, so of concurrent creates with one key exactly one commits; the others
     return its session.
+
+    The start is `starts_at` (an instant) or `starts_at_local` (a naive wall-clock time in
+    the session's zone), exactly one of them. The session's zone is `time_zone`, or the
+    host's own when None.
     """
     now = now or utcnow()
     role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
     if role is None:
-        raise DomainError.of(ErrorCode.NOT_FOUND, "No such program.", ("input", "programId"))
+        raise DomainError.of(ErrorCode.NOT_FOUND, "This program could not be found.", ("input", "programId"))
     if role not in HOSTING_ROLES:
-        raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors of the program may host group sessions.")
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors and admins of this program can host sessions.")
+    host = await _viewer_person(viewer_id, viewer)
     fingerprint = ""
     if idempotency_key is not None:
         key_problems = rules.check_idempotency_key(idempotency_key)
@@ -252,6 +342,8 @@ async def create_group_session(
                 "title": title,
                 "objective": objective,
                 "starts_at": starts_at,
+                "starts_at_local": starts_at_local,
+                "time_zone": time_zone,
                 "duration_minutes": duration_minutes,
                 "min_participants": min_participants,
                 "max_participants": max_participants,
@@ -264,20 +356,28 @@ async def create_group_session(
         earlier = await _session_for_key(viewer_id, idempotency_key, fingerprint, now)
         if earlier is not None:
             return earlier
+    start = _resolve_start(
+        starts_at=starts_at,
+        starts_at_local=starts_at_local,
+        time_zone=time_zone,
+        current_zone=host.time_zone if is_valid_time_zone(host.time_zone) else "UTC",
+        required=True,
+    )
     fields = _validate(
         title=title,
         objective=objective,
         min_participants=rules.DEFAULT_MIN_PARTICIPANTS if min_participants is None else min_participants,
         max_participants=rules.DEFAULT_MAX_PARTICIPANTS if max_participants is None else max_participants,
-        starts_at=starts_at,
+        starts_at=start.starts_at,
         duration_minutes=duration_minutes,
+        time_zone=start.time_zone,
         now=now,
         check_start=True,
         meeting_url=meeting_url,
         join_instructions=join_instructions,
+        start=start,
     )
     guests = await _check_guests(program_id, viewer_id, guest_ids)
-    host = await _viewer_person(viewer_id, viewer)
     try:
         session = await _create(
             viewer_id=viewer_id,
@@ -297,7 +397,7 @@ async def create_group_session(
         if earlier is None:  # the winner's key expired already: only with an absurdly short TTL
             raise DomainError.of(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                "This idempotencyKey is being used by another request: try again.",
+                "This request is being handled already; try again in a moment.",
                 ("input", "idempotencyKey"),
             ) from None
         return earlier
@@ -327,6 +427,7 @@ async def _create(
             starts_at=fields.starts_at,
             ends_at=fields.starts_at + timedelta(minutes=fields.duration_minutes),
             duration_minutes=fields.duration_minutes,
+            time_zone=fields.time_zone,
             min_participants=fields.min_participants,
             max_participants=fields.max_participants,
             participant_count=1,
@@ -365,6 +466,8 @@ async def update_group_session(
     min_participants: int | None = None,
     max_participants: int | None = None,
     starts_at: datetime | None = None,
+    starts_at_local: datetime | None = None,
+    time_zone: str | None = None,
     duration_minutes: int | None = None,
     guest_ids: Sequence[int] | None = None,
     meeting_url: str | None = None,
@@ -378,18 +481,34 @@ async def update_group_session(
     `meeting_url` goes back to the generated room, an empty `join_instructions` removes them.
     maxParticipants may not drop below the participant count, checked in the UPDATE
     itself so a concurrent join cannot slip under it. Returns the session as it is after
-    the edit."""
+    the edit.
+
+    A new start is `starts_at` or `starts_at_local` (at most one), the latter read in the
+    new `time_zone` when given, else in the session's. A new zone without a new start
+    keeps the start instant as it is (its wall-clock time in the new zone may differ)."""
     now = now or utcnow()
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
         session = found.session
         phase, is_host = _phase(session, now), session.host_id == viewer_id
         _refusal(rules.cannot_edit_reason(is_host=is_host, phase=phase), rules.EDIT_REFUSAL_MESSAGES)
+        start = _resolve_start(
+            starts_at=starts_at,
+            starts_at_local=starts_at_local,
+            time_zone=time_zone,
+            current_zone=session.time_zone,
+            required=False,
+            current_start=session.starts_at,
+        )
+        if start.field is not None and start.starts_at is None:
+            # The start given names no instant: that is all there is to say about it.
+            raise DomainError(*start.problems)
+        starts_at = start.starts_at
         if starts_at is not None and starts_at != session.starts_at:
             _refusal(
                 rules.cannot_reschedule_reason(is_host=is_host, phase=phase),
                 rules.RESCHEDULE_REFUSAL_MESSAGES,
-                ("input", "startsAt"),
+                ("input", start.field or "startsAt"),
             )
         fields = _validate(
             title=session.title if title is None else title,
@@ -398,10 +517,12 @@ async def update_group_session(
             max_participants=session.max_participants if max_participants is None else max_participants,
             starts_at=session.starts_at if starts_at is None else starts_at,
             duration_minutes=session.duration_minutes if duration_minutes is None else duration_minutes,
+            time_zone=start.time_zone,
             now=now,
             check_start=starts_at is not None and starts_at != session.starts_at,
             meeting_url=session.meeting_url if meeting_url is None else meeting_url,
             join_instructions=session.join_instructions if join_instructions is None else join_instructions,
+            start=start,
         )
         problems = rules.check_max_not_below_count(fields.max_participants, session.participant_count)
         if problems:
@@ -415,6 +536,7 @@ async def update_group_session(
             session.max_participants,
             session.starts_at,
             session.duration_minutes,
+            session.time_zone,
             session.meeting_url,
             session.join_instructions,
         )
@@ -457,6 +579,7 @@ async def update_group_session(
                 duration_minutes=fields.duration_minutes,
                 meeting_url=fields.meeting_url,
                 join_instructions=fields.join_instructions,
+                time_zone=fields.time_zone,
                 sequence=session.sequence + (1 if time_changed else 0),
                 updated_at=now,
             )
@@ -511,7 +634,7 @@ async def cancel_group_session(
     cleaned_reason = rules.clean_text(reason) if reason is not None else None
     if cleaned_reason and len(cleaned_reason) > rules.REASON_MAX:
         raise DomainError.of(
-            ErrorCode.TOO_LONG, f"reason must be at most {rules.REASON_MAX:,} characters.", ("input", "reason")
+            ErrorCode.TOO_LONG, f"Reason must be at most {rules.REASON_MAX:,} characters.", ("input", "reason")
         )
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)

@@ -46,6 +46,7 @@ SESSION_FIELDS = (
     "room_name",
     "created_at",
     "updated_at",
+    "time_zone",
 )
 USER_FIELDS = ("id", "name", "email", "time_zone")
 _DATETIMES = {"starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at"}

@@ -127,8 +127,9 @@ async def test_title_is_trimmed(api, world):
 
 async def test_start_without_offset_is_refused_with_a_message_saying_so(api, world):
     body = await create(api, world, startsAt="2030-06-01T17:00:00")
-    assert body["data"] is None
-    assert "offset" in body["errors"][0]["message"]
+    errors = body["data"]["createGroupSession"]["userErrors"]
+    assert errors == [{"field": ["input", "startsAt"], "code": "INVALID",
+                       "message": "Start time must include a UTC offset, such as 2027-03-29T17:00:00+02:00."}]
     assert await counts() == (0, 0, 0)
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from app.clock import utcnow
+from app.api.pagination import pk_of
 from app.group_sessions.models import GroupSession, Registration
 from tests.conftest import create_session, join
 from tests.documents import CANCEL, LEAVE
@@ -39,7 +40,15 @@ async def test_mentors_and_admins_may_join_too(api, world):
 
 async def assert_refused(api, member, session_id, code):
     result = await join(api, member, session_id)
-    assert result["registration"] is None and result["groupSession"] is None
+    assert result["registration"] is None
+    # The session as it is, so an optimistic Join can roll back; null when not visible.
+    row = await GroupSession.get_or_none(id=pk_of(session_id, "GroupSession"))
+    if code == "NOT_FOUND":
+        assert result["groupSession"] is None
+    else:
+        assert result["groupSession"]["id"] == session_id
+        assert result["groupSession"]["participantCount"] == row.participant_count
+        assert code in result["groupSession"]["viewerCannotJoinReasons"]
     assert [(e["code"], e["field"]) for e in result["userErrors"]] == [(code, ["input", "id"])]
     assert result["userErrors"][0]["message"]
 
@@ -105,7 +114,11 @@ async def test_leave_refusals_change_nothing(api, world, who, code):
     session = await create_session(api, world)
     member = {"host": world.host, "mentee": world.mentees[0], "outsider": world.outsider}[who]
     left = (await api.data(LEAVE, {"id": session["id"]}, token=member.token))["leaveGroupSession"]
-    assert left["groupSession"] is None
+    if who == "outsider":
+        assert left["groupSession"] is None
+    else:
+        assert left["groupSession"]["participantCount"] == 1
+        assert left["groupSession"]["viewerIsAttending"] is (who == "host")
     assert [(e["code"], e["field"]) for e in left["userErrors"]] == [(code, ["input", "id"])]
     row = await GroupSession.get()
     assert await state(row.id) == (1, [world.host.user.id])

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from app.api.scalars import LocalDateTimeValue
+
 
 @strawberry.input(description="A new group session.")
 class CreateGroupSessionInput:
@@ -19,7 +21,20 @@ class CreateGroupSessionInput:
     max_participants: int | None = strawberry.field(
         default=None, description="Defaults to 40 when left out or null; the host counts as one."
     )
-    starts_at: datetime = strawberry.field(description="The start, with the browser's UTC offset; in the future.")
+    starts_at: datetime | None = strawberry.field(
+        default=None,
+        description="The start as an instant with its UTC offset; in the future. Give this or startsAtLocal, not both.",
+    )
+    starts_at_local: LocalDateTimeValue | None = strawberry.field(
+        default=None,
+        description="The start as the host typed it (2027-03-29T17:00), read in timeZone. Give this or startsAt, "
+        "not both. A time the clocks skip is refused (NONEXISTENT_LOCAL_TIME), one they pass twice too "
+        "(AMBIGUOUS_LOCAL_TIME: send startsAt to say which).",
+    )
+    time_zone: str | None = strawberry.field(
+        default=None,
+        description="The session's IANA time zone (Europe/Paris); defaults to the host's own (User.timeZone).",
+    )
     duration_minutes: int = strawberry.field(description="5 to 1,440 minutes.")
     meeting_url: str | None = strawberry.field(
         default=None,
@@ -50,7 +65,19 @@ class UpdateGroupSessionInput:
     max_participants: int | None = strawberry.field(
         default=None, description="New maximum; not below the current participant count."
     )
-    starts_at: datetime | None = strawberry.field(default=None, description="New start; participants are told.")
+    starts_at: datetime | None = strawberry.field(
+        default=None, description="New start as an instant with its UTC offset; participants are told."
+    )
+    starts_at_local: LocalDateTimeValue | None = strawberry.field(
+        default=None,
+        description="New start as the host typed it, read in timeZone (the new one when given, else the "
+        "session's). Give at most one of startsAt and startsAtLocal.",
+    )
+    time_zone: str | None = strawberry.field(
+        default=None,
+        description="New IANA time zone of the session. Given without a new start, the start stays the same "
+        "instant (its wall-clock time in the new zone may differ).",
+    )
     duration_minutes: int | None = strawberry.field(default=None, description="New duration; participants are told.")
     meeting_url: str | None = strawberry.field(
         default=None, description="A new meeting link (https); an empty string goes back to the generated room."

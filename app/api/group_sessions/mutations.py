@@ -33,7 +33,7 @@ from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
 from app.group_sessions.events import Person
 
-NO_SESSION = "No such group session."
+NO_SESSION = "This session could not be found."
 MAX_GUESTS = 1000
 
 
@@ -47,11 +47,11 @@ def _guest_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
     if ids is None:
         return None
     if len(ids) > MAX_GUESTS:
-        raise DomainError.of(ErrorCode.OUT_OF_RANGE, "At most 1,000 guests.", ("input", "guestIds"))
+        raise DomainError.of(ErrorCode.OUT_OF_RANGE, "You can invite at most 1,000 guests.", ("input", "guestIds"))
     keys, problems = [], []
     for index, gid in enumerate(ids):
         try:
-            keys.append(decode_id(gid, "User", message="No such member.", field=("input", "guestIds", str(index))))
+            keys.append(decode_id(gid, "User", message="This member could not be found.", field=("input", "guestIds", str(index))))
         except DomainError as error:
             problems.extend(error.problems)
     if problems:
@@ -74,7 +74,9 @@ class CreateGroupSessionPayload:
 
 @strawberry.type(description="The result of updateGroupSession.")
 class UpdateGroupSessionPayload:
-    group_session: GroupSession | None = strawberry.field(default=None, description="The session as it is now.")
+    group_session: GroupSession | None = strawberry.field(
+        default=None, description="The session as it is now, edited or not (null when it is not visible)."
+    )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed; empty on success."
     )
@@ -82,7 +84,9 @@ class UpdateGroupSessionPayload:
 
 @strawberry.type(description="The result of cancelGroupSession.")
 class CancelGroupSessionPayload:
-    group_session: GroupSession | None = strawberry.field(default=None, description="The cancelled session.")
+    group_session: GroupSession | None = strawberry.field(
+        default=None, description="The cancelled session; on a refusal, the session as it is (null when not visible)."
+    )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed; empty on success."
     )
@@ -97,7 +101,7 @@ class JoinGroupSessionPayload:
         "gives it: a client cache appends it there without a refetch.",
     )
     group_session: GroupSession | None = strawberry.field(
-        default=None, description="The session, with its new counts."
+        default=None, description="The session, with its new counts; on a refusal, as it is (null when not visible)."
     )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the viewer was not registered; empty on success."
@@ -107,7 +111,7 @@ class JoinGroupSessionPayload:
 @strawberry.type(description="The result of leaveGroupSession.")
 class LeaveGroupSessionPayload:
     group_session: GroupSession | None = strawberry.field(
-        default=None, description="The session, with its new counts."
+        default=None, description="The session, with its new counts; on a refusal, as it is (null when not visible)."
     )
     removed_registration_id: strawberry.ID | None = strawberry.field(
         default=None,
@@ -142,13 +146,15 @@ class RespondToInvitationPayload:
 @strawberry.mutation(description="Dashboard > Sessions > Create a session. Only mentors of the program may host.")
 async def create_group_session(info: Info, input: CreateGroupSessionInput) -> CreateGroupSessionPayload:
     async def change(viewer: User) -> CreateGroupSessionPayload:
-        program_id = decode_id(input.program_id, "Program", message="No such program.", field=("input", "programId"))
+        program_id = decode_id(input.program_id, "Program", message="This program could not be found.", field=("input", "programId"))
         row = await services.create_group_session(
             viewer_id=viewer.id,
             program_id=program_id,
             title=input.title,
             objective=input.objective,
             starts_at=input.starts_at,
+            starts_at_local=input.starts_at_local,
+            time_zone=input.time_zone,
             duration_minutes=input.duration_minutes,
             min_participants=input.min_participants,
             max_participants=input.max_participants,
@@ -167,7 +173,7 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
             group_session_edge=GroupSessionEdge.of(row),
         )
 
-    return await mutate(info, CreateGroupSessionPayload, change)
+    return await mutate(info, CreateGroupSessionPayload, change, input=input)
 
 
 @strawberry.mutation(description="Edit (host only). Participants are told of a changed time.")
@@ -181,6 +187,8 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             min_participants=input.min_participants,
             max_participants=input.max_participants,
             starts_at=input.starts_at,
+            starts_at_local=input.starts_at_local,
+            time_zone=input.time_zone,
             duration_minutes=input.duration_minutes,
             guest_ids=_guest_ids(input.guest_ids),
             meeting_url=input.meeting_url,
@@ -191,7 +199,7 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
         )
         return UpdateGroupSessionPayload(group_session=GroupSession.from_row(row))
 
-    return await mutate(info, UpdateGroupSessionPayload, change)
+    return await mutate(info, UpdateGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(description="Cancel (host only). Everyone registered is told.")
@@ -207,7 +215,7 @@ async def cancel_group_session(info: Info, input: CancelGroupSessionInput) -> Ca
         )
         return CancelGroupSessionPayload(group_session=GroupSession.from_row(row))
 
-    return await mutate(info, CancelGroupSessionPayload, change)
+    return await mutate(info, CancelGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(description="Join: register the viewer. Any member of the session's program may join.")
@@ -231,7 +239,7 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
             group_session=GroupSession.from_row(row),
         )
 
-    return await mutate(info, JoinGroupSessionPayload, change)
+    return await mutate(info, JoinGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(description="Leave: withdraw the viewer's registration (not the host's).")
@@ -251,7 +259,7 @@ async def leave_group_session(info: Info, input: LeaveGroupSessionInput) -> Leav
             removed_registration_id=strawberry.ID(to_global_id("Registration", registration.id)),
         )
 
-    return await mutate(info, LeaveGroupSessionPayload, change)
+    return await mutate(info, LeaveGroupSessionPayload, change, input=input, session_id=input.id)
 
 
 @strawberry.mutation(

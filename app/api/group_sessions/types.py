@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
@@ -26,6 +27,7 @@ from app.api.enums import (
 )
 from app.api.loaders import MISSING, converted, now_or_later
 from app.api.mutation import require_viewer
+from app.api.scalars import LocalDateTimeValue
 from app.api.pagination import (
     Node,
     PageInfo,
@@ -121,6 +123,21 @@ class GroupSession(Node):
     is_full: bool = strawberry.field(description="True when no seat is left.")
     status: GroupSessionStatus = strawberry.field(description="Whether the session will take place.")
     cancellation_reason: str | None = strawberry.field(description="The host's reason, when cancelled with one.")
+
+    @strawberry.field(description="The session's IANA time zone (Europe/Paris): the host's, unless they chose another.")
+    def time_zone(self) -> str:
+        return self.row.time_zone
+
+    @strawberry.field(
+        description="The start as a wall clock shows it in timeZone (2027-03-29T17:00), for the edit form; "
+        "send it back as startsAtLocal."
+    )
+    def starts_at_local(self) -> LocalDateTimeValue:
+        try:
+            zone = ZoneInfo(self.row.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):  # every zone stored was checked; stay readable anyway
+            zone = ZoneInfo("UTC")
+        return self.row.starts_at.astimezone(zone).replace(tzinfo=None)
 
     @strawberry.field(description="Link to this public page, to share by email or message.")
     def url(self, info: Info) -> str:
