@@ -4,7 +4,11 @@ import sqlite3
 
 from tests.cli.test_cli import run
 
-PRODUCTION = {"APP_ENV": "production", "PUBLIC_WEB_URL": "https://sessions.example.org"}
+PRODUCTION = {
+    "APP_ENV": "production",
+    "PUBLIC_WEB_URL": "https://sessions.example.org",
+    "CALENDAR_FEED_SECRET": "k3y-for-calendar-links-0123456789abcdef",
+}
 
 
 def users_in(path) -> int:

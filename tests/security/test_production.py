@@ -84,6 +84,7 @@ PROD = {
     "APP_ENV": "production",
     "PUBLIC_WEB_URL": "https://sessions.example.org",
     "DATABASE_URL": "postgres://app@db/app",
+    "CALENDAR_FEED_SECRET": "k3y-for-calendar-links-0123456789abcdef",
 }
 
 
@@ -101,6 +102,9 @@ def test_safe_production_settings_are_accepted():
         ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS may not be *"),
         ({"SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"}, "in clear"),
         ({"REDIS_KEY_PREFIX": "a b"}, "REDIS_KEY_PREFIX"),
+        ({"CALENDAR_FEED_SECRET": ""}, "CALENDAR_FEED_SECRET must be set in production"),
+        ({"CALENDAR_FEED_SECRET": "short"}, "CALENDAR_FEED_SECRET must be at least 32 characters"),
+        ({"MEETING_BASE_URL": "http://meet.example.org"}, "MEETING_BASE_URL must be an https URL"),
     ],
 )
 def test_unsafe_production_settings_are_refused_in_one_line(change, words):
