@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await broker.start()
             await revocation_watch.start()
+            await graphql.socket_limits.start()
             if outbox_worker is not None:
                 outbox_worker.start()
             try:
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
                 if outbox_worker is not None:
                     await outbox_worker.stop()
                 await revocation_watch.stop()
+                await graphql.socket_limits.stop()
                 await broker.stop()
                 await sign_in_limiter.close()
 
