@@ -43,7 +43,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         rf"[{_TOKEN_CHARS}]{{43}}(?![{_TOKEN_CHARS}])"
     )),
     ("email address", EMAIL),
-    ("password", re.compile(r"""(?i)\bpass(?:word|wd)["']?\s*[:=]\s*["']?(?![\[<*])[^\s"',&}\]]{3,}""")),
+    # A value after `password` (not a mask such as `***`, `[...]`, `<...>`, nor None/null).
+    ("password", re.compile(r"""(?i)\bpass(?:word|wd)["']?\s*[:=]\s*["']?(?![\[<*]|None\b|null\b)[^\s"',&}\]]{3,}""")),
 ]
 
 

@@ -51,6 +51,8 @@ def test_what_the_app_writes_through_its_log_hygiene_is_clean():
     # Hex digests, request ids and the hidden-parameters marker are not secrets.
     scan.add_output("`python -m app worker` output", "\n".join([
         "token_hash=" + "a" * 64, "request 3f2b8c1e9d7a4b6c8e0f1a2b3c4d5e6f done", "password: [parameters not logged]",
+        "connections: {'credentials': {'user': 'postgres', 'password': None}}",  # Tortoise at DEBUG, no password
+        "connections: {'credentials': {'user': 'app', 'password': '***'}}",  # ... and one it masked
     ]))
     assert scan.findings() == []
 
