@@ -116,7 +116,9 @@ class SharedSocketCounts:
         return bool(await self._add(keys=[key], args=[member, limit, self.lapse_ms]))
 
     async def refresh(self, entries: list[tuple[str, str]]) -> None:
-        """Mark these (key, member) entries alive now."""
+        """Mark these (key, member) entries alive now (with none, ask Redis whether it answers)."""
+        if not entries:
+            await self.redis.ping()
         for start in range(0, len(entries), 500):
             chunk = entries[start:start + 500]
             await self._refresh(keys=[key for key, _ in chunk], args=[self.lapse_ms, *(m for _, m in chunk)])
