@@ -48,18 +48,21 @@ class RevocationWatch:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Note the newest revocation so far (those before it are not news), then poll in
-        the background. A database that fails here is logged; polling starts anyway."""
-        if self.interval <= 0:
-            return
+        """Note the revocations so far (they are not news), then poll in
+        the background (unless `interval` is 0). A database that fails here is logged;
+        polling starts anyway."""
         try:
             newest = await (
                 AccessToken.filter(revoked_at__isnull=False).order_by("-revoked_at").limit(1).values_list("revoked_at", flat=True)
             )
             self._newest = newest[0] if newest else None
+            if self._newest is not None:  # those the first poll reads again are not news either
+                recent = AccessToken.filter(revoked_at__gt=self._newest - LATE_COMMIT_MARGIN)
+                self._signalled = dict(await recent.values_list("id", "revoked_at"))
         except Exception:  # noqa: BLE001 - the first poll reads from the beginning instead
             logger.exception("revocation watch: could not read the newest revocation")
-        self._task = asyncio.create_task(self._run(), name="revocation-watch")
+        if self.interval > 0:
+            self._task = asyncio.create_task(self._run(), name="revocation-watch")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -61,3 +61,29 @@ async def test_set_password_from_the_command_line_closes_the_socket_without_redi
         result = await cli(settings, "set-password", "--email", world.mentees[0].user.email, stdin="a new long passphrase\n")
         assert result.returncode == 0, result.stderr
         assert await socket.closed(timeout=WAIT) == (4403, ACCESS_ENDED_REASON)
+
+
+async def test_each_revocation_is_signalled_once_and_only_to_users_listening_here(app, world):
+    from app.accounts import services as accounts
+    from app.live.access import access_channel
+    from app.live.revocation_watch import RevocationWatch
+
+    fanout = app.state.broker.fanout
+    await accounts.revoke_tokens_of(world.admin.user.email)  # before it starts: not news
+    watch = RevocationWatch(fanout, interval=0)  # polled by hand here
+    await watch.start()
+    signals: list[dict] = []
+    stop = fanout.listen(access_channel(world.mentor.user.id), signals.append)
+    stop_admin = fanout.listen(access_channel(world.admin.user.id), signals.append)
+    try:
+        assert await watch.poll() == 0  # nothing revoked since it started
+        await accounts.revoke_tokens_of(world.mentor.user.email)
+        await accounts.revoke_tokens_of(world.mentees[0].user.email)  # nobody listens for them here
+        assert await watch.poll() == 1
+        assert signals == [{"type": "access_changed"}]
+        assert await watch.poll() == 0  # seen: not signalled again
+        assert signals == [{"type": "access_changed"}]
+    finally:
+        stop()
+        stop_admin()
+        await watch.stop()
