@@ -155,12 +155,17 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
 async def _tell_open_sockets(settings: Settings, user_ids: list[int], broker=None) -> None:
     """Publish the users' "access changed" signal, so their open WebSockets check their
     token and roles again now. Only a shared broker (REDIS_URL) reaches the servers from
-    here; without one, sockets check at their next operation (and at their token's expiry).
+    here; without one, servers find revoked tokens within REVOCATION_POLL_INTERVAL
+    (app.live.revocation_watch), and other changes at a socket's next operation.
     `broker`: one the command started already (else one is started for this)."""
     if not user_ids:
         return
     if not settings.redis_url:
-        print("note: without REDIS_URL, open WebSockets notice at their next operation", file=sys.stderr)
+        print(
+            "note: without REDIS_URL, servers close sockets of revoked tokens within REVOCATION_POLL_INTERVAL; "
+            "other changes reach open WebSockets at their next operation",
+            file=sys.stderr,
+        )
         return
     from app.live.access import announce_access_changed
     from app.main import make_broker
@@ -171,7 +176,11 @@ async def _tell_open_sockets(settings: Settings, user_ids: list[int], broker=Non
         await broker.start()
     try:
         if not broker.available:
-            print("warning: Redis is unreachable: open WebSockets notice at their next operation", file=sys.stderr)
+            print(
+                "warning: Redis is unreachable: servers close sockets of revoked tokens within "
+                "REVOCATION_POLL_INTERVAL; other changes reach open WebSockets at their next operation",
+                file=sys.stderr,
+            )
         await announce_access_changed(broker, user_ids)
     finally:
         if own:

@@ -16,6 +16,7 @@ from app.db import tortoise_config
 from app.handlers import build_handlers
 from app.live.broker import Broker, InMemoryBroker
 from app.live.redis_broker import RedisBroker
+from app.live.revocation_watch import RevocationWatch
 from app.notifications.worker import OutboxWorker
 from app.settings import Settings
 from app.web import graphiql
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     outbox_worker = OutboxWorker(settings) if settings.outbox_worker_in_serve else None
     effects = build_handlers(settings, broker, outbox_worker)
     sign_in_limiter = limiter_from_settings(settings)
+    revocation_watch = RevocationWatch(broker.fanout, interval=settings.revocation_poll_interval.total_seconds())
     graphql = GraphQLView(
         settings=settings, effects=effects, broker=broker, sign_in_limiter=sign_in_limiter, clock=clock
     )
@@ -51,6 +53,8 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await broker.start()
+            await revocation_watch.start()
+            await graphql.socket_limits.start()
             if outbox_worker is not None:
                 outbox_worker.start()
             try:
@@ -58,6 +62,8 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
             finally:
                 if outbox_worker is not None:
                     await outbox_worker.stop()
+                await revocation_watch.stop()
+                await graphql.socket_limits.stop()
                 await broker.stop()
                 await sign_in_limiter.close()
 
@@ -76,6 +82,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     app.state.sign_in_limiter = sign_in_limiter
     app.state.socket_limits = graphql.socket_limits
     app.state.outbox_worker = outbox_worker
+    app.state.revocation_watch = revocation_watch
     return app
 
 

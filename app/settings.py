@@ -181,9 +181,13 @@ class Settings:
     sign_in_window_seconds: int = 300
     # Counters kept per process (in memory, or as Redis's fallback); a full store refuses.
     sign_in_max_counters: int = 100_000
-    # Open WebSockets, counted per process (see docs/live.md#connection-limits).
+    # Open WebSockets: across processes with Redis, else per process (see docs/live.md#connection-limits).
     ws_max_connections_per_user: int = 10
     ws_max_connections_per_ip: int = 50
+    # With Redis the two caps above count every process's sockets: each process refreshes
+    # its sockets' entries this often, and an entry not refreshed for three heartbeats (a
+    # process that died) stops counting (see app/api/socket_limits.py).
+    ws_connection_heartbeat: timedelta = Duration(seconds=10)
     # Bearer tokens end TOKEN_TTL after they were issued, or TOKEN_IDLE_TTL after their last
     # use, whichever comes first; sockets signed in with one close then (see docs/security.md).
     token_ttl: timedelta = Duration(days=30)
@@ -202,6 +206,11 @@ class Settings:
     calendar_feed_secret: str = "development-only-calendar-feed-secret"
     # Fetches of one calendar feed per minute (calendar apps poll every few minutes).
     calendar_feed_requests_per_minute: int = 30
+
+    # How often a serving process looks for tokens revoked by other processes (the command
+    # line, another worker) to close their open sockets without Redis (0: never; see
+    # app/live/revocation_watch.py).
+    revocation_poll_interval: timedelta = Duration(seconds=5)
 
     @property
     def is_production(self) -> bool:
@@ -372,6 +381,10 @@ class Settings:
                 env, "WS_MAX_CONNECTIONS_PER_USER", defaults.ws_max_connections_per_user, low=1
             ),
             ws_max_connections_per_ip=_int(env, "WS_MAX_CONNECTIONS_PER_IP", defaults.ws_max_connections_per_ip, low=1),
+            ws_connection_heartbeat=_duration(
+                env, "WS_CONNECTION_HEARTBEAT", defaults.ws_connection_heartbeat,
+                low=Duration(seconds=1), high=Duration(hours=1),
+            ),
             token_ttl=_duration(env, "TOKEN_TTL", defaults.token_ttl, low=Duration(seconds=1), high=Duration(days=3650)),
             token_idle_ttl=_duration(
                 env, "TOKEN_IDLE_TTL", defaults.token_idle_ttl, low=Duration(seconds=1), high=Duration(days=3650)
@@ -384,6 +397,9 @@ class Settings:
             ),
             idempotency_key_ttl=_duration(
                 env, "IDEMPOTENCY_KEY_TTL", defaults.idempotency_key_ttl, low=Duration(minutes=1), high=Duration(days=30)
+            ),
+            revocation_poll_interval=_duration(
+                env, "REVOCATION_POLL_INTERVAL", defaults.revocation_poll_interval, low=Duration(0), high=Duration(hours=1)
             ),
         )
 

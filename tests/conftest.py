@@ -25,7 +25,7 @@ from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
 from app.settings import Settings
-from tests import backends
+from tests import backends, log_scan
 from tests.documents import CREATE, JOIN
 from tests.smtp_guard import DefaultSmtpWatch, SmtpTrap
 
@@ -35,6 +35,8 @@ PUBLIC_WEB_URL = "https://sessions.example.org"
 def pytest_configure(config) -> None:
     if backends.current_pass() == "postgres" and (reason := backends.postgres_absence()):
         raise pytest.UsageError(f"TEST_PASS is postgres, but {reason}")
+    # Every log line of the run is scanned for secrets when it ends (tests/log_scan.py).
+    log_scan.install()
 
 
 def pytest_report_header(config) -> str:
@@ -266,6 +268,19 @@ async def join(api: GraphQLClient, member: Member, session_id: str) -> dict:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a log line of it holds a secret (tests/log_scan.py), then check
+    for leaked connections."""
+    report = log_scan.SUITE.report()
+    if report is not None:
+        import sys
+
+        sys.stderr.write("\n" + report + "\n")
+        sys.stderr.flush()
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    _no_leaked_connections()
+
+
+def _no_leaked_connections() -> None:
     """A test that leaves a Tortoise SQLite connection open leaves aiosqlite's worker thread
     running, and the interpreter would wait for it forever after the last test. Fail the run
     instead, naming the leak, so it is found rather than timed out by CI."""

@@ -25,6 +25,7 @@ import uvicorn
 
 from app.__main__ import uvicorn_options
 from app.settings import Settings
+from tests import log_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 START_SECONDS = 60  # bound on a process's start-up (imports, migrations check, uvicorn workers)
@@ -88,6 +89,7 @@ class AppProcess:
         if self.port is not None:
             self.args = ["--port", str(self.port), *self.args]
         self.process: asyncio.subprocess.Process | None = None
+        self._output_collected = False
 
     @property
     def url(self) -> str:
@@ -158,6 +160,9 @@ class AppProcess:
             except TimeoutError:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 await asyncio.wait_for(self.process.wait(), 10)
+        if not self._output_collected:  # its whole output joins the run's log scan (tests/log_scan.py)
+            self._output_collected = True
+            log_scan.SUITE.add_output(f"`python -m app {self.command}` output", self.log())
         return self.process.returncode
 
 

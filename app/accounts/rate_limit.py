@@ -15,8 +15,9 @@ No flood resets a lock:
 (At most one signIn per request is enforced by the API: app.api.extensions.OneSignInPerRequest.)
 
 Counters live in this process (`InMemoryAttemptCounter`) or in Redis
-(`RedisAttemptCounter`, when REDIS_URL is set) so that every worker shares them. Keys
-are hashed: neither the emails nor the addresses are stored in clear.
+(`RedisAttemptCounter`, when REDIS_URL is set) so that every worker shares them; with
+Redis, each process also keeps its own bounded copy, so a Redis outage never resets what
+was counted. Keys are hashed: neither the emails nor the addresses are stored in clear.
 """
 
 from __future__ import annotations
@@ -94,6 +95,14 @@ class InMemoryAttemptCounter:
         self._windows[key] = (ends, count + 1)  # a new window goes last
         return count + 1, ends - now
 
+    def raise_to(self, key: str, count: int) -> None:
+        """Raise the count of `key`'s current window to at least `count` (what another
+        store counted); its window and its place in the store stay as they are."""
+        if key in self._windows:
+            ends, current = self._windows[key]
+            if count > current:
+                self._windows[key] = (ends, count)  # reassigning keeps the dict order
+
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
 
@@ -121,12 +130,21 @@ class InMemoryAttemptCounter:
 
 class RedisAttemptCounter:
     """Fixed-window counters in Redis (SET NX EX + INCR + PTTL in one MULTI), shared by
-    every process. When Redis cannot be reached, counting falls back to this process's
-    memory (logged), so sign-in keeps working and keeps being limited. When Redis is
-    reachable but refuses the write (out of memory), the attempt is refused (StoreFull):
-    falling back then would count from zero again."""
+    every process, and also in this process's memory (`local`, bounded like
+    InMemoryAttemptCounter). An attempt counts as the stricter (higher) of the two.
 
-    def __init__(self, url: str, *, prefix: str, fallback_max_keys: int = 100_000) -> None:
+    The local copy is what makes an outage harmless: every attempt this process sees is
+    counted locally, and each answer from Redis raises the local count to Redis's (which
+    holds the other processes' attempts too), so when Redis cannot be reached the local
+    counts, holding everything seen before the outage, keep limiting (logged); nothing
+    starts again from zero. When Redis comes back its own counts apply again, the stricter
+    one winning (a local window may end up to one window later than Redis's).
+
+    When Redis is reachable but refuses the write (out of memory), the attempt is refused
+    (StoreFull). A full local store while Redis answers leaves the attempt to Redis (the
+    store logs that it is full); during an outage it refuses, as the in-memory counter does."""
+
+    def __init__(self, url: str, *, prefix: str, local_max_keys: int = 100_000) -> None:
         from redis.asyncio import Redis
         from redis.backoff import ExponentialWithJitterBackoff
         from redis.retry import Retry
@@ -138,11 +156,16 @@ class RedisAttemptCounter:
             socket_timeout=2,
             socket_connect_timeout=2,
         )
-        self.fallback = InMemoryAttemptCounter(max_keys=fallback_max_keys)
+        self.local = InMemoryAttemptCounter(max_keys=local_max_keys)
+        self._outage_reported = False
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, float]:
         from redis.exceptions import OutOfMemoryError, RedisError
 
+        try:
+            local: tuple[int, float] | StoreFull = await self.local.hit(key, window_seconds)
+        except StoreFull as full:
+            local = full
         name = self.prefix + key
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -154,14 +177,27 @@ class RedisAttemptCounter:
             if isinstance(error, OutOfMemoryError):
                 logger.warning("sign-in rate limit: Redis refuses writes (%s); refusing attempts", error)
                 raise StoreFull(window_seconds) from None
-            logger.warning("sign-in rate limit: Redis unavailable (%s); counting in memory", error)
-            return await self.fallback.hit(key, window_seconds)
-        return int(count), max(int(ttl_ms), 0) / 1000 if ttl_ms and ttl_ms > 0 else float(window_seconds)
+            if not self._outage_reported:  # once per outage: every attempt would log it
+                self._outage_reported = True
+                logger.warning("sign-in rate limit: Redis unavailable (%s); counting in this process's memory", error)
+            if isinstance(local, StoreFull):
+                raise local from None
+            return local
+        if self._outage_reported:
+            self._outage_reported = False
+            logger.warning("sign-in rate limit: Redis reachable again; counting in Redis")
+        shared = (int(count), max(int(ttl_ms), 0) / 1000 if ttl_ms and ttl_ms > 0 else float(window_seconds))
+        if isinstance(local, StoreFull):
+            return shared
+        if shared[0] > local[0]:
+            self.local.raise_to(key, shared[0])
+            return shared
+        return local if local[0] > shared[0] else (shared[0], max(shared[1], local[1]))
 
     async def clear(self, key: str) -> None:
         from redis.exceptions import RedisError
 
-        await self.fallback.clear(key)
+        await self.local.clear(key)
         try:
             await self.redis.delete(self.prefix + key)
         except (RedisError, OSError) as error:
@@ -232,7 +268,7 @@ def limiter_from_settings(settings) -> SignInLimiter:
     counter: AttemptCounter
     if settings.redis_url:
         counter = RedisAttemptCounter(
-            settings.redis_url, prefix=settings.redis_key_prefix, fallback_max_keys=settings.sign_in_max_counters
+            settings.redis_url, prefix=settings.redis_key_prefix, local_max_keys=settings.sign_in_max_counters
         )
     else:
         counter = InMemoryAttemptCounter(max_keys=settings.sign_in_max_counters)

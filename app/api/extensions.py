@@ -18,13 +18,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from graphql import DocumentNode, FieldNode, GraphQLError, GraphQLSyntaxError, OperationType, ValidationContext, visit
+from graphql import DocumentNode, FieldNode, GraphQLError, GraphQLSyntaxError, ValidationContext, visit
 from graphql.language import Visitor
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as create_aliases_validator
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
+from strawberry.types.graphql import OperationType  # Strawberry's, not graphql-core's: the context's type
 
 from app.api.cost import operation_cost
 from app.api.errors import TopLevelError, TopLevelErrorCode, code_of, is_expected, set_code

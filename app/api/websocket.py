@@ -125,7 +125,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         instead (no ack: the client never counts as connected)."""
         socket = getattr(self.context.request.state, "open_socket", None)
         viewer = self.context.viewer
-        if socket is None or viewer is None or socket.admit_user(viewer.id):
+        if socket is None or viewer is None or await socket.admit_user(viewer.id):
             return True
         limit = self.view.socket_limits.per_user
         await self._close(TOO_MANY_FOR_USER_CLOSE_CODE, too_many_for_user_reason(limit))

@@ -118,9 +118,8 @@ class GraphQLView(GraphQL):
         self.broker = broker
         # create_app passes the limiter it closes at shutdown; a bare view counts in memory
         self.sign_in_limiter = sign_in_limiter or limiter_from_settings(settings.with_(redis_url=None))
-        self.socket_limits = SocketLimits(
-            per_ip=settings.ws_max_connections_per_ip, per_user=settings.ws_max_connections_per_user
-        )
+        # Across processes when REDIS_URL is set (its heartbeat runs in create_app's lifespan).
+        self.socket_limits = SocketLimits.from_settings(settings)
 
     # --- who is asking ---------------------------------------------------------------------
 
@@ -173,7 +172,7 @@ class GraphQLView(GraphQL):
         connection_init, see LiveTransportWSHandler) the user's open sockets; released
         however the connection ends."""
         websocket = WebSocket(scope, receive=receive, send=send)
-        socket = self.socket_limits.open(websocket.client.host if websocket.client else None)
+        socket = await self.socket_limits.open(websocket.client.host if websocket.client else None)
         if socket is None:
             # Accepted only to say why: a handshake refused with HTTP 403 reaches browsers as 1006.
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # the client left already

@@ -227,6 +227,37 @@ async def test_two_processes_share_the_limit_through_redis(settings, alice):
         await redis.aclose()
 
 
+async def test_a_redis_outage_never_resets_what_was_counted(settings, alice):
+    """Each process keeps its own count of what it saw, raised to Redis's at every answer:
+    when Redis goes away, the attempts already made (on either process) still count."""
+    from tests.live.redis_support import PrivateRedis
+
+    private = PrivateRedis()
+    private.start()
+    shared = settings.with_(redis_url=private.url, redis_key_prefix="outage:")
+    # Two workers, one Redis (lifespans not run, as above).
+    first, second = create_app(shared), create_app(shared)
+    try:
+        async with client_from(first, "10.0.4.1") as a, client_from(second, "10.0.4.2") as b, asyncio.timeout(60):
+            assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            assert code(await sign_in(b, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            # Three attempts counted in Redis: B made one, and learnt of A's two from Redis.
+            private.stop()
+            refused = await sign_in(b, "alice@example.org", "correct horse")
+            assert code(refused) == "RATE_LIMITED"
+            # A counts on from the two it made: one more guess, then the lock.
+            assert code(await sign_in(a, "alice@example.org", "wrong")) == "INVALID_CREDENTIALS"
+            assert code(await sign_in(a, "alice@example.org", "correct horse")) == "RATE_LIMITED"
+            # Counting goes on during the outage: another email still gets its guesses.
+            assert code(await sign_in(b, "bob@example.org", "wrong")) == "INVALID_CREDENTIALS"
+        assert await AccessToken.filter(user=alice).count() == 0
+    finally:
+        await first.state.sign_in_limiter.close()
+        await second.state.sign_in_limiter.close()
+        private.stop()
+
+
 async def test_without_redis_counting_falls_back_to_memory():
     counter = RedisAttemptCounter("redis://127.0.0.1:1/0", prefix="x:")  # nothing listens on port 1
     limiter = SignInLimiter(counter, per_email=1, per_client=10, window_seconds=60)
