@@ -38,6 +38,7 @@ def api_enum(domain: E, *, name: str, description: str, values: Mapping[str, str
 class RegistrationEventKind(str, Enum):
     JOINED = "JOINED"
     LEFT = "LEFT"
+    MINIMUM_REACHED = "MINIMUM_REACHED"
 
 
 UserErrorCode = api_enum(ErrorCode, name="UserErrorCode", description="Why a command was refused.")
@@ -76,5 +77,10 @@ RegistrationEventKind = api_enum(
     RegistrationEventKind,
     name="RegistrationEventKind",
     description="What happened to a registration.",
-    values={"JOINED": "Someone registered.", "LEFT": "Someone withdrew."},
+    values={
+        "JOINED": "Someone registered.",
+        "LEFT": "Someone withdrew.",
+        "MINIMUM_REACHED": "This registration brought the session to its minimum (sent once per session, after its "
+        "JOINED).",
+    },
 )

@@ -63,6 +63,10 @@ class SessionSnapshot:
     sequence: int
     created_at: datetime
     updated_at: datetime
+    # The minimum's decision (see GroupSession); defaults for snapshots built by hand.
+    cancel_if_minimum_not_reached: bool = True
+    minimum_deadline: datetime | None = None
+    minimum_reached_at: datetime | None = None
 
     @property
     def host_id(self) -> int:
@@ -89,6 +93,9 @@ class SessionSnapshot:
             sequence=row.sequence,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            cancel_if_minimum_not_reached=row.cancel_if_minimum_not_reached,
+            minimum_deadline=row.minimum_deadline,
+            minimum_reached_at=row.minimum_reached_at,
         )
 
 
@@ -129,6 +136,11 @@ class RegistrationRemoved(RegistrationChange):
 
 
 @dataclass(frozen=True)
+class MinimumReached(RegistrationChange):
+    """This registration brought the session to its minimum, for the first time."""
+
+
+@dataclass(frozen=True)
 class GroupSessionChanged:
     """The host edited a session."""
 
@@ -161,9 +173,30 @@ class GroupSessionCancelled:
     # Everyone registered at the cancellation, host first.
     registered: tuple[Person, ...]
     occurred_at: datetime
+    # True when cancelled by the minimum's decision, not by the host.
+    automatic: bool = False
 
 
-Event = Union[GroupSessionCreated, RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled]
+@dataclass(frozen=True)
+class MinimumWarning:
+    """Ahead of the decision, the session is still short of its minimum (the host is told)."""
+
+    session: SessionSnapshot
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class MinimumNotReachedKept:
+    """At the decision the session was short of its minimum and kept, as its host chose."""
+
+    session: SessionSnapshot
+    occurred_at: datetime
+
+
+Event = Union[
+    GroupSessionCreated, RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled, MinimumReached,
+    MinimumWarning, MinimumNotReachedKept,
+]
 
 
 # --- the table -----------------------------------------------------------------------------------

@@ -147,3 +147,10 @@ JOIN_REFUSAL_MESSAGES = {
     ErrorCode.SESSION_STARTED: "This session has already started.",
     ErrorCode.SESSION_FULL: "This session is full.",
 }
+
+
+def minimum_deadline(starts_at: datetime, decided_at: datetime, lead: timedelta) -> datetime:
+    """When a session's minimum is decided: `lead` before its start, or the start itself
+    when the session was created (or its start moved, `decided_at`) later than that."""
+    deadline = starts_at - lead
+    return starts_at if decided_at > deadline else deadline

@@ -33,6 +33,7 @@ from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
     GroupSessionCreated,
+    MinimumReached,
     Person,
     RegistrationAdded,
     RegistrationRemoved,
@@ -42,6 +43,9 @@ from app.group_sessions.models import GroupSession, Guest, GuestInvitation, Regi
 from app.group_sessions.repository import SessionForCommand
 
 _NOT_FOUND_MESSAGE = "No such group session."
+# How long before its start a session's minimum is decided (Settings.minimum_decision_lead,
+# which the API passes; this default is for scripts and tests that do not).
+DEFAULT_MINIMUM_DECISION_LEAD = timedelta(hours=24)
 
 
 @asynccontextmanager
@@ -142,6 +146,8 @@ async def create_group_session(
     min_participants: int | None = None,
     max_participants: int | None = None,
     guest_ids: Sequence[int] = (),
+    cancel_if_minimum_not_reached: bool = True,
+    minimum_decision_lead: timedelta = DEFAULT_MINIMUM_DECISION_LEAD,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
@@ -149,6 +155,8 @@ async def create_group_session(
     """Create a session hosted by the viewer, who is registered at once.
 
     Only mentors and admins of the program may host (FORBIDDEN); outsiders get NOT_FOUND.
+    Its minimum is decided at `rules.minimum_deadline` (`minimum_decision_lead` before the
+    start): cancelled if still short, when `cancel_if_minimum_not_reached`.
     """
     now = utcnow()
     role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
@@ -180,6 +188,10 @@ async def create_group_session(
             min_participants=fields.min_participants,
             max_participants=fields.max_participants,
             participant_count=1,
+            cancel_if_minimum_not_reached=cancel_if_minimum_not_reached,
+            minimum_deadline=rules.minimum_deadline(fields.starts_at, now, minimum_decision_lead),
+            # The host alone may be enough: reached from the start, nothing to announce.
+            minimum_reached_at=now if fields.min_participants <= 1 else None,
         )
         await Registration.create(session=session, user_id=viewer_id, is_host=True)
         if guests:
@@ -200,10 +212,14 @@ async def update_group_session(
     starts_at: datetime | None = None,
     duration_minutes: int | None = None,
     guest_ids: Sequence[int] | None = None,
+    cancel_if_minimum_not_reached: bool | None = None,
+    minimum_decision_lead: timedelta = DEFAULT_MINIMUM_DECISION_LEAD,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
 ) -> GroupSession:
-    """Edit a session (host only). Arguments left as None stay as they are; `guest_ids`
+    """Edit a session (host only). A new start moves the minimum's decision
+    (`rules.minimum_deadline`, judged from now); a minimum the count already meets is
+    reached, silently (the host made it so). Arguments left as None stay as they are; `guest_ids`
     replaces the guest list. maxParticipants may not drop below the participant count,
     checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
     session as it is after the edit."""
@@ -259,6 +275,15 @@ async def update_group_session(
                 await Guest.bulk_create([Guest(session_id=session.id, user_id=g.id) for g in added_guests])
             if added_guests or removed:
                 changed.append("guests")
+        if cancel_if_minimum_not_reached is not None and (
+            cancel_if_minimum_not_reached != session.cancel_if_minimum_not_reached
+        ):
+            changed.append("cancel_if_minimum_not_reached")
+        minimum = {}
+        if time_changed:
+            minimum["minimum_deadline"] = rules.minimum_deadline(fields.starts_at, now, minimum_decision_lead)
+        if session.minimum_reached_at is None and session.participant_count >= fields.min_participants:
+            minimum["minimum_reached_at"] = now
 
         if changed:
             updated = await repository.update_session(
@@ -272,6 +297,12 @@ async def update_group_session(
                 duration_minutes=fields.duration_minutes,
                 sequence=session.sequence + (1 if time_changed else 0),
                 updated_at=now,
+                cancel_if_minimum_not_reached=(
+                    session.cancel_if_minimum_not_reached
+                    if cancel_if_minimum_not_reached is None
+                    else cancel_if_minimum_not_reached
+                ),
+                **minimum,
             )
             if updated is None:  # a join took the seat between our read and this write
                 fresh = await GroupSession.get(id=session.id)
@@ -409,17 +440,30 @@ async def join_group_session(
             raise DomainError.of(
                 ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], ("input", "id")
             ) from None
-        events.append(
-            RegistrationAdded(
-                session=SessionSnapshot.of(session, found.host),
-                registration_id=registration.id,
-                participant=participant,
-                is_host=False,
-                registered_at=registration.registered_at,
-                occurred_at=now,
-            )
+        change = dict(
+            registration_id=registration.id,
+            participant=participant,
+            is_host=False,
+            registered_at=registration.registered_at,
+            occurred_at=now,
         )
+        events.append(RegistrationAdded(session=SessionSnapshot.of(session, found.host), **change))
+        reached = await _note_minimum_reached(session, now)
+        if reached is not None:
+            session = reached
+            events.append(MinimumReached(session=SessionSnapshot.of(session, found.host), **change))
     return registration, session
+
+
+async def _note_minimum_reached(session: GroupSession, now: datetime) -> GroupSession | None:
+    """When `session` (as a change left it, in that change's transaction) has just
+    reached its minimum for the first time: records it and returns the row after that;
+    None otherwise. Once per session: leaving and joining again announces nothing."""
+    if session.minimum_reached_at is not None or session.participant_count < session.min_participants:
+        return None
+    return await repository.update_session(
+        GroupSession.filter(id=session.id, minimum_reached_at__isnull=True), minimum_reached_at=now
+    )
 
 
 async def leave_group_session(

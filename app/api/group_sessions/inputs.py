@@ -21,6 +21,11 @@ class CreateGroupSessionInput:
     )
     starts_at: datetime = strawberry.field(description="The start, with the browser's UTC offset; in the future.")
     duration_minutes: int = strawberry.field(description="5 to 1,440 minutes.")
+    cancel_if_minimum_not_reached: bool | None = strawberry.field(
+        default=True,
+        description="When the session is still short of minParticipants at minimumDeadline: true (the default, "
+        "also for null) cancels it and tells everyone registered; false keeps it and only tells the host.",
+    )
 
 
 @strawberry.input(description="Changes to a group session.")
@@ -37,6 +42,9 @@ class UpdateGroupSessionInput:
     )
     starts_at: datetime | None = strawberry.field(default=None, description="New start; participants are told.")
     duration_minutes: int | None = strawberry.field(default=None, description="New duration; participants are told.")
+    cancel_if_minimum_not_reached: bool | None = strawberry.field(
+        default=None, description="Whether an unmet minimum cancels the session at minimumDeadline (see create)."
+    )
 
 
 @strawberry.input(description="The session to cancel.")

@@ -103,6 +103,8 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
             min_participants=input.min_participants,
             max_participants=input.max_participants,
             guest_ids=_guest_ids(input.guest_ids) or [],
+            cancel_if_minimum_not_reached=input.cancel_if_minimum_not_reached is not False,
+            minimum_decision_lead=info.context.settings.minimum_decision_lead,
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
@@ -125,6 +127,8 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             starts_at=input.starts_at,
             duration_minutes=input.duration_minutes,
             guest_ids=_guest_ids(input.guest_ids),
+            cancel_if_minimum_not_reached=input.cancel_if_minimum_not_reached,
+            minimum_decision_lead=info.context.settings.minimum_decision_lead,
             viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
         )
