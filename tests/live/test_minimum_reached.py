@@ -1,0 +1,64 @@
+"""MINIMUM_REACHED: the host's registrationEvents says once when a join brings a session
+to its minimum; leaving and joining again does not say it again."""
+
+from __future__ import annotations
+
+from tests.conftest import create_session, join
+from tests.documents import LEAVE
+from tests.live.conftest import WS, wait_for_subscriptions
+
+EVENTS = """
+subscription Events($sessionId: ID) {
+  registrationEvents(sessionId: $sessionId) {
+    kind
+    registration { participant { name } }
+    session { participantCount minParticipants minimumReached }
+  }
+}
+"""
+
+
+async def _event(client: WS) -> tuple[str, str, dict]:
+    payload = await client.next("e")
+    assert "errors" not in payload, payload
+    event = payload["data"]["registrationEvents"]
+    return event["kind"], event["registration"]["participant"]["name"], event["session"]
+
+
+async def test_minimum_reached_is_told_once_after_the_join_that_reached_it(live, api, world):
+    session = await create_session(api, world, minParticipants=2)
+    assert session["minParticipants"] == 2
+    async with WS.signed_in(live, world.host.token) as host:
+        await host.subscribe("e", EVENTS, {"sessionId": session["id"]})
+        await wait_for_subscriptions(live, 1)
+
+        await join(api, world.mentees[0], session["id"])
+        assert await _event(host) == (
+            "JOINED", "Mentee0", {"participantCount": 2, "minParticipants": 2, "minimumReached": True}
+        )
+        assert await _event(host) == (
+            "MINIMUM_REACHED", "Mentee0", {"participantCount": 2, "minParticipants": 2, "minimumReached": True}
+        )
+
+        left = await api.data(LEAVE, {"id": session["id"]}, token=world.mentees[0].token)
+        assert left["leaveGroupSession"]["userErrors"] == []
+        assert await _event(host) == (
+            "LEFT", "Mentee0", {"participantCount": 1, "minParticipants": 2, "minimumReached": False}
+        )
+        await join(api, world.mentees[0], session["id"])
+        assert (await _event(host))[:2] == ("JOINED", "Mentee0")
+        await join(api, world.mentees[1], session["id"])
+        # The next event is the next join: the minimum, reached again, was not told again.
+        assert (await _event(host))[:2] == ("JOINED", "Mentee1")
+        await host.nothing_more()
+
+
+async def test_a_session_the_host_alone_fills_never_tells_it(live, api, world):
+    session = await create_session(api, world)  # minimum 1: the host
+    async with WS.signed_in(live, world.host.token) as host:
+        await host.subscribe("e", EVENTS, {"sessionId": session["id"]})
+        await wait_for_subscriptions(live, 1)
+        await join(api, world.mentees[0], session["id"])
+        assert (await _event(host))[0] == "JOINED"
+        await join(api, world.mentees[1], session["id"])
+        assert (await _event(host))[:2] == ("JOINED", "Mentee1")
