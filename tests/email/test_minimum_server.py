@@ -10,8 +10,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import httpx
+import pytest
 
+from app.api.pagination import pk_of
+from app.group_sessions.models import GroupSession, SessionStatus
 from app.settings import Duration
+from tests.conftest import create_session, join
 from tests.documents import CREATE, JOIN
 from tests.email.mailbox import Mailbox, Received
 from tests.servers import app_process
@@ -92,3 +96,20 @@ async def test_a_session_short_of_its_minimum_is_warned_then_cancelled_by_the_se
         seen = (await gql(SESSION, {"id": session_id}, world.host.token))["groupSession"]
         assert seen["status"] == "CANCELLED"
         assert seen["cancellationReason"].startswith("Cancelled automatically: it had 2 of the 3")
+
+
+@pytest.mark.settings(minimum_decision_lead=Duration(seconds=4), minimum_warning_lead=Duration(seconds=2))
+async def test_the_worker_process_takes_the_decisions_of_sessions_another_process_created(
+    api, world, settings, mailbox, tmp_path
+):
+    starts_at = (datetime.now(timezone.utc) + timedelta(seconds=10)).replace(microsecond=0)
+    session = await create_session(api, world, minParticipants=3, startsAt=starts_at.isoformat())
+    await join(api, world.mentees[0], session["id"])
+    worker = settings.with_(outbox_poll_seconds=1, jobs_poll_seconds=1)
+    async with app_process("worker", worker, tmp_path / "worker.log"):
+        participant = world.mentees[0].user.email
+        cancelled = await mail_matching(
+            mailbox, lambda m: m.to == participant and m.subject.startswith("Cancelled:"), timeout=20
+        )
+        assert "Cancelled automatically" in cancelled.text
+    assert (await GroupSession.get(id=pk_of(session["id"], "GroupSession"))).status == SessionStatus.CANCELLED
