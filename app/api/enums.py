@@ -80,7 +80,8 @@ RegistrationEventKind = api_enum(
     values={
         "JOINED": "Someone registered.",
         "LEFT": "Someone withdrew.",
-        "MINIMUM_REACHED": "This registration brought the session to its minimum (sent once per session, after its "
-        "JOINED).",
+        "MINIMUM_REACHED": "This registration brought the session to its minimum, right after its JOINED. Once: "
+        "leaving and joining again does not repeat it (a minimum the host raises above the count is told again "
+        "when reached).",
     },
 )

@@ -146,7 +146,7 @@ class GroupSessionChanged:
 
     session: SessionSnapshot
     # Domain names of what changed: title, objective, min_participants, max_participants,
-    # starts_at, duration_minutes, guests.
+    # starts_at, duration_minutes, guests, cancel_if_minimum_not_reached.
     changed_fields: tuple[str, ...]
     # Set when the start or the duration changed: what it was before.
     previous_starts_at: datetime | None

@@ -219,7 +219,8 @@ async def update_group_session(
 ) -> GroupSession:
     """Edit a session (host only). A new start moves the minimum's decision
     (`rules.minimum_deadline`, judged from now); a minimum the count already meets is
-    reached, silently (the host made it so). Arguments left as None stay as they are; `guest_ids`
+    reached, silently (the host made it so); one raised above the count is announced
+    (MINIMUM_REACHED) by the join that reaches it. Arguments left as None stay as they are; `guest_ids`
     replaces the guest list. maxParticipants may not drop below the participant count,
     checked in the UPDATE itself so a concurrent join cannot slip under it. Returns the
     session as it is after the edit."""
@@ -282,8 +283,12 @@ async def update_group_session(
         minimum = {}
         if time_changed:
             minimum["minimum_deadline"] = rules.minimum_deadline(fields.starts_at, now, minimum_decision_lead)
-        if session.minimum_reached_at is None and session.participant_count >= fields.min_participants:
-            minimum["minimum_reached_at"] = now
+        if session.participant_count >= fields.min_participants:
+            if session.minimum_reached_at is None:
+                minimum["minimum_reached_at"] = now
+        elif fields.min_participants != session.min_participants:
+            # A new minimum above the count: the join that reaches it is announced.
+            minimum["minimum_reached_at"] = None
 
         if changed:
             updated = await repository.update_session(

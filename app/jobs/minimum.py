@@ -69,9 +69,10 @@ class MinimumJobs:
     # --- scheduling, in the change's transaction ----------------------------------------------
 
     async def session_created(self, event: GroupSessionCreated, connection: Any) -> None:
-        """Schedule the warning and the decision of a new session (one INSERT)."""
+        """Schedule the warning and the decision of a new session (one INSERT). A minimum
+        of 1 is the host, who cannot leave: met for good, nothing to decide."""
         session = event.session
-        if session.minimum_deadline is None:
+        if session.minimum_deadline is None or session.min_participants <= 1:
             return
         mark = fingerprint(session.minimum_deadline, session.min_participants)
         await TimedJob.bulk_create(
@@ -84,9 +85,13 @@ class MinimumJobs:
         )
 
     async def session_changed(self, event: GroupSessionChanged, connection: Any) -> None:
-        """Move the jobs when the start (so the deadline) or the minimum changed."""
+        """Move the jobs when the start (so the deadline) or the minimum changed; a minimum
+        lowered to the host alone leaves nothing to decide."""
         session = event.session
         if session.minimum_deadline is None or not _MOVING_FIELDS.intersection(event.changed_fields):
+            return
+        if session.min_participants <= 1:
+            await drop(session.id, "the minimum is the host alone", now=event.occurred_at, connection=connection)
             return
         mark = fingerprint(session.minimum_deadline, session.min_participants)
         warn_at = self.warning_at(session.minimum_deadline, event.occurred_at)

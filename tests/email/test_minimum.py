@@ -71,6 +71,19 @@ async def test_a_new_session_has_its_deadline_and_its_two_jobs(api, world, setti
     assert await runner.run_once() == 0  # nothing is due yet
 
 
+async def test_a_minimum_of_the_host_alone_has_nothing_to_decide_until_an_edit_raises_it(api, world, runner):
+    session = await create_session(api, world)  # minimum 1: the host, who cannot leave
+    assert (await read(api, world, session["id"]))["minimumReached"] is True
+    assert await jobs_of(session["id"]) == {}
+    data = await api.data(UPDATE, {"input": {"id": session["id"], "minParticipants": 3}}, token=world.host.token)
+    assert data["updateGroupSession"]["userErrors"] == []
+    assert set(await jobs_of(session["id"])) == {minimum.WARNING, minimum.DECISION}
+    data = await api.data(UPDATE, {"input": {"id": session["id"], "minParticipants": 1}}, token=world.host.token)
+    assert {(j.status, j.outcome) for j in (await jobs_of(session["id"])).values()} == {
+        (JobStatus.SKIPPED, "the minimum is the host alone")
+    }
+
+
 async def test_the_host_is_warned_then_everyone_registered_told_of_the_cancellation(
     api, world, runner, worker, mailbox, clock
 ):

@@ -62,3 +62,17 @@ async def test_a_session_the_host_alone_fills_never_tells_it(live, api, world):
         assert (await _event(host))[0] == "JOINED"
         await join(api, world.mentees[1], session["id"])
         assert (await _event(host))[:2] == ("JOINED", "Mentee1")
+
+
+async def test_a_minimum_raised_above_the_count_is_told_when_a_join_reaches_it(live, api, world):
+    from tests.documents import UPDATE
+
+    session = await create_session(api, world)  # minimum 1: reached by the host alone
+    data = await api.data(UPDATE, {"input": {"id": session["id"], "minParticipants": 2}}, token=world.host.token)
+    assert data["updateGroupSession"]["userErrors"] == []
+    async with WS.signed_in(live, world.host.token) as host:
+        await host.subscribe("e", EVENTS, {"sessionId": session["id"]})
+        await wait_for_subscriptions(live, 1)
+        await join(api, world.mentees[0], session["id"])
+        assert (await _event(host))[:2] == ("JOINED", "Mentee0")
+        assert (await _event(host))[:2] == ("MINIMUM_REACHED", "Mentee0")
