@@ -367,25 +367,41 @@ async def cancel_group_session(
             raise DomainError.of(ErrorCode.FORBIDDEN, "Only the host may cancel this session.")
         if session.ends_at <= now:
             raise DomainError.of(ErrorCode.SESSION_STARTED, "A session that has ended cannot be cancelled.")
-        cancelled = await repository.update_session(
-            GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
-            status=SessionStatus.CANCELLED,
-            cancellation_reason=cleaned_reason or None,
-            cancelled_at=now,
-            sequence=session.sequence + 1,
-            updated_at=now,
-        )
+        cancelled = await cancel_in_transaction(found, reason=cleaned_reason or None, now=now, events=events)
         if cancelled is None:
             raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled already.")
-        registered = await repository.registered_people(session.id)
-        events.append(
-            GroupSessionCancelled(
-                session=SessionSnapshot.of(cancelled, found.host),
-                reason=cleaned_reason or None,
-                registered=tuple(registered),
-                occurred_at=now,
-            )
+    return cancelled
+
+
+async def cancel_in_transaction(
+    found: SessionForCommand, *, reason: str | None, now: datetime, events: list, automatic: bool = False
+) -> GroupSession | None:
+    """The cancellation itself, inside the caller's transaction, the session row locked
+    (`found`): the row marked CANCELLED and the GroupSessionCancelled event appended to
+    `events` (everyone registered is told). Returns the cancelled row, or None when it
+    was cancelled already. The host's cancelGroupSession and the minimum's decision
+    (`automatic`) both cancel through here."""
+    session = found.session
+    cancelled = await repository.update_session(
+        GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
+        status=SessionStatus.CANCELLED,
+        cancellation_reason=reason,
+        cancelled_at=now,
+        sequence=session.sequence + 1,
+        updated_at=now,
+    )
+    if cancelled is None:
+        return None
+    registered = await repository.registered_people(session.id)
+    events.append(
+        GroupSessionCancelled(
+            session=SessionSnapshot.of(cancelled, found.host),
+            reason=reason,
+            registered=tuple(registered),
+            occurred_at=now,
+            automatic=automatic,
         )
+    )
     return cancelled
 
 

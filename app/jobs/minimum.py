@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.group_sessions import repository
+from app.group_sessions import repository, services
 from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
@@ -30,7 +30,7 @@ from app.group_sessions.events import (
     MinimumWarning,
     SessionSnapshot,
 )
-from app.group_sessions.models import GroupSession, SessionStatus
+from app.group_sessions.models import SessionStatus
 from app.jobs.models import TimedJob
 from app.jobs.runner import JobRun, Outcome, drop, schedule
 from app.settings import Settings
@@ -137,24 +137,8 @@ class MinimumJobs:
             run.events.append(MinimumNotReachedKept(SessionSnapshot.of(session, found.host), now))
             return Outcome.done(f"kept as the host chose, short of the minimum ({count} of {needed}); host told")
         reason = cancellation_reason(count, needed)
-        cancelled = await repository.update_session(
-            GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
-            status=SessionStatus.CANCELLED,
-            cancellation_reason=reason,
-            cancelled_at=now,
-            sequence=session.sequence + 1,
-            updated_at=now,
-        )
-        registered = await repository.registered_people(session.id)
-        run.events.append(
-            GroupSessionCancelled(
-                session=SessionSnapshot.of(cancelled, found.host),
-                reason=reason,
-                registered=tuple(registered),
-                occurred_at=now,
-                automatic=True,
-            )
-        )
+        # The host's cancellation path: the same event, so the same emails and live events.
+        await services.cancel_in_transaction(found, reason=reason, now=now, events=run.events, automatic=True)
         return Outcome.done(f"cancelled: {count} of the {needed} needed")
 
     async def _session(self, run: JobRun, kind: str, *, lock: bool = False):
