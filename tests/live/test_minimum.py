@@ -1,5 +1,6 @@
-"""MINIMUM_REACHED: the host's registrationEvents says once when a join brings a session
-to its minimum; leaving and joining again does not say it again."""
+"""The minimum, live: the host's registrationEvents says MINIMUM_REACHED once when a join
+brings a session to its minimum (leaving and joining again does not say it again), and a
+session cancelled by its unmet minimum reaches its watchers like a host's cancellation."""
 
 from __future__ import annotations
 
@@ -76,3 +77,35 @@ async def test_a_minimum_raised_above_the_count_is_told_when_a_join_reaches_it(l
         await join(api, world.mentees[0], session["id"])
         assert (await _event(host))[:2] == ("JOINED", "Mentee0")
         assert (await _event(host))[:2] == ("MINIMUM_REACHED", "Mentee0")
+
+
+UPDATED = """
+subscription Updated($id: ID!) { groupSessionUpdated(id: $id) { status cancellationReason minimumReached } }
+"""
+
+
+async def test_a_session_cancelled_by_its_minimum_reaches_its_watchers_live(live, api, world, app, settings):
+    from datetime import datetime, timedelta, timezone
+
+    from app.api.pagination import pk_of
+    from app.jobs import minimum
+    from app.jobs.models import TimedJob
+    from app.jobs.runner import JobRunner
+    from app.jobs.table import build_job_handlers
+
+    session = await create_session(api, world, minParticipants=3)
+    await join(api, world.mentees[0], session["id"])
+    decision = await TimedJob.get(session_id=pk_of(session["id"], "GroupSession"), kind=minimum.DECISION)
+    at_deadline = decision.run_at + timedelta(seconds=1)
+    runner = JobRunner(settings, build_job_handlers(settings), app.state.effects, clock=lambda: at_deadline)
+    assert at_deadline > datetime.now(timezone.utc)  # the clock is driven, not waited for
+    async with WS.signed_in(live, world.mentees[0].token) as member:
+        await member.subscribe("u", UPDATED, {"id": session["id"]})
+        await wait_for_subscriptions(live, 1)
+        await runner.drain()
+        payload = await member.next("u")
+        assert payload["data"]["groupSessionUpdated"] == {
+            "status": "CANCELLED",
+            "cancellationReason": minimum.cancellation_reason(2, 3),
+            "minimumReached": False,
+        }
