@@ -88,6 +88,12 @@ class Outcome:
 JobHandler = Callable[[JobRun], Awaitable[Outcome]]
 
 
+def _still_claimed(job: TimedJob):
+    """The job's row while it is still as this runner claimed it: a reschedule meanwhile
+    changes its fingerprint (or its status and attempts), and then this matches nothing."""
+    return TimedJob.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts, fingerprint=job.fingerprint)
+
+
 class _Superseded(Exception):
     """The job was rescheduled (or taken by another runner) while it ran: roll back."""
 
@@ -220,9 +226,7 @@ class JobRunner:
                                    attempts=0)
                 else:
                     changes.update(status=outcome.status, finished_at=now)
-                marked = await TimedJob.filter(
-                    id=job.id, status=JobStatus.RUNNING, attempts=job.attempts
-                ).using_db(connection).update(**changes)
+                marked = await _still_claimed(job).using_db(connection).update(**changes)
                 if not marked:
                     raise _Superseded
                 if run.events:
@@ -247,9 +251,7 @@ class JobRunner:
                 job.attempts, base_seconds=RETRY_BASE_SECONDS, max_seconds=RETRY_MAX_SECONDS, rand=self.rand
             )
             changes = {"status": JobStatus.PENDING, "run_at": now + delay}
-        await TimedJob.filter(id=job.id, status=JobStatus.RUNNING, attempts=job.attempts).update(
-            last_error=error[:2000], lease_until=None, **changes
-        )
+        await _still_claimed(job).update(last_error=error[:2000], lease_until=None, **changes)
 
     # --- in the background -----------------------------------------------------------------------
 

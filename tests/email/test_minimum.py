@@ -332,3 +332,22 @@ async def test_a_session_older_than_the_feature_reads_a_deadline_and_has_no_deci
     seen = await read(api, world, session["id"])
     assert moment(seen["minimumDeadline"]) == moment(seen["startsAt"]) - settings.minimum_decision_lead
     assert (await GroupSession.get(id=pk)).status == SessionStatus.SCHEDULED
+
+
+async def test_an_edit_while_the_decision_runs_wins_and_the_job_acts_on_the_edited_session(api, world, runner, clock):
+    session = await short_session(api, world)
+    jobs = await jobs_of(session["id"])
+    advance_to(clock, jobs[minimum.DECISION].run_at)
+    claimed = {job.kind: job for job in await runner._claim()}  # the runner has taken both jobs...
+    data = await api.data(UPDATE, {"input": {"id": session["id"], "minParticipants": 2}}, token=world.host.token)
+    assert data["updateGroupSession"]["userErrors"] == []  # ...when the host lowers the minimum
+    await runner._run(claimed[minimum.DECISION])  # computed for a minimum of 3: it does nothing
+    assert (await read(api, world, session["id"]))["status"] == "SCHEDULED"
+    rescheduled = (await jobs_of(session["id"]))[minimum.DECISION]
+    assert (rescheduled.status, rescheduled.fingerprint) == (
+        JobStatus.PENDING, minimum.fingerprint(rescheduled.run_at, 2)
+    )
+    await runner.drain()
+    decision = (await jobs_of(session["id"]))[minimum.DECISION]
+    assert (decision.status, decision.outcome) == (JobStatus.DONE, "minimum reached (2 of 2)")
+    assert (await read(api, world, session["id"]))["status"] == "SCHEDULED"
