@@ -277,8 +277,18 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> int:
         worker = OutboxWorker(settings)
+        jobs, broker = _job_runner(settings, worker)
+        await broker.start()
+        try:
+            return await work(worker, jobs)
+        finally:
+            await broker.stop()
+
+    async def work(worker, jobs) -> int:
         if args.once:
+            ran = await jobs.drain()
             tried = await worker.drain()
+            print(f"ran {ran} timed job(s)")
             print(f"tried {tried} message(s)")
             return 0
         stop = asyncio.Event()
@@ -291,10 +301,48 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         worker.start()
+        jobs.start()
         await stop.wait()
         # Said before waiting, so whoever sent the signal can see it was heard.
         print("outbox worker: stopping after the message in flight, if any", file=sys.stderr)
+        await jobs.stop()
         await worker.stop()
+        return 0
+
+    return asyncio.run(_with_db(settings, run))
+
+
+def _job_runner(settings: Settings, outbox_worker):
+    """The timed-jobs runner of a worker process, and the broker to start: its jobs' events have the app's effects
+    (emails into the outbox, which `outbox_worker` is woken to send; live events through
+    the configured broker, which reaches subscribers of other processes with REDIS_URL)."""
+    from app.handlers import build_handlers
+    from app.jobs.runner import JobRunner
+    from app.jobs.table import build_job_handlers
+    from app.main import make_broker
+
+    broker = make_broker(settings)
+    effects = build_handlers(settings, broker, outbox_worker)
+    return JobRunner(settings, build_job_handlers(settings), effects), broker
+
+
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from app.jobs import runner
+    from app.jobs.models import JobStatus
+
+    async def run() -> int:
+        counts = await runner.count_by_status()
+        print(" · ".join(f"{status.value.lower()} {counts[status]}" for status in JobStatus))
+        jobs = await runner.list_jobs(limit=args.limit)
+        if not jobs:
+            print("nothing pending or failed")
+            return 0
+        print(f"{'ID':>6}  {'STATUS':<8} {'TRIES':>5}  {'RUN AT (UTC)':<19}  {'KIND':<20}  SESSION")
+        for job in jobs:
+            print(f"{job.id:>6}  {job.status.value:<8} {job.attempts:>5}  {job.run_at:%Y-%m-%d %H:%M:%S}  "
+                  f"{job.kind[:20]:<20}  {job.session_id if job.session_id is not None else '-'}")
+            if job.last_error:
+                print(f"{'':>6}  last error: {job.last_error[:200]}")
         return 0
 
     return asyncio.run(_with_db(settings, run))
@@ -416,6 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the email delivery worker alone (see OUTBOX_WORKER_IN_SERVE)")
     worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
     worker.set_defaults(func=cmd_worker)
+
+    jobs = sub.add_parser("jobs", help="list pending, running and failed timed jobs (minimum warnings and decisions)")
+    jobs.add_argument("--limit", type=int, default=100, help="list at most this many jobs")
+    jobs.set_defaults(func=cmd_jobs)
 
     outbox = sub.add_parser("outbox", help="list pending and failed mail; 'outbox retry' re-queues failed mail")
     outbox.add_argument("action", nargs="?", choices=["list", "retry"], default="list")

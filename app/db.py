@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "app.accounts.models",
     "app.group_sessions.models",
     "app.notifications.models",
+    "app.jobs.models",
 ]
 
 

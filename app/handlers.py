@@ -18,9 +18,13 @@ from app.group_sessions.events import (
     GroupSessionCreated,
     Handlers,
     InvitationDeclined,
+    MinimumNotReachedKept,
+    MinimumReached,
+    MinimumWarning,
     RegistrationAdded,
     RegistrationRemoved,
 )
+from app.jobs.minimum import MinimumJobs
 from app.live.broker import Broker
 from app.live.publisher import Publisher
 from app.notifications.outbox import Outbox
@@ -33,16 +37,22 @@ def build_handlers(settings: Settings, broker: Broker, outbox_worker: OutboxWork
     and the in-process `outbox_worker` (None when another process sends the mail)."""
     mail = Outbox(settings)
     live = Publisher(broker)
+    minimum = MinimumJobs(settings)
     wake = [_waking(outbox_worker)] if outbox_worker is not None else []
     return Effects(
         {
             # kind of event:    Handlers(in the transaction,    after the commit)
-            GroupSessionCreated: Handlers([mail.session_created], [*wake]),
+            GroupSessionCreated: Handlers([mail.session_created, minimum.session_created], [*wake]),
             RegistrationAdded: Handlers([mail.registration_added], [live.registration_added, *wake]),
             RegistrationRemoved: Handlers([mail.registration_removed], [live.registration_removed, *wake]),
-            GroupSessionChanged: Handlers([mail.session_changed], [live.session_changed, *wake]),
-            GroupSessionCancelled: Handlers([mail.session_cancelled], [live.session_cancelled, *wake]),
+            GroupSessionChanged: Handlers([mail.session_changed, minimum.session_changed], [live.session_changed, *wake]),
+            GroupSessionCancelled: Handlers(
+                [mail.session_cancelled, minimum.session_cancelled], [live.session_cancelled, *wake]
+            ),
             InvitationDeclined: Handlers([mail.invitation_declined], [live.invitation_declined, *wake]),
+            MinimumReached: Handlers([], [live.minimum_reached]),
+            MinimumWarning: Handlers([mail.minimum_warning], [*wake]),
+            MinimumNotReachedKept: Handlers([mail.minimum_not_reached_kept], [*wake]),
         }
     )
 

@@ -14,6 +14,8 @@ from app.accounts.rate_limit import limiter_from_settings
 from app.clock import Clock, utcnow
 from app.db import tortoise_config
 from app.handlers import build_handlers
+from app.jobs.runner import JobRunner
+from app.jobs.table import build_job_handlers
 from app.live.broker import Broker, InMemoryBroker
 from app.live.redis_broker import RedisBroker
 from app.live.revocation_watch import RevocationWatch
@@ -43,6 +45,10 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     broker = broker or make_broker(settings)
     outbox_worker = OutboxWorker(settings) if settings.outbox_worker_in_serve else None
     effects = build_handlers(settings, broker, outbox_worker)
+    # Timed jobs run wherever mail is delivered: inside serve, or in `python -m app worker`.
+    job_runner = (
+        JobRunner(settings, build_job_handlers(settings), effects) if settings.outbox_worker_in_serve else None
+    )
     sign_in_limiter = limiter_from_settings(settings)
     revocation_watch = RevocationWatch(broker.fanout, interval=settings.revocation_poll_interval.total_seconds())
     graphql = GraphQLView(
@@ -57,9 +63,13 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
             await graphql.socket_limits.start()
             if outbox_worker is not None:
                 outbox_worker.start()
+            if job_runner is not None:
+                job_runner.start()
             try:
                 yield
             finally:
+                if job_runner is not None:
+                    await job_runner.stop()
                 if outbox_worker is not None:
                     await outbox_worker.stop()
                 await revocation_watch.stop()
@@ -83,6 +93,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     app.state.socket_limits = graphql.socket_limits
     app.state.outbox_worker = outbox_worker
     app.state.revocation_watch = revocation_watch
+    app.state.job_runner = job_runner
     return app
 
 

@@ -156,6 +156,15 @@ class Settings:
     # How long the host's notices about one member flipping on one session (join, leave,
     # join...) after the first are folded into one summary (0: no folding).
     host_notice_coalesce_window: timedelta = Duration(minutes=10)
+    # Timed jobs (minimum decisions, later reminders): run wherever the outbox worker runs.
+    # How often an idle runner looks for due jobs.
+    jobs_poll_seconds: int = 5
+    # Attempts of a failing job (with backoff) before it is recorded FAILED.
+    jobs_max_attempts: int = 5
+    # A session's minimum is decided this long before its start (at the start when
+    # created or moved later than that), and the host warned this long before the decision.
+    minimum_decision_lead: timedelta = Duration(hours=24)
+    minimum_warning_lead: timedelta = Duration(hours=24)
 
     # Limits (see docs/security.md).
     max_page_size: int = 100
@@ -351,6 +360,14 @@ class Settings:
             host_notice_coalesce_window=_duration(
                 env, "HOST_NOTICE_COALESCE_WINDOW", defaults.host_notice_coalesce_window,
                 low=Duration(0), high=Duration(days=1),
+            ),
+            jobs_poll_seconds=_int(env, "JOBS_POLL_SECONDS", defaults.jobs_poll_seconds, low=1, high=3600),
+            jobs_max_attempts=_int(env, "JOBS_MAX_ATTEMPTS", defaults.jobs_max_attempts, low=1, high=100),
+            minimum_decision_lead=_duration(
+                env, "MINIMUM_DECISION_LEAD", defaults.minimum_decision_lead, low=Duration(0), high=Duration(days=365)
+            ),
+            minimum_warning_lead=_duration(
+                env, "MINIMUM_WARNING_LEAD", defaults.minimum_warning_lead, low=Duration(0), high=Duration(days=365)
             ),
             max_page_size=_int(env, "MAX_PAGE_SIZE", defaults.max_page_size, low=1, high=1000),
             max_query_depth=_int(env, "MAX_QUERY_DEPTH", defaults.max_query_depth, low=2, high=100),

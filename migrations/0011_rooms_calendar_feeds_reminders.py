@@ -24,7 +24,7 @@ async def _nothing(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_idempotency_keys')]
+    dependencies = [('models', '0009_timed_jobs')]
 
     initial = False
 

@@ -39,6 +39,7 @@ def api_enum(domain: E, *, name: str, description: str, values: Mapping[str, str
 class RegistrationEventKind(str, Enum):
     JOINED = "JOINED"
     LEFT = "LEFT"
+    MINIMUM_REACHED = "MINIMUM_REACHED"
 
 
 # Every value is described: a client can tell its users what each one means.
@@ -133,5 +134,11 @@ RegistrationEventKind = api_enum(
     RegistrationEventKind,
     name="RegistrationEventKind",
     description="What happened to a registration.",
-    values={"JOINED": "Someone registered.", "LEFT": "Someone withdrew."},
+    values={
+        "JOINED": "Someone registered.",
+        "LEFT": "Someone withdrew.",
+        "MINIMUM_REACHED": "This registration brought the session to its minimum, right after its JOINED. Once: "
+        "leaving and joining again does not repeat it (a minimum the host raises above the count is told again "
+        "when reached).",
+    },
 )

@@ -67,6 +67,10 @@ class SessionSnapshot:
     join_instructions: str | None = None
     room_name: str = ""
     time_zone: str = "UTC"
+    # The minimum's decision (see GroupSession); defaults for snapshots built by hand.
+    cancel_if_minimum_not_reached: bool = True
+    minimum_deadline: datetime | None = None
+    minimum_reached_at: datetime | None = None
 
     @property
     def host_id(self) -> int:
@@ -97,6 +101,9 @@ class SessionSnapshot:
             join_instructions=row.join_instructions,
             room_name=row.room_name,
             time_zone=row.time_zone,
+            cancel_if_minimum_not_reached=row.cancel_if_minimum_not_reached,
+            minimum_deadline=row.minimum_deadline,
+            minimum_reached_at=row.minimum_reached_at,
         )
 
 
@@ -137,12 +144,17 @@ class RegistrationRemoved(RegistrationChange):
 
 
 @dataclass(frozen=True)
+class MinimumReached(RegistrationChange):
+    """This registration brought the session to its minimum, for the first time."""
+
+
+@dataclass(frozen=True)
 class GroupSessionChanged:
     """The host edited a session."""
 
     session: SessionSnapshot
     # Domain names of what changed: title, objective, min_participants, max_participants,
-    # starts_at, duration_minutes, guests.
+    # starts_at, duration_minutes, guests, cancel_if_minimum_not_reached.
     changed_fields: tuple[str, ...]
     # Set when the start or the duration changed: what it was before.
     previous_starts_at: datetime | None
@@ -169,6 +181,8 @@ class GroupSessionCancelled:
     # Everyone registered at the cancellation, host first.
     registered: tuple[Person, ...]
     occurred_at: datetime
+    # True when cancelled by the minimum's decision, not by the host.
+    automatic: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,22 @@ class InvitationDeclined:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class MinimumWarning:
+    """Ahead of the decision, the session is still short of its minimum (the host is told)."""
+
+    session: SessionSnapshot
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class MinimumNotReachedKept:
+    """At the decision the session was short of its minimum and kept, as its host chose."""
+
+    session: SessionSnapshot
+    occurred_at: datetime
+
+
 Event = Union[
     GroupSessionCreated,
     RegistrationAdded,
@@ -189,6 +219,9 @@ Event = Union[
     GroupSessionChanged,
     GroupSessionCancelled,
     InvitationDeclined,
+    MinimumReached,
+    MinimumWarning,
+    MinimumNotReachedKept,
 ]
 
 

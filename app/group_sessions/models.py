@@ -56,6 +56,14 @@ class GroupSession(Model):
     room_name = fields.CharField(max_length=64, default=rooms.new_room_name, db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # The minimum decides (app.jobs.minimum): at `minimum_deadline` a session short of
+    # min_participants is cancelled, or only its host told when this is false. The deadline
+    # is set when the session is created or its start moves (null only for sessions older
+    # than the feature, which have no decision). `minimum_reached_at`: when a join first
+    # reached the minimum, so the host's MINIMUM_REACHED event is sent once.
+    cancel_if_minimum_not_reached = fields.BooleanField(default=True, db_default=True)
+    minimum_deadline = fields.DatetimeField(null=True)
+    minimum_reached_at = fields.DatetimeField(null=True)
 
     program_id: int
     host_id: int
@@ -74,6 +82,10 @@ class GroupSession(Model):
     @property
     def spots_left(self) -> int:
         return rules.spots_left(self.participant_count, self.max_participants)
+
+    @property
+    def minimum_reached(self) -> bool:
+        return self.participant_count >= self.min_participants
 
 
 class Registration(Model):

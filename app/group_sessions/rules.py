@@ -396,3 +396,10 @@ def input_fingerprint(values: Mapping[str, Any]) -> str:
 
     text = json.dumps({k: canonical(v) for k, v in values.items()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def minimum_deadline(starts_at: datetime, decided_at: datetime, lead: timedelta) -> datetime:
+    """When a session's minimum is decided: `lead` before its start, or the start itself
+    when the session was created (or its start moved, `decided_at`) later than that."""
+    deadline = starts_at - lead
+    return starts_at if decided_at > deadline else deadline

@@ -35,6 +35,7 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     GroupSessionCreated,
     InvitationDeclined,
+    MinimumReached,
     Person,
     RegistrationAdded,
     RegistrationRemoved,
@@ -53,6 +54,9 @@ from app.group_sessions.repository import SessionForCommand
 
 _NOT_FOUND_MESSAGE = "This session could not be found."
 DEFAULT_IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# How long before its start a session's minimum is decided (Settings.minimum_decision_lead,
+# which the API passes; this default is for scripts and tests that do not).
+DEFAULT_MINIMUM_DECISION_LEAD = timedelta(hours=24)
 
 
 @asynccontextmanager
@@ -303,6 +307,8 @@ async def create_group_session(
     join_instructions: str | None = None,
     idempotency_key: str | None = None,
     idempotency_key_ttl: timedelta = DEFAULT_IDEMPOTENCY_KEY_TTL,
+    cancel_if_minimum_not_reached: bool = True,
+    minimum_decision_lead: timedelta = DEFAULT_MINIMUM_DECISION_LEAD,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     now: datetime | None = None,
@@ -323,6 +329,9 @@ async def create_group_session(
     The start is `starts_at` (an instant) or `starts_at_local` (a naive wall-clock time in
     the session's zone), exactly one of them. The session's zone is `time_zone`, or the
     host's own when None.
+
+    Its minimum is decided at `rules.minimum_deadline` (`minimum_decision_lead` before the
+    start): cancelled if still short, when `cancel_if_minimum_not_reached`.
     """
     now = now or utcnow()
     role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
@@ -350,6 +359,7 @@ async def create_group_session(
                 "guest_ids": sorted(guest_ids),  # a list of people: their order means nothing
                 "meeting_url": meeting_url,
                 "join_instructions": join_instructions,
+                "cancel_if_minimum_not_reached": cancel_if_minimum_not_reached,
             }
         )
         # Before validation: a retry after the start time still gets its session.
@@ -388,6 +398,8 @@ async def create_group_session(
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
             expires_at=now + idempotency_key_ttl,
+            cancel_if_minimum_not_reached=cancel_if_minimum_not_reached,
+            minimum_decision_lead=minimum_decision_lead,
             now=now,
             effects=effects,
         )
@@ -414,6 +426,8 @@ async def _create(
     idempotency_key: str | None,
     fingerprint: str,
     expires_at: datetime,
+    cancel_if_minimum_not_reached: bool,
+    minimum_decision_lead: timedelta,
     now: datetime,
     effects: Effects,
 ) -> GroupSession:
@@ -434,6 +448,10 @@ async def _create(
             meeting_url=fields.meeting_url,
             join_instructions=fields.join_instructions,
             room_name=rooms.new_room_name(),
+            cancel_if_minimum_not_reached=cancel_if_minimum_not_reached,
+            minimum_deadline=rules.minimum_deadline(fields.starts_at, now, minimum_decision_lead),
+            # The host alone may be enough: reached from the start, nothing to announce.
+            minimum_reached_at=now if fields.min_participants <= 1 else None,
         )
         await Registration.create(session=session, user_id=viewer_id, is_host=True)
         if guests:
@@ -472,6 +490,8 @@ async def update_group_session(
     guest_ids: Sequence[int] | None = None,
     meeting_url: str | None = None,
     join_instructions: str | None = None,
+    cancel_if_minimum_not_reached: bool | None = None,
+    minimum_decision_lead: timedelta = DEFAULT_MINIMUM_DECISION_LEAD,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     now: datetime | None = None,
     effects: Effects,
@@ -485,7 +505,11 @@ async def update_group_session(
 
     A new start is `starts_at` or `starts_at_local` (at most one), the latter read in the
     new `time_zone` when given, else in the session's. A new zone without a new start
-    keeps the start instant as it is (its wall-clock time in the new zone may differ)."""
+    keeps the start instant as it is (its wall-clock time in the new zone may differ).
+
+    A new start moves the minimum's decision (`rules.minimum_deadline`, judged from now); a
+    minimum the count already meets is reached, silently (the host made it so); one raised
+    above the count is announced (MINIMUM_REACHED) by the join that reaches it."""
     now = now or utcnow()
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles, lock=True)
@@ -566,6 +590,19 @@ async def update_group_session(
                 )
             if added_guests or removed:
                 changed.append("guests")
+        if cancel_if_minimum_not_reached is not None and (
+            cancel_if_minimum_not_reached != session.cancel_if_minimum_not_reached
+        ):
+            changed.append("cancel_if_minimum_not_reached")
+        minimum = {}
+        if time_changed:
+            minimum["minimum_deadline"] = rules.minimum_deadline(fields.starts_at, now, minimum_decision_lead)
+        if session.participant_count >= fields.min_participants:
+            if session.minimum_reached_at is None:
+                minimum["minimum_reached_at"] = now
+        elif fields.min_participants != session.min_participants:
+            # A new minimum above the count: the join that reaches it is announced.
+            minimum["minimum_reached_at"] = None
 
         if changed:
             updated = await repository.update_session(
@@ -582,6 +619,12 @@ async def update_group_session(
                 time_zone=fields.time_zone,
                 sequence=session.sequence + (1 if time_changed else 0),
                 updated_at=now,
+                cancel_if_minimum_not_reached=(
+                    session.cancel_if_minimum_not_reached
+                    if cancel_if_minimum_not_reached is None
+                    else cancel_if_minimum_not_reached
+                ),
+                **minimum,
             )
             if updated is None:  # a join took the seat between our read and this write
                 fresh = await GroupSession.get(id=session.id)
@@ -643,25 +686,41 @@ async def cancel_group_session(
             rules.cannot_cancel_reason(is_host=session.host_id == viewer_id, phase=_phase(session, now)),
             rules.CANCEL_REFUSAL_MESSAGES,
         )
-        cancelled = await repository.update_session(
-            GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
-            status=SessionStatus.CANCELLED,
-            cancellation_reason=cleaned_reason or None,
-            cancelled_at=now,
-            sequence=session.sequence + 1,
-            updated_at=now,
-        )
+        cancelled = await cancel_in_transaction(found, reason=cleaned_reason or None, now=now, events=events)
         if cancelled is None:
             _refusal(ErrorCode.SESSION_CANCELLED, rules.CANCEL_REFUSAL_MESSAGES)
-        registered = await repository.registered_people(session.id)
-        events.append(
-            GroupSessionCancelled(
-                session=SessionSnapshot.of(cancelled, found.host),
-                reason=cleaned_reason or None,
-                registered=tuple(registered),
-                occurred_at=now,
-            )
+    return cancelled
+
+
+async def cancel_in_transaction(
+    found: SessionForCommand, *, reason: str | None, now: datetime, events: list, automatic: bool = False
+) -> GroupSession | None:
+    """The cancellation itself, inside the caller's transaction, the session row locked
+    (`found`): the row marked CANCELLED and the GroupSessionCancelled event appended to
+    `events` (everyone registered is told). Returns the cancelled row, or None when it
+    was cancelled already. The host's cancelGroupSession and the minimum's decision
+    (`automatic`) both cancel through here."""
+    session = found.session
+    cancelled = await repository.update_session(
+        GroupSession.filter(id=session.id, status=SessionStatus.SCHEDULED),
+        status=SessionStatus.CANCELLED,
+        cancellation_reason=reason,
+        cancelled_at=now,
+        sequence=session.sequence + 1,
+        updated_at=now,
+    )
+    if cancelled is None:
+        return None
+    registered = await repository.registered_people(session.id)
+    events.append(
+        GroupSessionCancelled(
+            session=SessionSnapshot.of(cancelled, found.host),
+            reason=reason,
+            registered=tuple(registered),
+            occurred_at=now,
+            automatic=automatic,
         )
+    )
     return cancelled
 
 
@@ -731,16 +790,18 @@ async def _take_seat(
             ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], field
         ) from None
     await _answer(found, InvitationStatus.ACCEPTED, now)
-    events.append(
-        RegistrationAdded(
-            session=SessionSnapshot.of(session, found.host),
-            registration_id=registration.id,
-            participant=participant,
-            is_host=False,
-            registered_at=registration.registered_at,
-            occurred_at=now,
-        )
+    change = dict(
+        registration_id=registration.id,
+        participant=participant,
+        is_host=False,
+        registered_at=registration.registered_at,
+        occurred_at=now,
     )
+    events.append(RegistrationAdded(session=SessionSnapshot.of(session, found.host), **change))
+    reached = await _note_minimum_reached(session, now)
+    if reached is not None:
+        session = reached
+        events.append(MinimumReached(session=SessionSnapshot.of(session, found.host), **change))
     return registration, session
 
 
@@ -808,6 +869,17 @@ async def join_group_session(
         found = await _visible_session(session_id, viewer_id, viewer_roles)
         registration, session = await _take_seat(found, participant, events, now)
     return registration, session
+
+
+async def _note_minimum_reached(session: GroupSession, now: datetime) -> GroupSession | None:
+    """When `session` (as a change left it, in that change's transaction) has just
+    reached its minimum for the first time: records it and returns the row after that;
+    None otherwise. Once per session: leaving and joining again announces nothing."""
+    if session.minimum_reached_at is not None or session.participant_count < session.min_participants:
+        return None
+    return await repository.update_session(
+        GroupSession.filter(id=session.id, minimum_reached_at__isnull=True), minimum_reached_at=now
+    )
 
 
 async def leave_group_session(

@@ -17,6 +17,7 @@ from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
     InvitationDeclined,
+    MinimumReached,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
@@ -47,9 +48,15 @@ SESSION_FIELDS = (
     "created_at",
     "updated_at",
     "time_zone",
+    "cancel_if_minimum_not_reached",
+    "minimum_deadline",
+    "minimum_reached_at",
 )
 USER_FIELDS = ("id", "name", "email", "time_zone")
-_DATETIMES = {"starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at"}
+_DATETIMES = {
+    "starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at",
+    "minimum_deadline", "minimum_reached_at",
+}
 
 
 def host_channel(host_id: int) -> str:
@@ -107,6 +114,11 @@ class Publisher:
         """To the host: LEFT, with the participant; to the session's watchers: its new counts."""
         await self._registration(event, "LEFT")
 
+    async def minimum_reached(self, event: MinimumReached) -> None:
+        """To the host: MINIMUM_REACHED, with the registration that reached it (its JOINED
+        told the session's watchers the new counts already)."""
+        await self._registration(event, "MINIMUM_REACHED", watchers=False)
+
     async def session_changed(self, event: GroupSessionChanged) -> None:
         """To the session's watchers: the session as edited."""
         await self._session(session_message(event.session))
@@ -124,7 +136,7 @@ class Publisher:
         await self.broker.publish(host_channel(event.session.host_id), {"type": "cancelled", "session": session})
         await self._session(session)
 
-    async def _registration(self, event: RegistrationChange, kind: str) -> None:
+    async def _registration(self, event: RegistrationChange, kind: str, *, watchers: bool = True) -> None:
         # The commit has just happened: this is the instant `occurredAt` reports, and the
         # one the benchmark measures delivery latency from.
         committed_at = utcnow()
@@ -147,7 +159,8 @@ class Publisher:
                 "session": session,
             },
         )
-        await self._session(session)
+        if watchers:
+            await self._session(session)
 
     async def _session(self, session: dict[str, Any]) -> None:
         await self.broker.publish(session_channel(session["id"]), {"type": "session", "session": session})

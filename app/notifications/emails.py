@@ -513,21 +513,34 @@ def session_time_changed(
 
 
 def session_cancelled(
-    session: SessionFacts, recipient: Person, *, reason: str | None, letterhead: Letterhead, written_at: datetime
+    session: SessionFacts,
+    recipient: Person,
+    *,
+    reason: str | None,
+    letterhead: Letterhead,
+    written_at: datetime,
+    automatic: bool = False,
 ) -> RenderedEmail:
     """To everyone registered: the session is cancelled, the reason if given, and a CANCEL
-    for the same UID so calendars remove the event."""
+    for the same UID so calendars remove the event. `automatic`: cancelled by its unmet
+    minimum rather than by the host (the reason says so)."""
     by_host = recipient.id == session.host.id
-    blocks: list[Block] = [
-        Para(
-            f"You cancelled your group session “{one_line(session.title)}”."
+    if automatic:
+        opening = (
+            f"Your group session “{one_line(session.title)}” is cancelled."
             if by_host
-            else f"{one_line(session.host.name)} cancelled the group session “{one_line(session.title)}”."
-        ),
+            else f"The group session “{one_line(session.title)}” hosted by {one_line(session.host.name)} is cancelled."
+        )
+    elif by_host:
+        opening = f"You cancelled your group session “{one_line(session.title)}”."
+    else:
+        opening = f"{one_line(session.host.name)} cancelled the group session “{one_line(session.title)}”."
+    blocks: list[Block] = [
+        Para(opening),
         Facts((("Was planned for", _when(session, recipient, written_at)),)),
     ]
     if reason:
-        blocks += [Para("Reason given:"), Quote(reason)]
+        blocks += [Para("Why:" if automatic else "Reason given:"), Quote(reason)]
     blocks.append(Para("The attached cancellation removes it from your calendar."))
     return compose(
         kind="session_cancelled",
@@ -584,6 +597,77 @@ def guest_invited(
         letterhead=letterhead,
         to=guest,
         subject=f"{host} invited you: {session.title}",
+        blocks=blocks,
+        written_at=written_at,
+    )
+
+
+def _needed(participant_count: int, min_participants: int) -> str:
+    return f"{participant_count} of the {min_participants} needed so far (you included)"
+
+
+def minimum_warning(
+    session: SessionFacts,
+    *,
+    min_participants: int,
+    deadline: datetime,
+    cancels: bool,
+    letterhead: Letterhead,
+    written_at: datetime,
+) -> RenderedEmail:
+    """To the host, ahead of the decision: the minimum is not reached yet ("3 of the 5
+    needed so far"), when it is decided, and what happens then."""
+    host = session.host
+    zone = zone_of(host.time_zone)
+    local = deadline.astimezone(zone)
+    at = f"{_day(local, local.year != written_at.astimezone(zone).year)}, {local:%H:%M} ({zone.key})"
+    then = (
+        "If it is still short then, the session is cancelled and everyone registered is told."
+        if cancels
+        else "If it is still short then, the session is kept (as you chose) and you will be told once more."
+    )
+    blocks = [
+        Para(f"Your group session “{one_line(session.title)}” has not reached its minimum yet."),
+        Facts((
+            ("Registered", _needed(session.participant_count, min_participants)),
+            ("Decided", at),
+            ("When", _when(session, host, written_at)),
+        )),
+        Para(then),
+        Link("Share the session page", session.url),
+    ]
+    return compose(
+        kind="minimum_warning",
+        letterhead=letterhead,
+        to=host,
+        subject=f"{session.participant_count} of {min_participants} needed: {session.title}",
+        blocks=blocks,
+        written_at=written_at,
+    )
+
+
+def minimum_not_reached_kept(
+    session: SessionFacts, *, min_participants: int, letterhead: Letterhead, written_at: datetime
+) -> RenderedEmail:
+    """To the host who chose to keep a session short of its minimum: the decision time
+    came, it is still short, and it takes place as planned."""
+    host = session.host
+    blocks = [
+        Para(
+            f"Your group session “{one_line(session.title)}” did not reach its minimum. "
+            "As you chose, it is not cancelled: it takes place as planned."
+        ),
+        Facts((
+            ("Registered", _needed(session.participant_count, min_participants)),
+            ("When", _when(session, host, written_at)),
+        )),
+        Link("Open the session page (you can still cancel it there)", session.url),
+    ]
+    return compose(
+        kind="minimum_not_reached_kept",
+        letterhead=letterhead,
+        to=host,
+        subject=f"Minimum not reached, kept as planned: {session.title}",
         blocks=blocks,
         written_at=written_at,
     )

@@ -33,6 +33,8 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     GroupSessionCreated,
     InvitationDeclined,
+    MinimumNotReachedKept,
+    MinimumWarning,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
@@ -195,10 +197,36 @@ class Outbox:
         await self._write(
             connection,
             [
-                self._render(emails.session_cancelled, session, person, reason=event.reason, written_at=at)
+                self._render(
+                    emails.session_cancelled, session, person, reason=event.reason, written_at=at,
+                    automatic=event.automatic,
+                )
                 for person in event.registered
             ],
         )
+
+    async def minimum_warning(self, event: MinimumWarning, connection: Any) -> None:
+        """To the host: the minimum is not reached yet, when it is decided, and what then."""
+        snapshot = event.session
+        warning = self._render(
+            emails.minimum_warning,
+            self._facts(snapshot),
+            min_participants=snapshot.min_participants,
+            deadline=snapshot.minimum_deadline or snapshot.starts_at,
+            cancels=snapshot.cancel_if_minimum_not_reached,
+            written_at=event.occurred_at,
+        )
+        await self._write(connection, [warning])
+
+    async def minimum_not_reached_kept(self, event: MinimumNotReachedKept, connection: Any) -> None:
+        """To the host who chose to keep it: still short at the decision, kept as planned."""
+        kept = self._render(
+            emails.minimum_not_reached_kept,
+            self._facts(event.session),
+            min_participants=event.session.min_participants,
+            written_at=event.occurred_at,
+        )
+        await self._write(connection, [kept])
 
     def _facts(self, session: SessionSnapshot) -> SessionFacts:
         return SessionFacts.of(session, group_session_url(self.public_web_url, session.id))

@@ -84,6 +84,13 @@ EVERY_EMAIL = {
         s, p, previous_starts_at=s.starts_at - timedelta(hours=1), previous_ends_at=s.ends_at,
         letterhead=LETTERHEAD, written_at=WRITTEN,
     ),
+    "minimum_warning": lambda render, s, p: render(
+        s, min_participants=5, deadline=s.starts_at - timedelta(hours=24), cancels=True,
+        letterhead=LETTERHEAD, written_at=WRITTEN,
+    ),
+    "minimum_not_reached_kept": lambda render, s, p: render(
+        s, min_participants=5, letterhead=LETTERHEAD, written_at=WRITTEN
+    ),
 }
 
 
@@ -127,6 +134,23 @@ ATTACK = "Salary\r\nBcc: victim@evil.example\r\n\r\n<script>alert(1)</script>"
                 letterhead=LETTERHEAD, written_at=WRITTEN,
             ),
             True, id="session_time_changed",
+        ),
+        pytest.param(
+            lambda s, p: emails.session_cancelled(
+                s, p, reason=ATTACK, letterhead=LETTERHEAD, written_at=WRITTEN, automatic=True
+            ),
+            True, id="session_cancelled_automatically",
+        ),
+        pytest.param(
+            lambda s, p: emails.minimum_warning(
+                s, min_participants=5, deadline=s.starts_at - timedelta(hours=24), cancels=False,
+                letterhead=LETTERHEAD, written_at=WRITTEN,
+            ),
+            False, id="minimum_warning",
+        ),
+        pytest.param(
+            lambda s, p: emails.minimum_not_reached_kept(s, min_participants=5, letterhead=LETTERHEAD, written_at=WRITTEN),
+            False, id="minimum_not_reached_kept",
         ),
     ],
 )
@@ -190,3 +214,17 @@ async def test_a_participant_named_with_a_header_gets_no_one_else_copied(api, wo
     to_eve = mailbox.one_to("eve@example.org")
     assert [a.addr_spec for a in to_eve.message["To"].addresses] == ["eve@example.org"]
     assert "bcc" not in header_names(to_eve.message)
+
+
+def test_the_minimum_warning_says_how_many_of_how_many_and_when_it_is_decided_in_the_hosts_zone():
+    rendered = emails.minimum_warning(
+        facts(participant_count=3), min_participants=5, deadline=datetime(2026, 11, 30, 16, 0, tzinfo=UTC),
+        cancels=True, letterhead=LETTERHEAD, written_at=WRITTEN,
+    )
+    message = parse(rendered)
+    assert rendered.recipient == "hannah@example.org"
+    assert str(message["Subject"]) == "3 of 5 needed: Salary talks"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "3 of the 5 needed so far (you included)" in text
+    assert "Mon 30 Nov, 17:00 (Europe/Paris)" in text  # the decision, in the host's zone
+    assert "the session is cancelled and everyone registered is told" in text

@@ -51,6 +51,11 @@ class CreateGroupSessionInput:
         "(24 hours by default) with the same input, it returns the session the first request created, as it "
         "is now, and creates nothing; with other input it is refused with IDEMPOTENCY_KEY_REUSED.",
     )
+    cancel_if_minimum_not_reached: bool | None = strawberry.field(
+        default=True,
+        description="When the session is still short of minParticipants at minimumDeadline: true (the default, "
+        "also for null) cancels it and tells everyone registered; false keeps it and only tells the host.",
+    )
 
 
 @strawberry.input(description="Changes to a group session.")
@@ -84,6 +89,9 @@ class UpdateGroupSessionInput:
     )
     join_instructions: str | None = strawberry.field(
         default=None, description="New instructions for entering; an empty string removes them."
+    )
+    cancel_if_minimum_not_reached: bool | None = strawberry.field(
+        default=None, description="Whether an unmet minimum cancels the session at minimumDeadline (see create)."
     )
 
 

@@ -122,7 +122,33 @@ class GroupSession(Node):
     spots_left: int = strawberry.field(description="Seats still free: maxParticipants - participantCount.")
     is_full: bool = strawberry.field(description="True when no seat is left.")
     status: GroupSessionStatus = strawberry.field(description="Whether the session will take place.")
-    cancellation_reason: str | None = strawberry.field(description="The host's reason, when cancelled with one.")
+    cancellation_reason: str | None = strawberry.field(
+        description="The host's reason, when cancelled with one; for a session cancelled because it did not reach "
+        "its minimum, a sentence saying so."
+    )
+
+    @strawberry.field(description="True when participantCount (the host included) is at least minParticipants.")
+    def minimum_reached(self) -> bool:
+        return self.row.minimum_reached
+
+    @strawberry.field(
+        description="When an unmet minimum is decided: the start minus the operator's lead (24 hours by default), "
+        "or the start itself for a session created (or moved) later than that. At this moment a session still "
+        "short of minParticipants is cancelled, or only its host told (see cancelIfMinimumNotReached)."
+    )
+    def minimum_deadline(self, info: Info) -> datetime:
+        row = self.row
+        if row.minimum_deadline is not None:
+            return row.minimum_deadline
+        # Sessions older than the feature carry no deadline (and have no decision): the rule, from creation.
+        return rules.minimum_deadline(row.starts_at, row.created_at, info.context.settings.minimum_decision_lead)
+
+    @strawberry.field(
+        description="True when a session still short of its minimum at minimumDeadline is cancelled (everyone "
+        "registered is told); false when it is kept and only the host told."
+    )
+    def cancel_if_minimum_not_reached(self) -> bool:
+        return self.row.cancel_if_minimum_not_reached
 
     @strawberry.field(description="The session's IANA time zone (Europe/Paris): the host's, unless they chose another.")
     def time_zone(self) -> str:
@@ -462,7 +488,7 @@ class Dashboard:
 
 @strawberry.type(description="A registration change on a session the viewer hosts.")
 class RegistrationEvent:
-    kind: RegistrationEventKind = strawberry.field(description="Joined or left.")
+    kind: RegistrationEventKind = strawberry.field(description="Joined, left, or reached the minimum.")
     registration: Registration = strawberry.field(
         description="The registration (for LEFT, as it was before it was withdrawn)."
     )
