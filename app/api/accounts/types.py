@@ -17,7 +17,7 @@ from app.accounts import models
 from app.api import visibility
 from app.api.enums import ProgramRole, Timeframe
 from app.api.loaders import MISSING
-from app.api.pagination import Node, check_first, decode_session_cursor, to_global_id
+from app.api.pagination import After, Before, First, Last, Node, connection_window, decode_session_cursor, to_global_id
 from app.group_sessions import read_model
 
 if TYPE_CHECKING:
@@ -59,16 +59,17 @@ class User(Node):
         "and are not cancelled, soonest first. Only sessions of programs the viewer belongs to are listed."
     )
     async def upcoming_group_sessions(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None, last: Last = None, before: Before = None
     ) -> Annotated["GroupSessionConnection", strawberry.lazy(_SESSION_TYPES)]:
-        size = check_first(first, info.context.settings.max_page_size)
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_session_cursor
+        )
         page = await read_model.upcoming_hosted_sessions(
             host_id=self.row.id,
             visible_program_ids=await visibility.member_program_ids(info.context.loaders),
-            first=size,
-            after=decode_session_cursor(after),
+            window=window,
         )
-        return _connection().from_page(page, info, after=after)
+        return _connection().from_page(page, info)
 
 
 @strawberry.type(description="A mentoring program: its members may host and join its group sessions.")
@@ -92,11 +93,13 @@ class Program(Node):
         self,
         info: Info,
         timeframe: Timeframe = Timeframe.FUTURE,
-        first: int | None = 20,
-        after: str | None = None,
+        first: First = 20,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Annotated["GroupSessionConnection", strawberry.lazy(_SESSION_TYPES)]:
-        size = check_first(first, info.context.settings.max_page_size)
-        page = await read_model.program_sessions(
-            program_id=self.row.id, timeframe=timeframe, first=size, after=decode_session_cursor(after)
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_session_cursor
         )
-        return _connection().from_page(page, info, after=after)
+        page = await read_model.program_sessions(program_id=self.row.id, timeframe=timeframe, window=window)
+        return _connection().from_page(page, info)
