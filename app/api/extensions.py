@@ -34,13 +34,18 @@ request_logger = logging.getLogger("app.requests")
 
 class FreshLoaders(SchemaExtension):
     """New DataLoaders for every operation: a WebSocket context lives for the whole
-    connection, and loaders kept that long would serve stale rows."""
+    connection, and loaders kept that long would serve stale rows. A viewer set by
+    `Context.sign_in_as` lasts until the operation ends."""
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if hasattr(context, "fresh_loaders"):
             context.fresh_loaders()
-        yield
+        try:
+            yield
+        finally:
+            if hasattr(context, "end_operation"):
+                context.end_operation()
 
 
 class SharedParserCache(ParserCache):
