@@ -22,6 +22,7 @@ from strawberry.types import Info
 from app.api.errors import BadUserInput
 from app.api.scalars import parse_datetime, serialize_datetime
 from app.group_sessions.models import GroupSession
+from app.accounts.member_list import MemberCursor
 from app.group_sessions.read_model import SessionCursor
 from app.keyset import Slice, Window
 from app.links import global_id
@@ -209,6 +210,21 @@ def decode_registration_cursor(after: str | None) -> int | None:
     if not is_pk(pk):  # a string, or a number no row can have
         raise BadUserInput(INVALID_CURSOR)
     return pk
+
+
+def member_cursor(row: Any) -> str:
+    """A user's place in a member list ordered by (folded name, id)."""
+    return encode_cursor(row.sort_name, row.id)
+
+
+def decode_member_cursor(cursor: str | None) -> MemberCursor | None:
+    """The keyset position a cursor names (made by `member_cursor`), or None for none."""
+    if cursor is None:
+        return None
+    sort_name, pk = decode_cursor(cursor, 2)
+    if not isinstance(sort_name, str) or not is_pk(pk):
+        raise BadUserInput(INVALID_CURSOR)
+    return MemberCursor(sort_name, pk)
 
 
 # --- connection arguments (the same four on every connection) --------------------------------

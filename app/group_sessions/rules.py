@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from app.accounts.models import HOSTING_ROLES, ProgramRole
 from app.errors import ErrorCode, Problem
 from app.text import clean_text  # noqa: F401 - part of the rules' vocabulary
 
@@ -147,3 +148,10 @@ JOIN_REFUSAL_MESSAGES = {
     ErrorCode.SESSION_STARTED: "This session has already started.",
     ErrorCode.SESSION_FULL: "This session is full.",
 }
+
+
+def may_host(role: ProgramRole | None) -> bool:
+    """Whether a member with `role` in a program may host its group sessions (mentors and
+    admins; None, not a member, may not). createGroupSession and
+    ProgramMembership.viewerCanHost both ask this."""
+    return role in HOSTING_ROLES
