@@ -72,6 +72,10 @@ class Migration(migrations.Migration):
             model_name='User',
             index=Index(fields=['sort_name', 'id']),
         ),
+        ops.AddIndex(
+            model_name='Membership',
+            index=Index(fields=['program_id', 'role', 'user_id']),
+        ),
         ops.RunPython(_c_collation_on_postgres, reverse_code=ops.RunPython.noop),
         ops.RunPython(_index_existing_names, reverse_code=ops.RunPython.noop),
     ]

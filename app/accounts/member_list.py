@@ -37,7 +37,7 @@ class _Query:
         for word in words:
             low, high = prefix_range(word)
             bound = f"w.word >= {self.param(low)}" + (f" AND w.word < {self.param(high)}" if high else "")
-            self.conditions.append(f'u.id IN (SELECT w.user_id FROM "user_name_word" w WHERE {bound})')
+            self.conditions.append(f'm.user_id IN (SELECT w.user_id FROM "user_name_word" w WHERE {bound})')
 
     def param(self, value) -> str:
         self.values.append(value)
@@ -54,11 +54,12 @@ class _Query:
         query.conditions.append(f"(u.sort_name, u.id) {op} ({query.param(cursor.sort_name)}, {query.param(cursor.id)})")
         return query
 
-    def sql(self, select: str, tail: str = "") -> str:
-        return (
-            f'SELECT {select} FROM "membership" m JOIN "user" u ON u.id = m.user_id '
-            f"WHERE {' AND '.join(self.conditions)}{tail}"
-        )
+    def sql(self, select: str, tail: str = "", *, with_user: bool = True) -> str:
+        """The statement; `with_user` False leaves the user table out (the conditions then
+        must name only the membership: a count needs no more, the membership's foreign
+        key vouches for the user)."""
+        tables = '"membership" m JOIN "user" u ON u.id = m.user_id' if with_user else '"membership" m'
+        return f"SELECT {select} FROM {tables} WHERE {' AND '.join(self.conditions)}{tail}"
 
 
 @dataclass
@@ -68,7 +69,8 @@ class MemberPage(Slice):
     async def total_count(self) -> int:
         """How many members the whole list holds (role and search applied)."""
         assert self.query is not None
-        _, rows = await self.query.db.execute_query(self.query.sql("COUNT(*) AS n"), self.query.values)
+        sql = self.query.sql("COUNT(*) AS n", with_user=False)  # an index-only count of memberships
+        _, rows = await self.query.db.execute_query(sql, self.query.values)
         return int(dict(rows[0])["n"])
 
 
@@ -94,7 +96,11 @@ async def program_members(
 
     async def exists(later: bool, cursor: MemberCursor) -> bool:
         query = base.beyond(cursor, later=later, inclusive=True)
-        _, rows = await query.db.execute_query(query.sql("1 AS found", " LIMIT 1"), query.values)
+        # Ordered, so the nearest row past the cursor is looked up in the (sort_name, id)
+        # index rather than met by chance in a scan.
+        direction = "" if later else " DESC"
+        tail = f" ORDER BY u.sort_name{direction}, u.id{direction} LIMIT 1"
+        _, rows = await query.db.execute_query(query.sql("1 AS found", tail), query.values)
         return bool(rows)
 
     page = await fetch_page(window, fetch, exists)

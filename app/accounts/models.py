@@ -80,7 +80,8 @@ class Membership(Model):
     class Meta:
         table = "membership"
         unique_together = (("program", "user"),)
-        indexes = (("user_id", "program_id"),)
+        # (program_id, role, user_id): a program's members of one role, counted from the index.
+        indexes = (("user_id", "program_id"), ("program_id", "role", "user_id"))
 
 
 # A bearer token. Only the SHA-256 of the token is stored; the token itself is shown once.
