@@ -148,6 +148,24 @@ async def test_legacy_graphql_ws_protocol_is_refused(live):
         assert await client.closed() == (4406, "Subprotocol not acceptable")
 
 
+async def test_sign_in_over_the_socket_shows_the_new_user_but_keeps_the_socket_s_own(live, world):
+    """signIn's payload shows the signed-in user with their email; the socket itself stays
+    signed in with the token of its connection_init (a new token is the client's to use)."""
+    from app.accounts import services as accounts
+
+    await accounts.create_user(email="zoe@example.org", name="Zoe", password="a long password")
+    async with WS.signed_in(live, world.mentees[0].token) as client:
+        await client.subscribe(
+            "s", 'mutation { signIn(input: {email: "zoe@example.org", password: "a long password"}) '
+            "{ viewer { name email } userErrors { code } } }",
+        )
+        answer = await client.next("s")
+        assert answer["data"]["signIn"] == {"viewer": {"name": "Zoe", "email": "zoe@example.org"}, "userErrors": []}
+        assert await client.recv() == {"id": "s", "type": "complete"}
+        await client.subscribe("v", "{ viewer { name email } }")
+        assert (await client.next("v"))["data"] == {"viewer": {"name": "Mentee0", "email": "mentee0@example.org"}}
+
+
 async def test_other_origin_is_refused(live):
     with pytest.raises(InvalidStatus) as refused:
         async with WS.open(live, origin="https://evil.example"):
