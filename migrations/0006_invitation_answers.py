@@ -30,7 +30,7 @@ class _CreateModelState(ops.CreateModel):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_outbox_coalescing_guest_invitations')]
+    dependencies = [('models', '0005_member_search')]
 
     initial = False
 

@@ -24,7 +24,14 @@ async def test_the_readme_journey_works_on_the_demo_data(api, database_url):
     assert demo.returncode == 0, demo.stderr
     sign_in, create, dashboard, watch, join, edit_and_cancel = readme_documents()
 
-    ada = (await api.data(sign_in))["signIn"]["token"]
+    signed_in = (await api.data(sign_in))["signIn"]
+    ada = signed_in["token"]
+    assert signed_in["viewer"]["email"] == "ada@example.org"
+    [membership] = signed_in["viewer"]["memberships"]
+    assert membership["viewerCanHost"] and membership["program"]["id"] in create  # the id step 2 uses
+    picker = re.search(r"`(query \{ program.*?)`", (ROOT / "README.md").read_text()).group(1)
+    found = (await api.data(picker, token=ada))["program"]["members"]["nodes"]
+    assert [n["name"] for n in found] == ["Alan Turing"]
     alan = (await api.data(sign_in.replace("ada@example.org", "alan@example.org")))["signIn"]["token"]
     assert ada and alan
 

@@ -29,9 +29,31 @@ class User(Model):
     # Reminders before sessions (registration and cancellation mail is sent regardless).
     email_reminders = fields.BooleanField(default=True, db_default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The name folded for ordering (app.accounts.name_search.sort_key): member lists are
+    # ordered by it, then id. On PostgreSQL in the "C" collation (migration 0005).
+    sort_name = fields.CharField(max_length=400, default="", db_default="")
 
     class Meta:
         table = "user"
+        indexes = (("sort_name", "id"),)
+
+
+# One word of a user's name, folded (app.accounts.name_search): a member search looks each
+# of its words up as a prefix range over the (word, user_id) index. On PostgreSQL `word`
+# is in the "C" collation (migration 0005), so a range scan matches a prefix byte for byte.
+class UserNameWord(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="name_words", on_delete=fields.CASCADE
+    )
+    word = fields.CharField(max_length=100)
+
+    user_id: int
+
+    class Meta:
+        table = "user_name_word"
+        unique_together = (("user", "word"),)
+        indexes = (("word", "user_id"),)
 
 
 class Program(Model):
@@ -60,7 +82,8 @@ class Membership(Model):
     class Meta:
         table = "membership"
         unique_together = (("program", "user"),)
-        indexes = (("user_id", "program_id"),)
+        # (program_id, role, user_id): a program's members of one role, counted from the index.
+        indexes = (("user_id", "program_id"), ("program_id", "role", "user_id"))
 
 
 # A bearer token. Only the SHA-256 of the token is stored; the token itself is shown once.

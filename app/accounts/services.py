@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.accounts import name_search
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
 from app.clock import utcnow
 from app.db import sql_parameter
@@ -238,12 +239,17 @@ async def create_user(*, email: str, name: str, password: str | None = None, tim
     if not is_valid_time_zone(time_zone):
         raise DomainError.of(ErrorCode.INVALID, f"Unknown IANA time zone: {time_zone!r}.", ("timeZone",))
     try:
-        return await User.create(
-            email=email,
-            name=name,
-            password_hash=hash_password(password) if password else None,
-            time_zone=time_zone,
-        )
+        async with in_transaction() as connection:
+            user = await User.create(
+                email=email,
+                name=name,
+                password_hash=hash_password(password) if password else None,
+                time_zone=time_zone,
+                sort_name=name_search.sort_key(name),
+                using_db=connection,
+            )
+            await name_search.index_name(user.id, name, connection=connection)
+            return user
     except IntegrityError:
         raise DomainError.of(ErrorCode.INVALID, f"A user with email {email} exists already.", ("email",)) from None
 
@@ -267,11 +273,20 @@ async def update_profile(
         raise DomainError(*problems)
     if name is not None:
         user.name = name
+        user.sort_name = name_search.sort_key(name)
     if time_zone is not None:
         user.time_zone = time_zone
     if email_reminders is not None:
         user.email_reminders = email_reminders
-    await user.save(update_fields=["name", "time_zone", "email_reminders"])
+    async with in_transaction() as connection:
+        await user.save(
+            update_fields=["name", "time_zone", "sort_name", "email_reminders"]
+            if name is not None
+            else ["time_zone", "email_reminders"],
+            using_db=connection,
+        )
+        if name is not None:  # the member search finds them by their new name
+            await name_search.index_name(user.id, name, connection=connection)
     return user
 
 

@@ -43,6 +43,8 @@ class Context:
     # and the commands resolvers call.
     clock: Clock = utcnow
     loaders: Loaders = field(init=False)
+    # (viewer, viewer_roles) as they were before `sign_in_as`, restored when the operation ends.
+    _before_sign_in: tuple[User | None, dict[int, ProgramRole] | None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.fresh_loaders()
@@ -50,6 +52,24 @@ class Context:
     def fresh_loaders(self) -> None:
         """New loaders for the next operation (a WebSocket context outlives many)."""
         self.loaders = Loaders(self.viewer, self.viewer_roles)
+
+    def sign_in_as(self, user: User) -> None:
+        """Treat `user` as the viewer for the rest of this operation: signIn's payload shows
+        the signed-in user as they see themself (their email included). The request's own
+        sign-in does not change: the next operation (of a batch, or on a WebSocket) runs as
+        before, until the client sends the new token (see `end_operation`)."""
+        if self._before_sign_in is None:
+            self._before_sign_in = (self.viewer, self.viewer_roles)
+        self.viewer = user
+        self.viewer_roles = None
+        self.loaders = Loaders(user)
+
+    def end_operation(self) -> None:
+        """Undo `sign_in_as` once its operation is over."""
+        if self._before_sign_in is not None:
+            self.viewer, self.viewer_roles = self._before_sign_in
+            self._before_sign_in = None
+            self.fresh_loaders()
 
     @property
     def client_address(self) -> str | None:

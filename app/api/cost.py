@@ -7,9 +7,9 @@ Weights (docs/security.md lists them too):
 - an object field costs OBJECT_COST (5) plus the cost of its selection: it is
   typically one (batched) lookup;
 - a list of objects multiplies that by how many items it may hold:
-  * inside a connection (a field with a `first` argument), `edges` counts as `first`
-    items: the value sent (literal or variable), else the argument's default, else
-    the page size cap when `first` is null;
+  * inside a connection (a field with a `first` argument), `edges` and `nodes` each
+    count as the page size: `last` when sent (literal or variable), else `first` as
+    sent, else the argument's default, else the page size cap when `first` is null;
   * a list field with an `ids` argument (`nodes`) counts one item per ID sent;
   * any other list of objects counts DEFAULT_LIST_SIZE (10) items;
 - `pageInfo` and `totalCount` are counted once per connection, not per item;
@@ -179,15 +179,23 @@ class _Calculator:
         return _MISSING
 
     def first_argument(self, node: FieldNode, definition: GraphQLField) -> int | None:
-        """The page size a connection field will use; None for fields without `first`."""
+        """The page size a connection field will use (`last` when sent, else `first`);
+        None for fields without `first`."""
         if "first" not in definition.args:
             return None
+        if "last" in definition.args:
+            last = self.argument(node, "last")
+            if last is not _MISSING and last is not None:
+                return self._page_size(last)
         value = self.argument(node, "first")
         if value is _MISSING:
             default = definition.args["first"].default_value
             value = default if isinstance(default, int) else None
         if value is None:
             return self.max_page_size  # null means "the largest page"
+        return self._page_size(value)
+
+    def _page_size(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             return self.max_page_size  # invalid: execution will refuse it, count the worst case
         if not 0 <= value <= self.max_page_size:

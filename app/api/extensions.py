@@ -35,13 +35,18 @@ request_logger = logging.getLogger("app.requests")
 
 class FreshLoaders(SchemaExtension):
     """New DataLoaders for every operation: a WebSocket context lives for the whole
-    connection, and loaders kept that long would serve stale rows."""
+    connection, and loaders kept that long would serve stale rows. A viewer set by
+    `Context.sign_in_as` lasts until the operation ends."""
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if hasattr(context, "fresh_loaders"):
             context.fresh_loaders()
-        yield
+        try:
+            yield
+        finally:
+            if hasattr(context, "end_operation"):
+                context.end_operation()
 
 
 class SharedParserCache(ParserCache):
@@ -195,11 +200,16 @@ class ValidationErrorCodes(SchemaExtension):
 
 class QueryCostLimit(SchemaExtension):
     """Refuses an operation whose static cost (see app.api.cost) is over the budget.
-    Runs as execution starts, once variables are known, so `first: $n` counts as sent."""
+    Runs as execution starts, once variables are known, so `first: $n` counts as sent.
+
+    A query or mutation that runs reports its cost in the response, as Shopify's API does:
+    `extensions.cost = {requested, limit}`, so a client sees how close a page is to the
+    limit (a refused one carries `cost` and `maxCost` in its error instead)."""
 
     def __init__(self, *, max_cost: int, max_page_size: int) -> None:
         self.max_cost = max_cost
         self.max_page_size = max_page_size
+        self.cost: int | None = None
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -220,7 +230,21 @@ class QueryCostLimit(SchemaExtension):
                     cost=cost,
                     maxCost=self.max_cost,
                 )
+            self.cost = cost
         yield
+
+    def get_results(self) -> dict[str, Any]:
+        # Subscriptions are left out: their events would each repeat the same figure.
+        if self.cost is None or self._operation_type() not in ("query", "mutation"):
+            return {}
+        return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+
+    def _operation_type(self) -> str | None:
+        """"query", "mutation" or "subscription" (Strawberry's OperationType's value)."""
+        try:
+            return self.execution_context.operation_type.value
+        except Exception:  # noqa: BLE001 - no operation to name (a document that did not resolve)
+            return None
 
 
 # Mutations that each count as one attempt against a limit: a request carries one at most.

@@ -19,6 +19,7 @@ from app.accounts.models import Program, ProgramRole, User
 from app.accounts.services import program_roles
 from app.group_sessions import read_model
 from app.group_sessions.models import GroupSession, Guest, Registration
+from app.keyset import Window
 
 
 # Resolvers answer synchronously when the loaders hold the data already (the usual case:
@@ -71,7 +72,7 @@ class Loaders:
         self.viewer_registration_by_session: DataLoader[int, Registration | None] = DataLoader(
             self._viewer_registrations
         )
-        self.participants_by_session: DataLoader[tuple[int, int, int | None], list[Registration]] = DataLoader(
+        self.participants_by_session: DataLoader[tuple[int, Window[int]], list[Registration]] = DataLoader(
             self._participants
         )
         self.guest_users_by_session: DataLoader[int, list[User]] = DataLoader(self._guest_users)
@@ -210,19 +211,18 @@ class Loaders:
         }
         return [rows.get(sid) for sid in session_ids]
 
-    async def _participants(self, keys: Sequence[tuple[int, int, int | None]]) -> list[list[Registration]]:
-        # Keys are (session_id, first, after_id); one statement per distinct page shape,
-        # which in practice is one statement.
-        by_shape: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-        for session_id, first, after_id in keys:
-            by_shape[(first, after_id)].append(session_id)
-        pages: dict[tuple[int, int, int | None], list[Registration]] = {}
-        for (first, after_id), session_ids in by_shape.items():
-            found = await read_model.participants_of_sessions(sorted(set(session_ids)), first=first, after_id=after_id)
+    async def _participants(self, keys: Sequence[tuple[int, Window[int]]]) -> list[list[Registration]]:
+        # Keys are (session_id, window); one statement per distinct window, which in
+        # practice is one statement.
+        by_window: dict[Window[int], list[int]] = defaultdict(list)
+        for session_id, window in keys:
+            by_window[window].append(session_id)
+        pages: dict[tuple[int, Window[int]], list[Registration]] = {}
+        for window, session_ids in by_window.items():
+            found = await read_model.participants_of_sessions(sorted(set(session_ids)), window=window)
             for registrations in found.values():
                 for registration in registrations:  # the participant came along (one statement)
                     self.user_by_id.prime(registration.user_id, registration.user)
             for session_id in session_ids:
-                pages[(session_id, first, after_id)] = found[session_id]
+                pages[(session_id, window)] = found[session_id]
         return [pages[key] for key in keys]
-

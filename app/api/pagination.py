@@ -2,7 +2,9 @@
 keyset cursors, page sizes and PageInfo. IDs and cursors are opaque to clients.
 
 Connections (their edges and total counts) are built by the types they list
-(`GroupSessionConnection`, `RegistrationConnection`) from the pieces here.
+(`GroupSessionConnection`, `RegistrationConnection`, `UserConnection`) from the pieces
+here. Every connection pages both ways: `first`/`after` forwards, `last`/`before`
+backwards (see app.keyset), with exact `hasNextPage` and `hasPreviousPage`.
 """
 
 from __future__ import annotations
@@ -10,21 +12,26 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import strawberry
+from graphql import VariableNode
+from strawberry.types import Info
 
 from app.api.errors import BadUserInput
 from app.api.scalars import parse_datetime, serialize_datetime
 from app.group_sessions.models import GroupSession
+from app.accounts.member_list import MemberCursor
 from app.group_sessions.read_model import SessionCursor
+from app.keyset import Slice, Window
 from app.links import global_id
 
 NODE_TYPES = ("User", "Program", "GroupSession", "Registration")
 # Primary keys are 32-bit integers (PostgreSQL `integer`): a larger number in an ID or a
 # cursor names nothing, and sent to PostgreSQL it would fail the query instead.
 MAX_PK = 2**31 - 1
-INVALID_CURSOR = "Invalid cursor: pass an endCursor from a previous page."
+INVALID_CURSOR = "Invalid cursor: pass an endCursor (as after) or a startCursor (as before) from a previous page."
 
 
 @strawberry.interface(
@@ -36,20 +43,63 @@ class Node:
 
 @strawberry.type(description="Where a page of a connection stands.")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="True when another page follows (pass endCursor as after).")
-    has_previous_page: bool = strawberry.field(description="True when this page was asked for with a cursor.")
+    has_next_page: bool = strawberry.field(
+        description="True when items follow this page in list order (pass endCursor as after to get them)."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="True when items precede this page in list order (pass startCursor as before to get them)."
+    )
     start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null on an empty page.")
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null on an empty page.")
 
 
-def page_info(edges: list, *, has_next: bool, after: str | None) -> PageInfo:
-    """Where a page of `edges` (each with a `cursor`) stands."""
+def page_info(edges: list, page: Slice) -> PageInfo:
+    """Where a page of `edges` (each with a `cursor`, made from `page.rows`) stands."""
     return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
+
+
+def _argument_given(info: Info, name: str) -> bool:
+    """True when the request itself sets the field's argument `name` (a literal, or a
+    variable that was sent or has a default), as opposed to the schema's default."""
+    raw = info._raw_info  # graphql-core's info: Strawberry's does not expose the field nodes
+    variables = raw.variable_values or {}
+    for node in raw.field_nodes:
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                if isinstance(argument.value, VariableNode):
+                    return argument.value.name.value in variables
+                return True
+    return False
+
+
+def connection_window(
+    info: Info,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    decode: Callable[[str | None], Any],
+) -> Window:
+    """The window a connection's arguments ask for, cursors decoded with `decode` (which
+    raises BadUserInput for a cursor it does not recognise).
+
+    `first` with `after` reads forwards, `last` with `before` backwards; `after` and
+    `before` may bound either. Sending both `first` and `last` is refused, as are negative
+    sizes and sizes above the cap; a connection's default `first` gives way to `last`."""
+    max_page_size = info.context.settings.max_page_size
+    if last is not None and first is not None and _argument_given(info, "first"):
+        raise BadUserInput("Pass either first or last, not both.")
+    if last is not None:
+        if last < 0 or last > max_page_size:
+            raise BadUserInput(f"last must be between 0 and {max_page_size}.")
+        return Window(size=last, after=decode(after), before=decode(before), backward=True)
+    return Window(size=check_first(first, max_page_size), after=decode(after), before=decode(before))
 
 
 def check_first(first: int | None, max_page_size: int) -> int:
@@ -135,7 +185,7 @@ def session_cursor(row: GroupSession) -> str:
 
 
 def decode_session_cursor(after: str | None) -> SessionCursor | None:
-    """The keyset position `after` names (made by `session_cursor`), or None for the first page."""
+    """The keyset position a cursor names (made by `session_cursor`), or None for none."""
     if after is None:
         return None
     starts_at, pk = decode_cursor(after, 2)
@@ -153,10 +203,46 @@ def registration_cursor(registration_id: int) -> str:
 
 
 def decode_registration_cursor(after: str | None) -> int | None:
-    """The registration id `after` names (made by `registration_cursor`), or None for the first page."""
+    """The registration id a cursor names (made by `registration_cursor`), or None for none."""
     if after is None:
         return None
     (pk,) = decode_cursor(after, 1)
     if not is_pk(pk):  # a string, or a number no row can have
         raise BadUserInput(INVALID_CURSOR)
     return pk
+
+
+def member_cursor(row: Any) -> str:
+    """A user's place in a member list ordered by (folded name, id)."""
+    return encode_cursor(row.sort_name, row.id)
+
+
+def decode_member_cursor(cursor: str | None) -> MemberCursor | None:
+    """The keyset position a cursor names (made by `member_cursor`), or None for none."""
+    if cursor is None:
+        return None
+    sort_name, pk = decode_cursor(cursor, 2)
+    if not isinstance(sort_name, str) or not is_pk(pk):
+        raise BadUserInput(INVALID_CURSOR)
+    return MemberCursor(sort_name, pk)
+
+
+# --- connection arguments (the same four on every connection) --------------------------------
+
+First = Annotated[
+    int | None,
+    strawberry.argument(description="Read forwards: at most this many items (from the start, or after `after`)."),
+]
+After = Annotated[
+    str | None, strawberry.argument(description="Items after this cursor (an endCursor or an edge's cursor).")
+]
+Last = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Read backwards: at most this many items, the last ones (before `before`, or of the whole list). "
+        "Not with first."
+    ),
+]
+Before = Annotated[
+    str | None, strawberry.argument(description="Items before this cursor (a startCursor or an edge's cursor).")
+]

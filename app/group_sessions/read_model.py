@@ -1,7 +1,8 @@
 """Read model: the lists the API serves, each one indexed query with keyset paging.
 
 Pages are ordered by (starts_at, id): ascending for what has not ended, descending for
-the past. A page asks for one row more than it returns, to know whether another follows.
+the past. A page is a keyset `Window` read forwards or backwards (see app.keyset): one
+row more than it returns, to know whether the list goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.accounts.models import Program, User
 from app.clock import utcnow
 from app.db import sql_parameter
 from app.group_sessions.models import GroupSession, InvitationStatus, Registration, SessionStatus
+from app.keyset import Slice, Window, fetch_page
 
 
 class Timeframe(str, Enum):
@@ -38,10 +40,8 @@ class SessionCursor:
 
 
 @dataclass
-class Page:
-    rows: list
-    has_next: bool
-    query: QuerySet | None  # the unpaged query, for totalCount when it is asked for
+class Page(Slice):
+    query: QuerySet | None = None  # the unpaged query, for totalCount when it is asked for
 
 
 def _timeframe_filter(query: QuerySet, timeframe: Timeframe, now: datetime) -> QuerySet:
@@ -50,23 +50,33 @@ def _timeframe_filter(query: QuerySet, timeframe: Timeframe, now: datetime) -> Q
     return query.filter(ends_at__lte=now)
 
 
-async def _page(
-    query: QuerySet, timeframe: Timeframe, first: int, after: SessionCursor | None
-) -> Page:
-    paged = query
-    if after is not None:
-        if timeframe == Timeframe.FUTURE:
-            paged = paged.filter(
-                Q(starts_at__gt=after.starts_at) | Q(starts_at=after.starts_at, id__gt=after.id)
-            )
-        else:
-            paged = paged.filter(
-                Q(starts_at__lt=after.starts_at) | Q(starts_at=after.starts_at, id__lt=after.id)
-            )
-    order = ("starts_at", "id") if timeframe == Timeframe.FUTURE else ("-starts_at", "-id")
-    # Program and host come along: every list shows them, and the API primes its loaders.
-    rows = await paged.order_by(*order).limit(first + 1).select_related("program", "host") if first else []
-    return Page(rows=list(rows[:first]), has_next=len(rows) > first, query=query)
+def _beyond(cursor: SessionCursor, *, later: bool, inclusive: bool, ascending: bool) -> Q:
+    """Rows after `cursor` in list order (`later`), or before it; `inclusive` takes the
+    cursor's own row too. The list is ordered by (starts_at, id), `ascending` or not."""
+    op = "gt" if later == ascending else "lt"
+    return Q(**{f"starts_at__{op}": cursor.starts_at}) | Q(
+        starts_at=cursor.starts_at, **{f"id__{op}{'e' if inclusive else ''}": cursor.id}
+    )
+
+
+async def _page(query: QuerySet, timeframe: Timeframe, window: Window[SessionCursor]) -> Page:
+    ascending = timeframe == Timeframe.FUTURE
+    bounded = query
+    if window.after is not None:
+        bounded = bounded.filter(_beyond(window.after, later=True, inclusive=False, ascending=ascending))
+    if window.before is not None:
+        bounded = bounded.filter(_beyond(window.before, later=False, inclusive=False, ascending=ascending))
+
+    async def fetch(forward: bool, limit: int) -> list:
+        order = ("starts_at", "id") if forward == ascending else ("-starts_at", "-id")
+        # Program and host come along: every list shows them, and the API primes its loaders.
+        return list(await bounded.order_by(*order).limit(limit).select_related("program", "host"))
+
+    async def exists(later: bool, cursor: SessionCursor) -> bool:
+        return await query.filter(_beyond(cursor, later=later, inclusive=True, ascending=ascending)).exists()
+
+    page = await fetch_page(window, fetch, exists)
+    return Page(page.rows, page.has_next, page.has_previous, query=query)
 
 
 async def dashboard_sessions(
@@ -75,8 +85,7 @@ async def dashboard_sessions(
     timeframe: Timeframe,
     role: SessionRole | None,
     include_cancelled: bool,
-    first: int,
-    after: SessionCursor | None,
+    window: Window[SessionCursor],
 ) -> Page:
     """What the viewer hosts or attends (the host is always registered, so: registered);
     for INVITED, the sessions the viewer is invited to and has not declined (pending or
@@ -93,52 +102,59 @@ async def dashboard_sessions(
         query = query.filter(host_id__not=viewer_id)
     if not include_cancelled:
         query = query.filter(status=SessionStatus.SCHEDULED)
-    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, first, after)
+    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, window)
 
 
 async def upcoming_hosted_sessions(
-    *, host_id: int, visible_program_ids: Iterable[int], first: int, after: SessionCursor | None
+    *, host_id: int, visible_program_ids: Iterable[int], window: Window[SessionCursor]
 ) -> Page:
     """Sessions the user hosts that have not ended and are not cancelled, in programs the
     viewer can see."""
     query = GroupSession.filter(
         host_id=host_id, program_id__in=list(visible_program_ids), status=SessionStatus.SCHEDULED
     )
-    return await _page(_timeframe_filter(query, Timeframe.FUTURE, utcnow()), Timeframe.FUTURE, first, after)
+    return await _page(_timeframe_filter(query, Timeframe.FUTURE, utcnow()), Timeframe.FUTURE, window)
 
 
 async def program_sessions(
-    *, program_id: int, timeframe: Timeframe, first: int, after: SessionCursor | None
+    *, program_id: int, timeframe: Timeframe, window: Window[SessionCursor]
 ) -> Page:
     """A program's sessions that are not cancelled."""
     query = GroupSession.filter(program_id=program_id, status=SessionStatus.SCHEDULED)
-    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, first, after)
+    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, window)
 
 
 async def participants_of_sessions(
-    session_ids: Sequence[int], *, first: int, after_id: int | None
+    session_ids: Sequence[int], *, window: Window[int]
 ) -> dict[int, list[Registration]]:
-    """Up to `first` + 1 registrations of each session, in registration order (the host's
-    is always the first row), each with its participant (`registration.user`) fetched
-    along, in one statement however many sessions are asked for."""
-    if not session_ids or first <= 0:
-        return {sid: [] for sid in session_ids}
+    """Up to `window.size` + 1 registrations of each session, strictly between the
+    registration ids `window.after` and `window.before`: the first ones in registration
+    order (the host's is always the first row), or the last ones, latest first, when the
+    window reads `backward`. Each comes with its participant (`registration.user`), in one
+    statement however many sessions are asked for."""
+    if not session_ids:
+        return {}
     db = Registration._meta.db
     values: list = list(session_ids)
     in_list = ",".join(sql_parameter(db, i + 1) for i in range(len(session_ids)))
-    after_clause = ""
-    if after_id is not None:
-        values.append(after_id)
-        after_clause = f" AND id > {sql_parameter(db, len(values))}"
-    values.append(first + 1)
+    bounds = ""
+    if window.after is not None:
+        values.append(window.after)
+        bounds += f" AND id > {sql_parameter(db, len(values))}"
+    if window.before is not None:
+        values.append(window.before)
+        bounds += f" AND id < {sql_parameter(db, len(values))}"
+    values.append(window.size + 1)
+    direction = "DESC" if window.backward else ""
     sql = (
         "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, "
         "u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash, "
         "u.time_zone AS u_time_zone, u.created_at AS u_created_at FROM ("
         "SELECT id, session_id, user_id, is_host, registered_at, "
-        "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS rn "
-        f'FROM "registration" WHERE session_id IN ({in_list}){after_clause}'
-        f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} ORDER BY r.session_id, r.id'
+        f"ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id {direction}) AS rn "
+        f'FROM "registration" WHERE session_id IN ({in_list}){bounds}'
+        f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} '
+        f"ORDER BY r.session_id, r.id {direction}"
     )
     _, rows = await db.execute_query(sql, values)
     result: dict[int, list[Registration]] = {sid: [] for sid in session_ids}
@@ -162,6 +178,13 @@ async def participants_of_sessions(
         object.__setattr__(registration, "_user", user)  # as select_related("user") would
         result[registration.session_id].append(registration)
     return result
+
+
+async def registration_beyond(session_id: int, registration_id: int, *, later: bool) -> bool:
+    """Whether the session has a registration at `registration_id` or later (`later`), or
+    at it or earlier: the participant list's other side of a cursor."""
+    bound = {"id__gte" if later else "id__lte": registration_id}
+    return await Registration.filter(session_id=session_id, **bound).exists()
 
 
 def _columns(model) -> list[str]:

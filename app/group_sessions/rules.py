@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from app.accounts.models import HOSTING_ROLES, ProgramRole
 from app.errors import ErrorCode, Problem
 from app.text import clean_text  # noqa: F401 - part of the rules' vocabulary
 
@@ -403,3 +404,10 @@ def minimum_deadline(starts_at: datetime, decided_at: datetime, lead: timedelta)
     when the session was created (or its start moved, `decided_at`) later than that."""
     deadline = starts_at - lead
     return starts_at if decided_at > deadline else deadline
+
+
+def may_host(role: ProgramRole | None) -> bool:
+    """Whether a member with `role` in a program may host its group sessions (mentors and
+    admins; None, not a member, may not). createGroupSession and
+    ProgramMembership.viewerCanHost both ask this."""
+    return role in HOSTING_ROLES

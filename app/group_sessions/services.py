@@ -23,7 +23,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from app.accounts.models import HOSTING_ROLES, ProgramRole
+from app.accounts.models import ProgramRole
 from app.accounts.services import is_valid_time_zone, role_in_program
 from app.clock import utcnow
 from app.errors import DomainError, ErrorCode, Problem
@@ -337,7 +337,7 @@ async def create_group_session(
     role = await role_in_program(viewer_id, program_id, roles=viewer_roles)
     if role is None:
         raise DomainError.of(ErrorCode.NOT_FOUND, "This program could not be found.", ("input", "programId"))
-    if role not in HOSTING_ROLES:
+    if not rules.may_host(role):
         raise DomainError.of(ErrorCode.FORBIDDEN, "Only mentors and admins of this program can host sessions.")
     host = await _viewer_person(viewer_id, viewer)
     fingerprint = ""

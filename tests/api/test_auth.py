@@ -5,6 +5,7 @@ import pytest
 from app.accounts import services as accounts
 from app.accounts.models import AccessToken
 from tests.documents import SIGN_IN
+from tests.responses import without_cost
 
 VIEWER = "{ viewer { id name email } }"
 
@@ -29,6 +30,21 @@ async def test_sign_in_returns_a_token_that_identifies_the_viewer(api, alice):
     stored = await AccessToken.get()
     assert stored.token_hash != result["token"] and result["token"] not in stored.token_hash
     assert stored.token_hash == accounts.hash_token(result["token"])
+
+
+async def test_sign_in_shows_the_signed_in_user_their_own_email(api, alice):
+    result = (await api.data(SIGN_IN, {"email": alice.email, "password": "correct horse battery"}))["signIn"]
+    assert result["viewer"]["email"] == "alice@example.org"
+
+
+async def test_sign_in_while_signed_in_as_someone_else_shows_the_new_user(api, alice):
+    bob = await accounts.create_user(email="bob@example.org", name="Bob", password="another horse")
+    bob_token = await accounts.issue_token(bob)
+    data = await api.data(SIGN_IN, {"email": alice.email, "password": "correct horse battery"}, token=bob_token)
+    assert data["signIn"]["viewer"]["name"] == "Alice"
+    assert data["signIn"]["viewer"]["email"] == "alice@example.org"
+    # Bob's token still signs Bob in: signIn changed only what its own payload shows.
+    assert (await api.data(VIEWER, token=bob_token))["viewer"]["email"] == "bob@example.org"
 
 
 async def test_each_sign_in_issues_a_new_token(api, alice):
@@ -63,7 +79,7 @@ async def test_viewer_is_null_without_a_token(api, app):
 async def test_a_bad_token_is_the_same_as_none(api, world, header):
     response = await api.http.post("/graphql", json={"query": VIEWER}, headers={"Authorization": header})
     assert response.status_code == 200
-    assert response.json() == {"data": {"viewer": None}}
+    assert without_cost(response.json()) == {"data": {"viewer": None}}
     response = await api.http.post(
         "/graphql", json={"query": "{ dashboard { sessions { totalCount } } }"}, headers={"Authorization": header}
     )

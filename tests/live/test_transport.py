@@ -8,6 +8,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.conftest import create_session
 from tests.live.conftest import WAIT, WS, wait_for_subscriptions
+from tests.responses import without_cost
 
 EVENTS = "subscription { registrationEvents { kind } }"
 
@@ -147,6 +148,24 @@ async def test_legacy_graphql_ws_protocol_is_refused(live):
         assert await client.closed() == (4406, "Subprotocol not acceptable")
 
 
+async def test_sign_in_over_the_socket_shows_the_new_user_but_keeps_the_socket_s_own(live, world):
+    """signIn's payload shows the signed-in user with their email; the socket itself stays
+    signed in with the token of its connection_init (a new token is the client's to use)."""
+    from app.accounts import services as accounts
+
+    await accounts.create_user(email="zoe@example.org", name="Zoe", password="a long password")
+    async with WS.signed_in(live, world.mentees[0].token) as client:
+        await client.subscribe(
+            "s", 'mutation { signIn(input: {email: "zoe@example.org", password: "a long password"}) '
+            "{ viewer { name email } userErrors { code } } }",
+        )
+        answer = await client.next("s")
+        assert answer["data"]["signIn"] == {"viewer": {"name": "Zoe", "email": "zoe@example.org"}, "userErrors": []}
+        assert await client.recv() == {"id": "s", "type": "complete"}
+        await client.subscribe("v", "{ viewer { name email } }")
+        assert (await client.next("v"))["data"] == {"viewer": {"name": "Mentee0", "email": "mentee0@example.org"}}
+
+
 async def test_other_origin_is_refused(live):
     with pytest.raises(InvalidStatus) as refused:
         async with WS.open(live, origin="https://evil.example"):
@@ -158,7 +177,7 @@ async def test_query_and_mutation_over_the_socket(live, world, api):
     session = await create_session(api, world)
     async with WS.signed_in(live, world.mentees[0].token) as client:
         await client.subscribe("q", "query($id: ID!) { node(id: $id) { ... on GroupSession { title } } }", {"id": session["id"]})
-        assert await client.next("q") == {"data": {"node": {"title": session["title"]}}}
+        assert without_cost(await client.next("q")) == {"data": {"node": {"title": session["title"]}}}
         assert await client.recv() == {"id": "q", "type": "complete"}
 
 

@@ -23,6 +23,7 @@ from app.accounts.services import viewer_for_token
 from app.clock import utcnow
 from app.db import migrate_database, tortoise_config
 from app.group_sessions import read_model
+from app.keyset import Window
 from tests import backends
 
 BIG_TABLES = {"group_session", "registration", "user", "membership", "access_token", "guest"}
@@ -169,20 +170,20 @@ async def _list_queries(conn: asyncpg.Connection) -> list[tuple[str, str, list]]
             await capture(
                 f"dashboard {timeframe.value} role={role.value if role else 'any'}",
                 lambda t=timeframe, r=role, v=viewers.get(role, member): read_model.dashboard_sessions(
-                    viewer_id=v, timeframe=t, role=r, include_cancelled=False, first=20, after=None
+                    viewer_id=v, timeframe=t, role=r, include_cancelled=False, window=Window(20)
                 ),
             )
         await capture(
             f"program sessions {timeframe.value}",
-            lambda t=timeframe: read_model.program_sessions(program_id=program, timeframe=t, first=20, after=None),
+            lambda t=timeframe: read_model.program_sessions(program_id=program, timeframe=t, window=Window(20)),
         )
     await capture(
         "profile upcoming sessions",
-        lambda: read_model.upcoming_hosted_sessions(host_id=host, visible_program_ids=[program], first=20, after=None),
+        lambda: read_model.upcoming_hosted_sessions(host_id=host, visible_program_ids=[program], window=Window(20)),
     )
     await capture(
         "participants of 20 sessions (first 50)",
-        lambda: read_model.participants_of_sessions(future_ids, first=50, after_id=None),
+        lambda: read_model.participants_of_sessions(future_ids, window=Window(50)),
     )
     await capture("viewer with roles (token lookup)", lambda: viewer_for_token("no-such-token"))
     return results

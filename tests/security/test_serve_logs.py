@@ -8,6 +8,7 @@ import json
 import httpx
 
 from tests.servers import app_process
+from tests.responses import without_cost
 
 
 async def test_production_server_logs_json(settings, tmp_path):
@@ -19,7 +20,7 @@ async def test_production_server_logs_json(settings, tmp_path):
                 json={"query": "query Who { viewer { name } }", "operationName": "Who"},
                 headers={"X-Request-Id": "e2e-1"},
             )
-        assert response.json() == {"data": {"viewer": None}}
+        assert without_cost(response.json()) == {"data": {"viewer": None}}
     lines = [line for line in (tmp_path / "server.log").read_text().splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line is JSON
     [request] = [e for e in entries if e["logger"] == "app.requests"]

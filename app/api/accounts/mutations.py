@@ -26,7 +26,9 @@ class SignInPayload:
         description="Send as 'Authorization: Bearer <token>', and as connection_init payload "
         '{"authorization": "Bearer <token>"} on the WebSocket.',
     )
-    viewer: User | None = strawberry.field(default=None, description="The signed-in user.")
+    viewer: User | None = strawberry.field(
+        default=None, description="The signed-in user, as they see themself (their own email included)."
+    )
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why sign-in failed; empty on success."
     )
@@ -64,6 +66,7 @@ async def sign_in(info: Info, input: SignInInput) -> SignInPayload:
             raise DomainError.of(ErrorCode.RATE_LIMITED, refusal.message)
         user, token = await accounts.sign_in(email=input.email, password=input.password)
         await limiter.succeeded(email=email)
+        info.context.sign_in_as(user)  # the payload's viewer sees their own email
         return SignInPayload(token=token, viewer=User.from_row(user))
 
     return await mutate(info, SignInPayload, change, sign_in_required=False)

@@ -13,13 +13,28 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from app.accounts import models
+from app.accounts import member_list, models, name_search
 from app.api import visibility
 from app.calendars import feed as calendar_feed
 from app.api.enums import ProgramRole, Timeframe
+from app.api.errors import BadUserInput
 from app.api.loaders import MISSING
-from app.api.pagination import Node, check_first, decode_session_cursor, to_global_id
-from app.group_sessions import read_model
+from app.api.pagination import (
+    After,
+    Before,
+    First,
+    Last,
+    Node,
+    PageInfo,
+    connection_window,
+    decode_member_cursor,
+    decode_session_cursor,
+    member_cursor,
+    page_info,
+    to_global_id,
+)
+from app.group_sessions import read_model, rules
+from app.keyset import Slice
 
 if TYPE_CHECKING:
     from app.api.group_sessions.types import GroupSessionConnection
@@ -77,16 +92,70 @@ class User(Node):
         "and are not cancelled, soonest first. Only sessions of programs the viewer belongs to are listed."
     )
     async def upcoming_group_sessions(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None, last: Last = None, before: Before = None
     ) -> Annotated["GroupSessionConnection", strawberry.lazy(_SESSION_TYPES)]:
-        size = check_first(first, info.context.settings.max_page_size)
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_session_cursor
+        )
         page = await read_model.upcoming_hosted_sessions(
             host_id=self.row.id,
             visible_program_ids=await visibility.member_program_ids(info.context.loaders),
-            first=size,
-            after=decode_session_cursor(after),
+            window=window,
         )
-        return _connection().from_page(page, info, after=after)
+        return _connection().from_page(page, info)
+
+    @strawberry.field(
+        description="Every program this user belongs to, with their role there, by program name. "
+        "Only the viewer sees their own; null for everyone else."
+    )
+    async def memberships(self, info: Info) -> list[ProgramMembership] | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.id != self.row.id:
+            return None
+        loaders = info.context.loaders
+        roles = await loaders.viewer_roles()  # came with the token: usually no statement
+        programs = [p for p in await loaders.program_by_id.load_many(list(roles)) if p is not None]
+        programs.sort(key=lambda p: (name_search.sort_key(p.name), p.id))
+        return [ProgramMembership(program=Program.from_row(p), role=roles[p.id]) for p in programs]
+
+
+@strawberry.type(description="The viewer's place in a program: their role, and what it lets them do.")
+class ProgramMembership:
+    program: Program = strawberry.field(description="The program.")
+    role: ProgramRole = strawberry.field(description="The viewer's role in the program.")
+
+    @strawberry.field(
+        description="True when the viewer may host group sessions in this program (mentors and admins): "
+        "the programs to offer in the create form."
+    )
+    def viewer_can_host(self) -> bool:
+        return rules.may_host(self.role)
+
+
+@strawberry.type(description="A user in a list, with their cursor.")
+class UserEdge:
+    node: User = strawberry.field(description="The user.")
+    cursor: str = strawberry.field(
+        description="Pass as `after` to get the users after this one, as `before` for those before it."
+    )
+
+
+@strawberry.type(description="A page of users.")
+class UserConnection:
+    edges: list[UserEdge] = strawberry.field(description="The users of this page, in list order.")
+    nodes: list[User] = strawberry.field(
+        description="The same users as `edges`, without cursors (for a client that needs none)."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    page: strawberry.Private[member_list.MemberPage | None]
+
+    @strawberry.field(description="How many users the whole list holds, across all pages.")
+    async def total_count(self) -> int:
+        return await self.page.total_count() if self.page is not None else 0
+
+    @classmethod
+    def empty(cls) -> UserConnection:
+        return cls(edges=[], nodes=[], page_info=page_info([], Slice([], False, False)), page=None)
 
 
 @strawberry.type(description="A mentoring program: its members may host and join its group sessions.")
@@ -110,11 +179,53 @@ class Program(Node):
         self,
         info: Info,
         timeframe: Timeframe = Timeframe.FUTURE,
-        first: int | None = 20,
-        after: str | None = None,
+        first: First = 20,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> Annotated["GroupSessionConnection", strawberry.lazy(_SESSION_TYPES)]:
-        size = check_first(first, info.context.settings.max_page_size)
-        page = await read_model.program_sessions(
-            program_id=self.row.id, timeframe=timeframe, first=size, after=decode_session_cursor(after)
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_session_cursor
         )
-        return _connection().from_page(page, info, after=after)
+        page = await read_model.program_sessions(program_id=self.row.id, timeframe=timeframe, window=window)
+        return _connection().from_page(page, info)
+
+    @strawberry.field(
+        description="The program's members, for picking guests: ordered by name. Only members of the program "
+        "see it (for anyone else the program itself is null). Emails are never shown here."
+    )
+    async def members(
+        self,
+        info: Info,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Words that must each start a word of the name, ignoring case and accents: "
+                f"'ada', 'lov' and 'élo' find 'Ada Lovelace' and 'Éloïse'. At most "
+                f"{name_search.SEARCH_MAX_CHARS} characters and {name_search.SEARCH_MAX_WORDS} words "
+                "(more is a BAD_USER_INPUT error)."
+            ),
+        ] = None,
+        role: Annotated[
+            ProgramRole | None, strawberry.argument(description="Only the members with this role.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> UserConnection:
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_member_cursor
+        )
+        try:
+            words = name_search.search_words(search or "")
+        except ValueError as error:
+            raise BadUserInput(str(error)) from None
+        if not await visibility.is_member(info.context.loaders, self.row.id):
+            return UserConnection.empty()
+        page = await member_list.program_members(program_id=self.row.id, role=role, words=words, window=window)
+        loaders = info.context.loaders
+        for row in page.rows:
+            loaders.user_by_id.prime(row.id, row)
+        edges = [UserEdge(node=User.from_row(row), cursor=member_cursor(row)) for row in page.rows]
+        return UserConnection(edges=edges, nodes=[e.node for e in edges], page_info=page_info(edges, page), page=page)

@@ -29,9 +29,13 @@ from app.api.loaders import MISSING, converted, now_or_later
 from app.api.mutation import require_viewer
 from app.api.scalars import LocalDateTimeValue
 from app.api.pagination import (
+    After,
+    Before,
+    First,
+    Last,
     Node,
     PageInfo,
-    check_first,
+    connection_window,
     decode_registration_cursor,
     decode_session_cursor,
     page_info,
@@ -41,6 +45,7 @@ from app.api.pagination import (
 )
 from app.group_sessions import models, read_model, rooms, rules
 from app.group_sessions.models import SessionStatus
+from app.keyset import fetch_page
 from app.links import group_session_url
 
 
@@ -198,15 +203,25 @@ class GroupSession(Node):
 
     @strawberry.field(description="Registered participants, host first, then in order of registration.")
     async def participants(
-        self, info: Info, first: int | None = 50, after: str | None = None
+        self, info: Info, first: First = 50, after: After = None, last: Last = None, before: Before = None
     ) -> RegistrationConnection:
-        size = check_first(first, info.context.settings.max_page_size)
-        after_id = decode_registration_cursor(after)
-        rows = await info.context.loaders.participants_by_session.load((self.row.id, size, after_id))
-        edges = [RegistrationEdge(node=Registration.from_row(r), cursor=registration_cursor(r.id)) for r in rows[:size]]
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_registration_cursor
+        )
+        loaders, session_id = info.context.loaders, self.row.id
+
+        async def fetch(forward: bool, limit: int) -> list:
+            return await loaders.participants_by_session.load((session_id, window))
+
+        async def exists(later: bool, registration_id: int) -> bool:
+            return await read_model.registration_beyond(session_id, registration_id, later=later)
+
+        page = await fetch_page(window, fetch, exists)
+        edges = [RegistrationEdge(node=Registration.from_row(r), cursor=registration_cursor(r.id)) for r in page.rows]
         return RegistrationConnection(
             edges=edges,
-            page_info=page_info(edges, has_next=len(rows) > size, after=after),
+            nodes=[edge.node for edge in edges],
+            page_info=page_info(edges, page),
             total_count=self.row.participant_count,
         )
 
@@ -406,7 +421,9 @@ class Registration(Node):
 @strawberry.type(description="A group session in a list, with its cursor.")
 class GroupSessionEdge:
     node: GroupSession = strawberry.field(description="The session.")
-    cursor: str = strawberry.field(description="Pass as `after` to get the sessions after this one.")
+    cursor: str = strawberry.field(
+        description="Pass as `after` to get the sessions after this one, as `before` for those before it."
+    )
 
     @classmethod
     def of(cls, row: models.GroupSession) -> GroupSessionEdge:
@@ -417,6 +434,9 @@ class GroupSessionEdge:
 @strawberry.type(description="A page of group sessions.")
 class GroupSessionConnection:
     edges: list[GroupSessionEdge] = strawberry.field(description="The sessions of this page, in list order.")
+    nodes: list[GroupSession] = strawberry.field(
+        description="The same sessions as `edges`, without cursors (for a client that needs none)."
+    )
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
     page: strawberry.Private[read_model.Page]
 
@@ -426,19 +446,21 @@ class GroupSessionConnection:
 
     @classmethod
     def from_page(
-        cls, page: read_model.Page, info: Info, *, after: str | None, viewer_attends: bool | None = None
+        cls, page: read_model.Page, info: Info, *, viewer_attends: bool | None = None
     ) -> GroupSessionConnection:
         """`viewer_attends`: what the list query already says about the viewer's registration
         on every row (the dashboard lists only sessions the viewer is registered for)."""
         info.context.loaders.prime_sessions(page.rows, viewer_attends=viewer_attends)
         edges = [GroupSessionEdge(node=GroupSession.from_row(r), cursor=session_cursor(r)) for r in page.rows]
-        return cls(edges=edges, page_info=page_info(edges, has_next=page.has_next, after=after), page=page)
+        return cls(edges=edges, nodes=[edge.node for edge in edges], page_info=page_info(edges, page), page=page)
 
 
 @strawberry.type(description="A registration in a list, with its cursor.")
 class RegistrationEdge:
     node: Registration = strawberry.field(description="The registration.")
-    cursor: str = strawberry.field(description="Pass as `after` to get the registrations after this one.")
+    cursor: str = strawberry.field(
+        description="Pass as `after` to get the registrations after this one, as `before` for those before it."
+    )
 
     @classmethod
     def of(cls, row: models.Registration) -> RegistrationEdge:
@@ -449,6 +471,9 @@ class RegistrationEdge:
 @strawberry.type(description="A page of registrations.")
 class RegistrationConnection:
     edges: list[RegistrationEdge] = strawberry.field(description="The registrations of this page, in order.")
+    nodes: list[Registration] = strawberry.field(
+        description="The same registrations as `edges`, without cursors (for a client that needs none)."
+    )
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
     total_count: int = strawberry.field(description="How many registrations there are in all.")
 
@@ -468,22 +493,25 @@ class Dashboard:
         timeframe: Timeframe = Timeframe.FUTURE,
         role: SessionRole | None = None,
         include_cancelled: bool | None = False,
-        first: int | None = 20,
-        after: str | None = None,
+        first: First = 20,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> GroupSessionConnection:
         viewer = require_viewer(info)
-        size = check_first(first, info.context.settings.max_page_size)
+        window = connection_window(
+            info, first=first, after=after, last=last, before=before, decode=decode_session_cursor
+        )
         page = await read_model.dashboard_sessions(
             viewer_id=viewer.id,
             timeframe=timeframe,
             role=role,
             include_cancelled=bool(include_cancelled),
-            first=size,
-            after=decode_session_cursor(after),
+            window=window,
         )
         # Every listed session is one the viewer attends, except in the invitations list.
         attends = None if role == SessionRole.INVITED else True
-        return GroupSessionConnection.from_page(page, info, after=after, viewer_attends=attends)
+        return GroupSessionConnection.from_page(page, info, viewer_attends=attends)
 
 
 @strawberry.type(description="A registration change on a session the viewer hosts.")
