@@ -57,7 +57,15 @@ async def feed_url_for(user_id: int, settings: Settings) -> str:
     the secret changes, the stored hash is the old link's, and is replaced by the new one's."""
     feed = await CalendarFeed.get_or_none(user_id=user_id)
     if feed is None:
-        return await reset_feed(user_id, settings)
+        nonce = secrets.token_urlsafe(24)
+        token = _token(settings.calendar_feed_secret, user_id, nonce)
+        try:
+            await CalendarFeed.create(user_id=user_id, nonce=nonce, token_hash=token_hash(token))
+            return feed_url(settings, token)
+        except IntegrityError:
+            # Made at the same moment (two fields of one query, two tabs): that one it is,
+            # so every answer shows the same link.
+            feed = await CalendarFeed.get(user_id=user_id)
     token = _token(settings.calendar_feed_secret, user_id, feed.nonce)
     digest = token_hash(token)
     if digest != feed.token_hash:

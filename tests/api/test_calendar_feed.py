@@ -157,3 +157,19 @@ async def test_a_user_can_turn_reminders_off_and_on(api, world):
     assert world.host.user.email_reminders is False
     on = (await api.data(REMINDERS, {"on": True}, token=world.host.token))["updateViewer"]
     assert on["viewer"]["emailReminders"] is True
+
+
+async def test_two_fields_asking_at_once_get_the_same_link(api, world):
+    # viewer and profile resolve concurrently: the first ask makes the link, once.
+    query = "query($id: ID!) { viewer { calendarFeedUrl } profile(userId: $id) { calendarFeedUrl } }"
+    data = await api.data(query, {"id": world.host.gid}, token=world.host.token)
+    assert data["viewer"]["calendarFeedUrl"] == data["profile"]["calendarFeedUrl"] == await feed_url(api, world.host)
+    assert await CalendarFeed.filter(user_id=world.host.user.id).count() == 1
+
+
+async def test_the_reminders_choice_shows_on_the_viewers_own_row_in_any_list(api, world):
+    query = "query($id: ID!) { program(id: $id) { members(first: 50) { nodes { id emailReminders } } } }"
+    nodes = (await api.data(query, {"id": world.program_gid}, token=world.host.token))["program"]["members"]["nodes"]
+    choices = {node["id"]: node["emailReminders"] for node in nodes}
+    assert choices.pop(world.host.gid) is True
+    assert set(choices.values()) == {None}

@@ -85,7 +85,9 @@ class User(Node):
         "Null for anyone but the viewer."
     )
     def email_reminders(self, info: Info) -> bool | None:
-        return self.row.email_reminders if visibility.can_see_email(info.context.viewer, self.row.id) else None
+        viewer = info.context.viewer
+        # The viewer's own row (from the token lookup) has it; rows read for lists may not.
+        return viewer.email_reminders if visibility.can_see_email(viewer, self.row.id) else None
 
     @strawberry.field(
         description="The profile page's 'Upcoming group sessions': sessions this user hosts that have not ended "
