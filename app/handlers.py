@@ -17,8 +17,10 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     GroupSessionCreated,
     Handlers,
+    Promoted,
     RegistrationAdded,
     RegistrationRemoved,
+    Waitlisted,
 )
 from app.live.broker import Broker
 from app.live.publisher import Publisher
@@ -39,6 +41,8 @@ def build_handlers(settings: Settings, broker: Broker, outbox_worker: OutboxWork
             GroupSessionCreated: Handlers([mail.session_created], [*wake]),
             RegistrationAdded: Handlers([mail.registration_added], [live.registration_added, *wake]),
             RegistrationRemoved: Handlers([mail.registration_removed], [live.registration_removed, *wake]),
+            Waitlisted: Handlers([mail.waitlisted], [live.waitlisted, *wake]),
+            Promoted: Handlers([mail.promoted], [live.promoted, *wake]),
             GroupSessionChanged: Handlers([mail.session_changed], [live.session_changed, *wake]),
             GroupSessionCancelled: Handlers([mail.session_cancelled], [live.session_cancelled, *wake]),
         }

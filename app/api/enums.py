@@ -16,7 +16,7 @@ import strawberry
 
 from app.accounts.models import ProgramRole
 from app.errors import ErrorCode
-from app.group_sessions.models import SessionStatus
+from app.group_sessions.models import RegistrationStatus, SessionStatus
 from app.group_sessions.read_model import SessionRole, Timeframe
 
 E = TypeVar("E", bound=type[Enum])
@@ -38,6 +38,8 @@ def api_enum(domain: E, *, name: str, description: str, values: Mapping[str, str
 class RegistrationEventKind(str, Enum):
     JOINED = "JOINED"
     LEFT = "LEFT"
+    PROMOTED = "PROMOTED"
+    WAITLISTED = "WAITLISTED"
 
 
 UserErrorCode = api_enum(ErrorCode, name="UserErrorCode", description="Why a command was refused.")
@@ -76,5 +78,20 @@ RegistrationEventKind = api_enum(
     RegistrationEventKind,
     name="RegistrationEventKind",
     description="What happened to a registration.",
-    values={"JOINED": "Someone registered.", "LEFT": "Someone withdrew."},
+    values={
+        "JOINED": "Someone registered.",
+        "LEFT": "Someone withdrew, or left the waitlist (the registration's status says which).",
+        "PROMOTED": "A seat freed and the first on the waitlist got it: they are registered now.",
+        "WAITLISTED": "Someone joined the waitlist of the full session.",
+    },
+)
+
+RegistrationStatus = api_enum(
+    RegistrationStatus,
+    name="RegistrationStatus",
+    description="Whether a registration holds a seat or waits for one.",
+    values={
+        "CONFIRMED": "Registered: holds a seat (counted in participantCount).",
+        "WAITLISTED": "On the waitlist of a full session: gets the first seat that frees, in order of joining.",
+    },
 )

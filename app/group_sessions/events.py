@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
 
-from app.group_sessions.models import GroupSession, SessionStatus
+from app.group_sessions.models import GroupSession, RegistrationStatus, SessionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class SessionSnapshot:
     sequence: int
     created_at: datetime
     updated_at: datetime
+    # Those on the waitlist (not counted in participant_count).
+    waitlist_count: int = 0
 
     @property
     def host_id(self) -> int:
@@ -89,6 +91,7 @@ class SessionSnapshot:
             sequence=row.sequence,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            waitlist_count=row.waitlist_count,
         )
 
 
@@ -116,6 +119,11 @@ class RegistrationChange:
     is_host: bool
     registered_at: datetime
     occurred_at: datetime
+    # The registration's status after the change (for a removal: before it). A
+    # RegistrationRemoved that is WAITLISTED left the waitlist and freed no seat.
+    status: RegistrationStatus = RegistrationStatus.CONFIRMED
+    # When it joined the waitlist, for registrations that were ever on it.
+    waitlisted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,20 @@ class RegistrationAdded(RegistrationChange):
 
 @dataclass(frozen=True)
 class RegistrationRemoved(RegistrationChange):
-    """Someone withdrew."""
+    """Someone withdrew (from the session, or from its waitlist: see `status`)."""
+
+
+@dataclass(frozen=True)
+class Waitlisted(RegistrationChange):
+    """Someone joined the waitlist of a full session, at `position` (1-based)."""
+
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Promoted(RegistrationChange):
+    """A seat freed and the first in line got it: their registration is CONFIRMED now, in
+    the transaction that freed the seat."""
 
 
 @dataclass(frozen=True)
@@ -158,12 +179,20 @@ class GroupSessionCancelled:
 
     session: SessionSnapshot
     reason: str | None
-    # Everyone registered at the cancellation, host first.
+    # Everyone registered at the cancellation, host first, those on the waitlist included.
     registered: tuple[Person, ...]
     occurred_at: datetime
 
 
-Event = Union[GroupSessionCreated, RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled]
+Event = Union[
+    GroupSessionCreated,
+    RegistrationAdded,
+    RegistrationRemoved,
+    Waitlisted,
+    Promoted,
+    GroupSessionChanged,
+    GroupSessionCancelled,
+]
 
 
 # --- the table -----------------------------------------------------------------------------------

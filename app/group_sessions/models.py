@@ -15,6 +15,14 @@ class SessionStatus(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+class RegistrationStatus(str, Enum):
+    # Holds a seat: counted in participant_count.
+    CONFIRMED = "CONFIRMED"
+    # In line for a seat of a full session: counted in waitlist_count, promoted to
+    # CONFIRMED in order of (waitlisted_at, id) as seats free up.
+    WAITLISTED = "WAITLISTED"
+
+
 class GroupSession(Model):
     id = fields.IntField(primary_key=True)
     program: fields.ForeignKeyRelation = fields.ForeignKeyField(
@@ -35,6 +43,9 @@ class GroupSession(Model):
     # services: a join takes a seat with a conditional UPDATE, which is what makes capacity
     # race-free on every database.
     participant_count = fields.IntField(default=0)
+    # WAITLISTED registrations, kept in step the same way: every waitlist change writes
+    # this row first, so commands on one session queue on it (first come, first served).
+    waitlist_count = fields.IntField(default=0, db_default=0)
     status = fields.CharEnumField(SessionStatus, max_length=16, default=SessionStatus.SCHEDULED)
     cancellation_reason = fields.TextField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
@@ -72,6 +83,12 @@ class Registration(Model):
     )
     is_host = fields.BooleanField(default=False)
     registered_at = fields.DatetimeField(auto_now_add=True)
+    status = fields.CharEnumField(
+        RegistrationStatus, max_length=16, default=RegistrationStatus.CONFIRMED, db_default="CONFIRMED"
+    )
+    # When the member joined the waitlist (kept after a promotion); with the id, the order
+    # of the line.
+    waitlisted_at = fields.DatetimeField(null=True)
 
     session_id: int
     user_id: int
@@ -80,7 +97,7 @@ class Registration(Model):
         table = "registration"
         # One registration per person and session; also the backstop for double joins.
         unique_together = (("session", "user"),)
-        indexes = (("user_id", "session_id"),)
+        indexes = (("user_id", "session_id"), ("session_id", "status", "waitlisted_at", "id"))
 
 
 # A member the host invited. Invitation is informational: anyone in the program may join.

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields as dataclass_fields
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import HOSTING_ROLES, ProgramRole
@@ -34,11 +34,20 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     GroupSessionCreated,
     Person,
+    Promoted,
     RegistrationAdded,
     RegistrationRemoved,
     SessionSnapshot,
+    Waitlisted,
 )
-from app.group_sessions.models import GroupSession, Guest, GuestInvitation, Registration, SessionStatus
+from app.group_sessions.models import (
+    GroupSession,
+    Guest,
+    GuestInvitation,
+    Registration,
+    RegistrationStatus,
+    SessionStatus,
+)
 from app.group_sessions.repository import SessionForCommand
 
 _NOT_FOUND_MESSAGE = "No such group session."
@@ -74,6 +83,48 @@ async def _viewer_person(viewer_id: int, viewer: Person | None) -> Person:
     if viewer.id != viewer_id:
         raise ValueError(f"viewer {viewer.id} is not viewer_id {viewer_id}")
     return viewer
+
+
+async def _fill_freed_seats(
+    session: GroupSession, host: Person, events: list[Event], *, now: datetime
+) -> GroupSession:
+    """After a command freed seats of `session` (the row as its own write left it, in its
+    transaction): the first in line take them at once, each told by a `Promoted` event.
+    Every way of freeing a seat goes through here. Returns the session as it is after."""
+    session, promotions = await repository.fill_from_waitlist(session, now=now)
+    snapshot = SessionSnapshot.of(session, host) if promotions else None
+    for promotion in promotions:
+        registration = promotion.registration
+        events.append(
+            Promoted(
+                session=snapshot,
+                registration_id=registration.id,
+                participant=promotion.participant,
+                is_host=False,
+                registered_at=registration.registered_at,
+                occurred_at=now,
+                status=RegistrationStatus.CONFIRMED,
+                waitlisted_at=registration.waitlisted_at,
+            )
+        )
+    return session
+
+
+async def release_seat(
+    session: GroupSession, host: Person, registration_id: int, events: list[Event], *, now: datetime
+) -> GroupSession | None:
+    """Withdraw the CONFIRMED registration `registration_id` of `session` and give its seat
+    to the first in line, inside the caller's transaction; returns the session as it is
+    after, or None when that registration was withdrawn concurrently (the caller then
+    raises, rolling back). Seat first, then the row: every command touches the session
+    row first, so concurrent commands on one session queue on it instead of deadlocking."""
+    updated = await repository.update_session(
+        GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
+    )
+    deleted = await Registration.filter(id=registration_id, status=RegistrationStatus.CONFIRMED).delete()
+    if updated is None or not deleted:
+        return None
+    return await _fill_freed_seats(updated, host, events, now=now)
 
 
 async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int]) -> list[Person]:
@@ -276,12 +327,22 @@ async def update_group_session(
             if updated is None:  # a join took the seat between our read and this write
                 fresh = await GroupSession.get(id=session.id)
                 raise DomainError(*rules.check_max_not_below_count(fields.max_participants, fresh.participant_count))
-            session = updated
-            # Those registered are told of a new time; guests who registered already
+            promoted_before = len(events)
+            if fields.max_participants > before.max_participants:
+                session = await _fill_freed_seats(updated, found.host, events, now=now)
+            else:
+                session = updated
+            # Promoted just now: their "You're in" carries the new time already.
+            promoted_ids = {e.participant.id for e in events[promoted_before:]}
+            # Those registered are told of a new time (not those on the waitlist: they get
+            # the invite, with the new time, once promoted); guests who registered already
             # need no invitation, nor do those invited before (taken off the list and put
             # back): each person is invited to a session once, however often it is edited.
-            registered = await repository.registered_people(session.id) if time_changed or added_guests else []
-            registered_ids = {p.id for p in registered}
+            registrants = await repository.registrants(session.id) if time_changed or added_guests else []
+            registered_ids = {p.id for p, _ in registrants}
+            registered = [
+                p for p, status in registrants if status == RegistrationStatus.CONFIRMED and p.id not in promoted_ids
+            ]
             to_invite = [g for g in added_guests if g.id not in registered_ids]
             if to_invite:
                 invited_before = set(
@@ -368,10 +429,44 @@ def _join_refusal(session: GroupSession, *, is_registered: bool, now: datetime) 
     return DomainError.of(reasons[0], rules.JOIN_REFUSAL_MESSAGES[reasons[0]], ("input", "id"))
 
 
+def _full(session_id: int) -> DomainError:
+    return DomainError.of(ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], ("input", "id"))
+
+
+async def _take_seat(session_id: int, now: datetime) -> GroupSession | None:
+    """A seat, if one is free and nobody waits for it (first come, first served): the
+    session row after taking it, or None."""
+    return await repository.update_session(
+        GroupSession.filter(
+            id=session_id,
+            status=SessionStatus.SCHEDULED,
+            starts_at__gt=now,
+            participant_count__lt=F("max_participants"),
+            waitlist_count=0,
+        ),
+        participant_count=F("participant_count") + 1,
+    )
+
+
+async def _join_line(session_id: int, now: datetime) -> GroupSession | None:
+    """A place at the end of the waitlist, if the session is full or others wait already:
+    the session row after, or None."""
+    return await repository.update_session(
+        GroupSession.filter(
+            Q(participant_count__gte=F("max_participants")) | Q(waitlist_count__gt=0),
+            id=session_id,
+            status=SessionStatus.SCHEDULED,
+            starts_at__gt=now,
+        ),
+        waitlist_count=F("waitlist_count") + 1,
+    )
+
+
 async def join_group_session(
     *,
     viewer_id: int,
     session_id: int,
+    waitlist: bool = False,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
@@ -379,46 +474,61 @@ async def join_group_session(
     """Register the viewer; returns the registration and the session with its new counts.
     Any member of the program may join until the start, while seats are left. The seat is
     taken by a conditional UPDATE that returns the row only when it took one, so two
-    writers can never both take the last one, on any database and any number of processes."""
+    writers can never both take the last one, on any database and any number of processes.
+
+    With `waitlist`, a full session puts the viewer at the end of its waitlist instead of
+    refusing with SESSION_FULL: the registration is WAITLISTED, and the first seat that
+    frees goes to the first in line (see `release_seat`). Either way it is one conditional
+    UPDATE of the session row, so joins, leaves and promotions on one session are
+    serialized on that row and the line keeps the order in which they got there."""
     now = utcnow()
     participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles)
         refusal = _join_refusal(found.session, is_registered=found.viewer_registration is not None, now=now)
-        if refusal:
+        looks_full = refusal is not None and refusal.problems[0].code == ErrorCode.SESSION_FULL
+        if refusal and not (waitlist and looks_full):
             raise refusal
-        session = await repository.update_session(
-            GroupSession.filter(
-                id=session_id,
-                status=SessionStatus.SCHEDULED,
-                starts_at__gt=now,
-                participant_count__lt=F("max_participants"),
-            ),
-            participant_count=F("participant_count") + 1,
-        )
+        # Seats and the line change under us between the read and the write: try the
+        # likelier one first, then the other, a bounded number of times.
+        attempts = [_join_line, _take_seat] if looks_full else [_take_seat, _join_line]
+        session, status = None, RegistrationStatus.CONFIRMED
+        for attempt in (attempts * 2) if waitlist else attempts[:1]:
+            session = await attempt(session_id, now)
+            if session is not None:
+                status = RegistrationStatus.WAITLISTED if attempt is _join_line else RegistrationStatus.CONFIRMED
+                break
         if session is None:
             fresh = await GroupSession.get(id=session_id)
-            raise _join_refusal(fresh, is_registered=False, now=now) or DomainError.of(
-                ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], ("input", "id")
-            )
+            raise _join_refusal(fresh, is_registered=False, now=now) or _full(session_id)
+        # Taken once this command holds the session row, so the line's order by
+        # (waitlisted_at, id) is the order in which joins got it.
+        waitlisted_at = utcnow() if status == RegistrationStatus.WAITLISTED else None
         try:
-            registration = await Registration.create(session_id=session.id, user_id=viewer_id, is_host=False)
+            registration = await Registration.create(
+                session_id=session.id, user_id=viewer_id, is_host=False, status=status, waitlisted_at=waitlisted_at
+            )
         except IntegrityError:
             # The same viewer joining twice at once: the unique (session, user) constraint
             # refuses the second, and raising here rolls its seat back.
             raise DomainError.of(
                 ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], ("input", "id")
             ) from None
-        events.append(
-            RegistrationAdded(
-                session=SessionSnapshot.of(session, found.host),
-                registration_id=registration.id,
-                participant=participant,
-                is_host=False,
-                registered_at=registration.registered_at,
-                occurred_at=now,
-            )
+        change = dict(
+            session=SessionSnapshot.of(session, found.host),
+            registration_id=registration.id,
+            participant=participant,
+            is_host=False,
+            registered_at=registration.registered_at,
+            occurred_at=now,
+            status=status,
+            waitlisted_at=waitlisted_at,
         )
+        if status == RegistrationStatus.WAITLISTED:
+            # Last in line: everyone ahead got the row before this command did.
+            events.append(Waitlisted(**change, position=session.waitlist_count))
+        else:
+            events.append(RegistrationAdded(**change))
     return registration, session
 
 
@@ -430,8 +540,9 @@ async def leave_group_session(
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     effects: Effects,
 ) -> GroupSession:
-    """Withdraw the viewer's registration (not the host's) and free the seat; returns the
-    session with its new counts."""
+    """Withdraw the viewer's registration (not the host's) and free the seat, which goes to
+    the first on the waitlist at once; or take the viewer off the waitlist, those behind
+    moving up. Returns the session with its new counts."""
     now = utcnow()
     participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
@@ -447,15 +558,23 @@ async def leave_group_session(
             raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled.", ("input", "id"))
         if session.starts_at <= now:
             raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has already started.", ("input", "id"))
-        # Seat first, then the row: every command touches the session row first, so
-        # concurrent commands on one session queue on it instead of deadlocking.
-        session = await repository.update_session(
-            GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
-        )
-        deleted = await Registration.filter(id=registration.id).delete()
-        if session is None or not deleted:  # withdrawn concurrently: undo our decrement by rolling back
+        status = RegistrationStatus(registration.status)
+        removal_at = len(events)
+        if status == RegistrationStatus.WAITLISTED:
+            # Leaving the line frees no seat; those behind move up (positions are ranks).
+            left = await repository.update_session(
+                GroupSession.filter(id=session.id), waitlist_count=F("waitlist_count") - 1
+            )
+            deleted = await Registration.filter(id=registration.id, status=RegistrationStatus.WAITLISTED).delete()
+            left = left if deleted else None
+        else:
+            left = await release_seat(session, found.host, registration.id, events, now=now)
+        if left is None:  # withdrawn concurrently: undo our decrement by rolling back
             raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
-        events.append(
+        session = left
+        # Before any promotion it caused, so the host reads "left" then "promoted".
+        events.insert(
+            removal_at,
             RegistrationRemoved(
                 session=SessionSnapshot.of(session, found.host),
                 registration_id=registration.id,
@@ -463,6 +582,8 @@ async def leave_group_session(
                 is_host=registration.is_host,
                 registered_at=registration.registered_at,
                 occurred_at=now,
-            )
+                status=status,
+                waitlisted_at=registration.waitlisted_at,
+            ),
         )
     return session

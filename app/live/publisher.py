@@ -16,12 +16,14 @@ from app.clock import utcnow
 from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
+    Promoted,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
     SessionSnapshot,
+    Waitlisted,
 )
-from app.group_sessions.models import GroupSession, Registration, SessionStatus
+from app.group_sessions.models import GroupSession, Registration, RegistrationStatus, SessionStatus
 from app.live.broker import Broker
 
 SESSION_FIELDS = (
@@ -42,9 +44,10 @@ SESSION_FIELDS = (
     "sequence",
     "created_at",
     "updated_at",
+    "waitlist_count",
 )
 USER_FIELDS = ("id", "name", "email", "time_zone")
-_DATETIMES = {"starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at"}
+_DATETIMES = {"starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at", "waitlisted_at"}
 
 
 def host_channel(host_id: int) -> str:
@@ -80,7 +83,9 @@ def session_from_snapshot(data: dict[str, Any]) -> GroupSession:
 
 
 def registration_from_message(data: dict[str, Any]) -> Registration:
-    return Registration(**_parse(data))
+    fields = _parse(data)
+    fields["status"] = RegistrationStatus(fields.get("status") or RegistrationStatus.CONFIRMED.value)
+    return Registration(**fields)
 
 
 def user_from_message(data: dict[str, Any]) -> User:
@@ -101,6 +106,14 @@ class Publisher:
     async def registration_removed(self, event: RegistrationRemoved) -> None:
         """To the host: LEFT, with the participant; to the session's watchers: its new counts."""
         await self._registration(event, "LEFT")
+
+    async def waitlisted(self, event: Waitlisted) -> None:
+        """To the host: WAITLISTED, with the member; to the session's watchers: its new waitlistCount."""
+        await self._registration(event, "WAITLISTED")
+
+    async def promoted(self, event: Promoted) -> None:
+        """To the host: PROMOTED, with the member; to the session's watchers: its new counts."""
+        await self._registration(event, "PROMOTED")
 
     async def session_changed(self, event: GroupSessionChanged) -> None:
         """To the session's watchers: the session as edited."""
@@ -130,6 +143,8 @@ class Publisher:
                     "user_id": participant.id,
                     "is_host": event.is_host,
                     "registered_at": event.registered_at.isoformat(),
+                    "status": event.status.value,
+                    "waitlisted_at": event.waitlisted_at.isoformat() if event.waitlisted_at else None,
                 },
                 "participant": {name: getattr(participant, name) for name in USER_FIELDS},
                 "session": session,
