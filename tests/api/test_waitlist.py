@@ -350,3 +350,15 @@ async def test_a_time_change_mails_participants_not_the_waitlist(api, world, wor
     await worker.drain()
     assert mailbox.to(world.mentees[0].user.email)
     assert mailbox.to(members[0].user.email) == []
+
+
+async def test_the_dashboard_lists_a_session_once_the_member_holds_a_seat(api, world):
+    session, members = await full_session_with_line(api, world, 1)
+    dashboard = "{ dashboard { sessions { edges { node { id viewerIsAttending viewerRegistration { status } } } } } }"
+    waiting = await api.data(dashboard, token=members[0].token)
+    assert waiting["dashboard"]["sessions"]["edges"] == []
+    assert (await leave(api, world.mentees[0], session["id"]))["userErrors"] == []
+    seated = await api.data(dashboard, token=members[0].token)
+    assert [e["node"] for e in seated["dashboard"]["sessions"]["edges"]] == [
+        {"id": session["id"], "viewerIsAttending": True, "viewerRegistration": {"status": "CONFIRMED"}}
+    ]
