@@ -147,6 +147,17 @@ class Promotion:
     participant: Person
 
 
+async def withdraw_registration(registration_id: int) -> RegistrationStatus | None:
+    """DELETE the registration and return the status it had (None: it was gone already),
+    in one statement. The status a command read with its session may be stale on
+    PostgreSQL (a promotion committed while it waited for the session's lock re-checks the
+    locked session row, not the joined registration); this one, read under that lock, is not."""
+    db = Registration._meta.db
+    sql = f'DELETE FROM "registration" WHERE "id" = {sql_parameter(db, 1)} RETURNING "status"'
+    rows = await db.execute_query_dict(sql, [registration_id])
+    return RegistrationStatus(rows[0]["status"]) if rows else None
+
+
 def seats_to_fill(session: GroupSession, now: datetime) -> int:
     """How many of the waitlisted the session can take now: none once it has started or
     is cancelled; else the free seats, at most as many as wait."""

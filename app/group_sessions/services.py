@@ -110,20 +110,16 @@ async def _fill_freed_seats(
     return session
 
 
-async def release_seat(
-    session: GroupSession, host: Person, registration_id: int, events: list[Event], *, now: datetime
-) -> GroupSession | None:
-    """Withdraw the CONFIRMED registration `registration_id` of `session` and give its seat
-    to the first in line, inside the caller's transaction; returns the session as it is
-    after, or None when that registration was withdrawn concurrently (the caller then
-    raises, rolling back). Seat first, then the row: every command touches the session
-    row first, so concurrent commands on one session queue on it instead of deadlocking."""
+async def release_seat(session: GroupSession, host: Person, events: list[Event], *, now: datetime) -> GroupSession:
+    """Give back one seat of `session` whose CONFIRMED registration the caller has just
+    withdrawn (with the session row locked: `session_for_command(lock=True)`), and give it
+    to the first in line, inside the caller's transaction (see `_fill_freed_seats`).
+    Returns the session as it is after. Every way of freeing a seat calls this."""
     updated = await repository.update_session(
         GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
     )
-    deleted = await Registration.filter(id=registration_id, status=RegistrationStatus.CONFIRMED).delete()
-    if updated is None or not deleted:
-        return None
+    if updated is None:
+        raise RuntimeError(f"session {session.id} vanished under its own lock")
     return await _fill_freed_seats(updated, host, events, now=now)
 
 
@@ -558,20 +554,20 @@ async def leave_group_session(
             raise DomainError.of(ErrorCode.SESSION_CANCELLED, "This session was cancelled.", ("input", "id"))
         if session.starts_at <= now:
             raise DomainError.of(ErrorCode.SESSION_STARTED, "This session has already started.", ("input", "id"))
-        status = RegistrationStatus(registration.status)
+        # The session row is locked (above): nothing changes this session's registrations
+        # until we commit, so the status the DELETE returns is the one that counts (the one
+        # read along with the session may predate a promotion we waited for).
+        status = await repository.withdraw_registration(registration.id)
+        if status is None:  # withdrawn concurrently
+            raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
         removal_at = len(events)
         if status == RegistrationStatus.WAITLISTED:
             # Leaving the line frees no seat; those behind move up (positions are ranks).
-            left = await repository.update_session(
+            session = await repository.update_session(
                 GroupSession.filter(id=session.id), waitlist_count=F("waitlist_count") - 1
             )
-            deleted = await Registration.filter(id=registration.id, status=RegistrationStatus.WAITLISTED).delete()
-            left = left if deleted else None
         else:
-            left = await release_seat(session, found.host, registration.id, events, now=now)
-        if left is None:  # withdrawn concurrently: undo our decrement by rolling back
-            raise DomainError.of(ErrorCode.NOT_REGISTERED, "You are not registered for this session.", ("input", "id"))
-        session = left
+            session = await release_seat(session, found.host, events, now=now)
         # Before any promotion it caused, so the host reads "left" then "promoted".
         events.insert(
             removal_at,
