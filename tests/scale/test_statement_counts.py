@@ -164,8 +164,8 @@ async def test_join_mutation_costs_a_pinned_number_of_statements(api, world):
 
 async def test_leave_mutation_costs_a_pinned_number_of_statements(api, world):
     """1. the token lookup, 2. the session (locked) with its host and the viewer's
-    registration, 3. the seat given back (UPDATE ... RETURNING), 4. the registration
-    deleted, 5. the last notice to the host about this member (for coalescing), 6. both
+    registration, 3. the registration deleted (DELETE ... RETURNING its status), 4. the
+    seat given back (UPDATE ... RETURNING), 5. the last notice to the host about this member (for coalescing), 6. both
     emails' outbox rows in one INSERT."""
     from app.notifications.models import OutboxEmail
     from tests.documents import LEAVE
