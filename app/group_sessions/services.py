@@ -114,7 +114,9 @@ async def release_seat(session: GroupSession, host: Person, events: list[Event],
     """Give back one seat of `session` whose CONFIRMED registration the caller has just
     withdrawn (with the session row locked: `session_for_command(lock=True)`), and give it
     to the first in line, inside the caller's transaction (see `_fill_freed_seats`).
-    Returns the session as it is after. Every way of freeing a seat calls this."""
+    Returns the session as it is after. Every command that withdraws a confirmed
+    registration calls this (a leave, a membership removal through it, a guest declining
+    after accepting); a raised maxParticipants fills seats through `_fill_freed_seats`."""
     updated = await repository.update_session(
         GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
     )
@@ -425,7 +427,7 @@ def _join_refusal(session: GroupSession, *, is_registered: bool, now: datetime) 
     return DomainError.of(reasons[0], rules.JOIN_REFUSAL_MESSAGES[reasons[0]], ("input", "id"))
 
 
-def _full(session_id: int) -> DomainError:
+def _full() -> DomainError:
     return DomainError.of(ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], ("input", "id"))
 
 
@@ -496,7 +498,7 @@ async def join_group_session(
                 break
         if session is None:
             fresh = await GroupSession.get(id=session_id)
-            raise _join_refusal(fresh, is_registered=False, now=now) or _full(session_id)
+            raise _join_refusal(fresh, is_registered=False, now=now) or _full()
         # Taken once this command holds the session row, so the line's order by
         # (waitlisted_at, id) is the order in which joins got it.
         waitlisted_at = utcnow() if status == RegistrationStatus.WAITLISTED else None
