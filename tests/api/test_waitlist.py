@@ -362,3 +362,23 @@ async def test_the_dashboard_lists_a_session_once_the_member_holds_a_seat(api, w
     assert [e["node"] for e in seated["dashboard"]["sessions"]["edges"]] == [
         {"id": session["id"], "viewerIsAttending": True, "viewerRegistration": {"status": "CONFIRMED"}}
     ]
+
+
+async def test_a_place_in_line_is_seen_by_the_host_and_its_member_only(api, world):
+    session, members = await full_session_with_line(api, world, 1)
+    pk = pk_of(session["id"], "GroupSession")
+    registration = await Registration.get(session_id=pk, user_id=members[0].user.id)
+    from app.api.pagination import to_global_id
+
+    query = "query($id: ID!) { node(id: $id) { ... on Registration { status waitlistPosition } } }"
+    variables = {"id": to_global_id("Registration", registration.id)}
+    for viewer in (world.host, members[0]):
+        assert (await api.data(query, variables, token=viewer.token))["node"] == {
+            "status": "WAITLISTED", "waitlistPosition": 1
+        }
+    assert (await api.data(query, variables, token=world.mentees[2].token))["node"] is None
+    # Once seated, it is a registration like any other.
+    assert (await leave(api, world.mentees[0], session["id"]))["userErrors"] == []
+    assert (await api.data(query, variables, token=world.mentees[2].token))["node"] == {
+        "status": "CONFIRMED", "waitlistPosition": None
+    }
