@@ -21,8 +21,10 @@ from app.group_sessions.events import (
     MinimumNotReachedKept,
     MinimumReached,
     MinimumWarning,
+    Promoted,
     RegistrationAdded,
     RegistrationRemoved,
+    Waitlisted,
 )
 from app.jobs.minimum import MinimumJobs
 from app.live.broker import Broker
@@ -45,6 +47,8 @@ def build_handlers(settings: Settings, broker: Broker, outbox_worker: OutboxWork
             GroupSessionCreated: Handlers([mail.session_created, minimum.session_created], [*wake]),
             RegistrationAdded: Handlers([mail.registration_added], [live.registration_added, *wake]),
             RegistrationRemoved: Handlers([mail.registration_removed], [live.registration_removed, *wake]),
+            Waitlisted: Handlers([mail.waitlisted], [live.waitlisted, *wake]),
+            Promoted: Handlers([mail.promoted], [live.promoted, *wake]),
             GroupSessionChanged: Handlers([mail.session_changed, minimum.session_changed], [live.session_changed, *wake]),
             GroupSessionCancelled: Handlers(
                 [mail.session_cancelled, minimum.session_cancelled], [live.session_cancelled, *wake]

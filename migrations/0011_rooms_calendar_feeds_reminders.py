@@ -24,7 +24,7 @@ async def _nothing(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_timed_jobs')]
+    dependencies = [('models', '0010_waitlist')]
 
     initial = False
 

@@ -16,7 +16,7 @@ import strawberry
 
 from app.accounts.models import ProgramRole
 from app.errors import ErrorCode
-from app.group_sessions.models import InvitationStatus, SessionStatus
+from app.group_sessions.models import InvitationStatus, RegistrationStatus, SessionStatus
 from app.group_sessions.read_model import SessionRole, Timeframe
 from app.group_sessions.rules import SessionPhase
 
@@ -40,6 +40,8 @@ class RegistrationEventKind(str, Enum):
     JOINED = "JOINED"
     LEFT = "LEFT"
     MINIMUM_REACHED = "MINIMUM_REACHED"
+    PROMOTED = "PROMOTED"
+    WAITLISTED = "WAITLISTED"
 
 
 # Every value is described: a client can tell its users what each one means.
@@ -136,9 +138,21 @@ RegistrationEventKind = api_enum(
     description="What happened to a registration.",
     values={
         "JOINED": "Someone registered.",
-        "LEFT": "Someone withdrew.",
+        "LEFT": "Someone withdrew, or left the waitlist (the registration's status says which).",
         "MINIMUM_REACHED": "This registration brought the session to its minimum, right after its JOINED. Once: "
         "leaving and joining again does not repeat it (a minimum the host raises above the count is told again "
         "when reached).",
+        "PROMOTED": "A seat freed and the first on the waitlist got it: they are registered now.",
+        "WAITLISTED": "Someone joined the waitlist of the full session.",
+    },
+)
+
+RegistrationStatus = api_enum(
+    RegistrationStatus,
+    name="RegistrationStatus",
+    description="Whether a registration holds a seat or waits for one.",
+    values={
+        "CONFIRMED": "Registered: holds a seat (counted in participantCount).",
+        "WAITLISTED": "On the waitlist of a full session: gets the first seat that frees, in order of joining.",
     },
 )

@@ -18,7 +18,7 @@ from strawberry.dataloader import DataLoader
 from app.accounts.models import Program, ProgramRole, User
 from app.accounts.services import program_roles
 from app.group_sessions import read_model
-from app.group_sessions.models import GroupSession, Guest, Registration
+from app.group_sessions.models import GroupSession, Guest, Registration, RegistrationStatus
 from app.keyset import Window
 
 
@@ -79,9 +79,10 @@ class Loaders:
         # Guest rows (with their answers and users) of a session; the viewer's own guest row.
         self.guests_by_session: DataLoader[int, list[Guest]] = DataLoader(self._guests)
         self.viewer_guest_by_session: DataLoader[int, Guest | None] = DataLoader(self._viewer_guests)
-        # Sessions where the viewer's registration is known without asking the database
-        # (listed on their dashboard, which only lists sessions they are registered for).
-        self._known_attending: dict[int, bool] = {}
+        # Sessions where the status of the viewer's registration (None: none) is known
+        # without asking the database (listed on their dashboard, which only lists
+        # sessions they are registered for; loaded by ID, which reads it along).
+        self._known_status: dict[int, RegistrationStatus | None] = {}
         self._viewer_roles: dict[int, ProgramRole] | None = dict(viewer_roles) if viewer_roles is not None else None
         self._viewer_roles_loading: asyncio.Future[dict[int, ProgramRole]] | None = None
         if viewer is not None:
@@ -94,7 +95,7 @@ class Loaders:
             self.session_by_id.prime(row.id, row)
             self._prime_related(row)
             if viewer_attends is not None:
-                self._known_attending[row.id] = viewer_attends
+                self._known_status[row.id] = RegistrationStatus.CONFIRMED if viewer_attends else None
 
     def _prime_related(self, row: GroupSession) -> None:
         program = getattr(row, "_program", None)
@@ -125,29 +126,38 @@ class Loaders:
             return None if self.viewer is None else MISSING
         return self._viewer_roles.get(program_id)
 
-    def known_viewer_attends(self, session: GroupSession):
-        """Whether the viewer is registered, when that is known without the database;
-        else `MISSING`."""
+    def known_viewer_status(self, session: GroupSession):
+        """The status of the viewer's registration for `session` (None when they have
+        none), when that is known without the database; else `MISSING`."""
         if self.viewer is None:
-            return False
+            return None
         if self.viewer.id == session.host_id:
-            return True
+            return RegistrationStatus.CONFIRMED
         # A mutation primes the registration loader with what it just did: that wins.
         registration = loaded(self.viewer_registration_by_session, session.id)
         if registration is not MISSING:
-            return registration is not None
-        known = self._known_attending.get(session.id)
-        return MISSING if known is None else known
+            return None if registration is None else RegistrationStatus(registration.status)
+        return self._known_status.get(session.id, MISSING)
 
-    async def viewer_attends(self, session: GroupSession) -> bool:
-        """Whether the viewer is registered for `session`, asking the database only when
-        it is not known already (the host always is; dashboard rows always are)."""
-        if self.viewer is None:
-            return False
-        known = self.known_viewer_attends(session)
+    def known_viewer_attends(self, session: GroupSession):
+        """Whether the viewer is registered (CONFIRMED: not merely on the waitlist), when
+        that is known without the database; else `MISSING`."""
+        status = self.known_viewer_status(session)
+        return MISSING if status is MISSING else status == RegistrationStatus.CONFIRMED
+
+    async def viewer_status(self, session: GroupSession) -> RegistrationStatus | None:
+        """The status of the viewer's registration for `session` (None: none), asking the
+        database only when it is not known already."""
+        known = self.known_viewer_status(session)
         if known is not MISSING:
             return known
-        return await self.viewer_registration_by_session.load(session.id) is not None
+        registration = await self.viewer_registration_by_session.load(session.id)
+        return None if registration is None else RegistrationStatus(registration.status)
+
+    async def viewer_attends(self, session: GroupSession) -> bool:
+        """Whether the viewer is registered for `session` (CONFIRMED), asking the database
+        only when it is not known already (the host always is; dashboard rows always are)."""
+        return await self.viewer_status(session) == RegistrationStatus.CONFIRMED
 
     async def viewer_role(self, program_id: int) -> ProgramRole | None:
         """The viewer's role in the program; None when they are not a member."""
@@ -165,10 +175,10 @@ class Loaders:
         # Program, host and the viewer's registration come along in the same statement:
         # every page of a session shows them.
         found = await read_model.sessions_by_ids(sorted(set(ids)), self.viewer.id if self.viewer else None)
-        for row, viewer_attends in found.values():
+        for row, viewer_status in found.values():
             self._prime_related(row)
             if self.viewer is not None:
-                self._known_attending.setdefault(row.id, viewer_attends)
+                self._known_status.setdefault(row.id, viewer_status)
         return [found[i][0] if i in found else None for i in ids]
 
     async def _guest_users(self, session_ids: Sequence[int]) -> list[list[User]]:

@@ -2,7 +2,8 @@
 
 - a program, its sessions and their registrations are seen by the program's members;
 - a user is seen by themself and by anyone sharing a program with them;
-- a user's email is seen by that user only; a session's guest list by its host only.
+- a user's email is seen by that user only; a session's guest list and waitlist by its host
+  only (a place in line also by the member in it).
 
 Whatever is not visible is answered exactly like what does not exist (null), so outsiders
 learn nothing. Functions here take the operation's loaders (which know the viewer) and
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from app.accounts.models import Program, User
 from app.api.loaders import MISSING, Loaders
-from app.group_sessions.models import GroupSession, Registration
+from app.group_sessions.models import GroupSession, Registration, RegistrationStatus
 
 
 async def is_member(loaders: Loaders, program_id: int) -> bool:
@@ -46,9 +47,15 @@ async def visible_session(loaders: Loaders, session_id: int) -> GroupSession | N
 
 
 async def visible_registration(loaders: Loaders, registration_id: int) -> Registration | None:
-    """A registration is as visible as its session."""
+    """A registration is as visible as its session; a place on the waitlist only to the
+    host and to the member in line (the waitlist is the host's)."""
     row = await loaders.registration_by_id.load(registration_id)
-    if row is None or await visible_session(loaders, row.session_id) is None:
+    if row is None:
+        return None
+    session = await visible_session(loaders, row.session_id)
+    if session is None:
+        return None
+    if row.status == RegistrationStatus.WAITLISTED and loaders.viewer.id not in (row.user_id, session.host_id):
         return None
     return row
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
 
-from app.group_sessions.models import GroupSession, SessionStatus
+from app.group_sessions.models import GroupSession, RegistrationStatus, SessionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class SessionSnapshot:
     cancel_if_minimum_not_reached: bool = True
     minimum_deadline: datetime | None = None
     minimum_reached_at: datetime | None = None
+    # Those on the waitlist (not counted in participant_count).
+    waitlist_count: int = 0
 
     @property
     def host_id(self) -> int:
@@ -104,6 +106,7 @@ class SessionSnapshot:
             cancel_if_minimum_not_reached=row.cancel_if_minimum_not_reached,
             minimum_deadline=row.minimum_deadline,
             minimum_reached_at=row.minimum_reached_at,
+            waitlist_count=row.waitlist_count,
         )
 
 
@@ -131,6 +134,11 @@ class RegistrationChange:
     is_host: bool
     registered_at: datetime
     occurred_at: datetime
+    # The registration's status after the change (for a removal: before it). A
+    # RegistrationRemoved that is WAITLISTED left the waitlist and freed no seat.
+    status: RegistrationStatus = RegistrationStatus.CONFIRMED
+    # When it joined the waitlist, for registrations that were ever on it.
+    waitlisted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +148,20 @@ class RegistrationAdded(RegistrationChange):
 
 @dataclass(frozen=True)
 class RegistrationRemoved(RegistrationChange):
-    """Someone withdrew."""
+    """Someone withdrew (from the session, or from its waitlist: see `status`)."""
+
+
+@dataclass(frozen=True)
+class Waitlisted(RegistrationChange):
+    """Someone joined the waitlist of a full session, at `position` (1-based)."""
+
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Promoted(RegistrationChange):
+    """A seat freed and the first in line got it: their registration is CONFIRMED now, in
+    the transaction that freed the seat."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +199,7 @@ class GroupSessionCancelled:
 
     session: SessionSnapshot
     reason: str | None
-    # Everyone registered at the cancellation, host first.
+    # Everyone registered at the cancellation, host first, those on the waitlist included.
     registered: tuple[Person, ...]
     occurred_at: datetime
     # True when cancelled by the minimum's decision, not by the host.
@@ -216,6 +237,8 @@ Event = Union[
     GroupSessionCreated,
     RegistrationAdded,
     RegistrationRemoved,
+    Waitlisted,
+    Promoted,
     GroupSessionChanged,
     GroupSessionCancelled,
     InvitationDeclined,

@@ -21,6 +21,14 @@ class InvitationStatus(str, Enum):
     DECLINED = "DECLINED"
 
 
+class RegistrationStatus(str, Enum):
+    # Holds a seat: counted in participant_count.
+    CONFIRMED = "CONFIRMED"
+    # In line for a seat of a full session: counted in waitlist_count, promoted to
+    # CONFIRMED in order of (waitlisted_at, id) as seats free up.
+    WAITLISTED = "WAITLISTED"
+
+
 class GroupSession(Model):
     id = fields.IntField(primary_key=True)
     program: fields.ForeignKeyRelation = fields.ForeignKeyField(
@@ -44,6 +52,9 @@ class GroupSession(Model):
     # services: a join takes a seat with a conditional UPDATE, which is what makes capacity
     # race-free on every database.
     participant_count = fields.IntField(default=0)
+    # WAITLISTED registrations, kept in step the same way: every waitlist change writes
+    # this row first, so commands on one session queue on it (first come, first served).
+    waitlist_count = fields.IntField(default=0, db_default=0)
     status = fields.CharEnumField(SessionStatus, max_length=16, default=SessionStatus.SCHEDULED)
     cancellation_reason = fields.TextField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
@@ -98,6 +109,12 @@ class Registration(Model):
     )
     is_host = fields.BooleanField(default=False)
     registered_at = fields.DatetimeField(auto_now_add=True)
+    status = fields.CharEnumField(
+        RegistrationStatus, max_length=16, default=RegistrationStatus.CONFIRMED, db_default="CONFIRMED"
+    )
+    # When the member joined the waitlist (kept after a promotion); with the id, the order
+    # of the line.
+    waitlisted_at = fields.DatetimeField(null=True)
 
     session_id: int
     user_id: int
@@ -106,7 +123,7 @@ class Registration(Model):
         table = "registration"
         # One registration per person and session; also the backstop for double joins.
         unique_together = (("session", "user"),)
-        indexes = (("user_id", "session_id"),)
+        indexes = (("user_id", "session_id"), ("session_id", "status", "waitlisted_at", "id"))
 
 
 # A member the host invited (the current guest list), with their answer. Invitation is

@@ -18,7 +18,7 @@ from tortoise.queryset import QuerySet
 from app.accounts.models import Program, User
 from app.clock import utcnow
 from app.db import sql_parameter
-from app.group_sessions.models import GroupSession, InvitationStatus, Registration, SessionStatus
+from app.group_sessions.models import GroupSession, InvitationStatus, Registration, RegistrationStatus, SessionStatus
 from app.keyset import Slice, Window, fetch_page
 
 
@@ -87,7 +87,8 @@ async def dashboard_sessions(
     include_cancelled: bool,
     window: Window[SessionCursor],
 ) -> Page:
-    """What the viewer hosts or attends (the host is always registered, so: registered);
+    """What the viewer hosts or attends (the host is always registered, so: registered;
+    not what they only wait for);
     for INVITED, the sessions the viewer is invited to and has not declined (pending or
     accepted), registered or not."""
     if role == SessionRole.INVITED:
@@ -95,7 +96,9 @@ async def dashboard_sessions(
             guests__user_id=viewer_id, guests__status__in=[InvitationStatus.PENDING, InvitationStatus.ACCEPTED]
         )
     else:
-        query = GroupSession.filter(registrations__user_id=viewer_id)
+        query = GroupSession.filter(
+            registrations__user_id=viewer_id, registrations__status=RegistrationStatus.CONFIRMED
+        )
     if role == SessionRole.HOST:
         query = query.filter(host_id=viewer_id)
     elif role == SessionRole.PARTICIPANT:
@@ -127,16 +130,16 @@ async def program_sessions(
 async def participants_of_sessions(
     session_ids: Sequence[int], *, window: Window[int]
 ) -> dict[int, list[Registration]]:
-    """Up to `window.size` + 1 registrations of each session, strictly between the
-    registration ids `window.after` and `window.before`: the first ones in registration
-    order (the host's is always the first row), or the last ones, latest first, when the
-    window reads `backward`. Each comes with its participant (`registration.user`), in one
-    statement however many sessions are asked for."""
+    """Up to `window.size` + 1 CONFIRMED registrations of each session (the waitlist is not
+    among them), strictly between the registration ids `window.after` and `window.before`:
+    the first ones in registration order (the host's is always the first row), or the last
+    ones, latest first, when the window reads `backward`. Each comes with its participant
+    (`registration.user`), in one statement however many sessions are asked for."""
     if not session_ids:
         return {}
     db = Registration._meta.db
-    values: list = list(session_ids)
-    in_list = ",".join(sql_parameter(db, i + 1) for i in range(len(session_ids)))
+    values: list = [RegistrationStatus.CONFIRMED.value, *session_ids]
+    in_list = ",".join(sql_parameter(db, i + 2) for i in range(len(session_ids)))
     bounds = ""
     if window.after is not None:
         values.append(window.after)
@@ -147,12 +150,12 @@ async def participants_of_sessions(
     values.append(window.size + 1)
     direction = "DESC" if window.backward else ""
     sql = (
-        "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, "
+        "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, r.status, r.waitlisted_at, "
         "u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash, "
         "u.time_zone AS u_time_zone, u.created_at AS u_created_at FROM ("
-        "SELECT id, session_id, user_id, is_host, registered_at, "
+        "SELECT id, session_id, user_id, is_host, registered_at, status, waitlisted_at, "
         f"ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id {direction}) AS rn "
-        f'FROM "registration" WHERE session_id IN ({in_list}){bounds}'
+        f'FROM "registration" WHERE status = {sql_parameter(db, 1)} AND session_id IN ({in_list}){bounds}'
         f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} '
         f"ORDER BY r.session_id, r.id {direction}"
     )
@@ -166,6 +169,8 @@ async def participants_of_sessions(
             user_id=row["user_id"],
             is_host=row["is_host"],
             registered_at=row["registered_at"],
+            status=row["status"],
+            waitlisted_at=row["waitlisted_at"],
         )
         user = User._init_from_db(
             id=row["user_id"],
@@ -191,9 +196,12 @@ def _columns(model) -> list[str]:
     return list(model._meta.fields_db_projection.values())
 
 
-async def sessions_by_ids(session_ids: Sequence[int], viewer_id: int | None) -> dict[int, tuple[GroupSession, bool]]:
+async def sessions_by_ids(
+    session_ids: Sequence[int], viewer_id: int | None
+) -> dict[int, tuple[GroupSession, RegistrationStatus | None]]:
     """Sessions by ID, each with its program and host fetched along (`session.program`,
-    `session.host`) and whether `viewer_id` is registered, in one statement."""
+    `session.host`) and the status of `viewer_id`'s registration (None: none), in one
+    statement."""
     if not session_ids:
         return {}
     db = GroupSession._meta.db
@@ -205,18 +213,38 @@ async def sessions_by_ids(session_ids: Sequence[int], viewer_id: int | None) -> 
         + [f'h."{c}" AS "h_{c}"' for c in user_cols]
     )
     sql = (
-        f"SELECT {select}, EXISTS (SELECT 1 FROM \"registration\" r WHERE r.session_id = s.id AND r.user_id = {marks[0]})"
-        ' AS viewer_attends FROM "group_session" s JOIN "program" p ON p.id = s.program_id'
+        f"SELECT {select}, (SELECT r.status FROM \"registration\" r WHERE r.session_id = s.id AND r.user_id = {marks[0]})"
+        ' AS viewer_status FROM "group_session" s JOIN "program" p ON p.id = s.program_id'
         ' JOIN "user" h ON h.id = s.host_id'
         f" WHERE s.id IN ({', '.join(marks[1:])})"
     )
     _, rows = await db.execute_query(sql, [viewer_id if viewer_id is not None else 0, *session_ids])
-    found: dict[int, tuple[GroupSession, bool]] = {}
+    found: dict[int, tuple[GroupSession, RegistrationStatus | None]] = {}
     for row in rows:
         row = dict(row)
         session = GroupSession._init_from_db(**{c: row[c] for c in session_cols})
         object.__setattr__(session, "_program", Program._init_from_db(**{c: row[f"p_{c}"] for c in program_cols}))
         object.__setattr__(session, "_host", User._init_from_db(**{c: row[f"h_{c}"] for c in user_cols}))
-        found[session.id] = (session, bool(row["viewer_attends"]))
+        status = row["viewer_status"]
+        found[session.id] = (session, RegistrationStatus(status) if status is not None else None)
     return found
 
+
+
+async def waitlist_page(session_id: int, *, first: int, after_id: int | None) -> tuple[list[Registration], int]:
+    """Up to `first` + 1 WAITLISTED registrations of the session in line order
+    ((waitlisted_at, id)), after the registration `after_id` when given, each with its
+    participant (`registration.user`); and the place in line of the first one returned."""
+    line = Registration.filter(session_id=session_id, status=RegistrationStatus.WAITLISTED)
+    query = line
+    ahead = 0
+    if after_id is not None:
+        mark = await line.filter(id=after_id).values("waitlisted_at")
+        if mark:
+            at = mark[0]["waitlisted_at"]
+            query = line.filter(Q(waitlisted_at__gt=at) | Q(waitlisted_at=at, id__gt=after_id))
+            ahead = await line.filter(Q(waitlisted_at__lt=at) | Q(waitlisted_at=at, id__lte=after_id)).count()
+        else:  # that registration left the line (or was promoted): start again from the top
+            query = line
+    rows = await query.order_by("waitlisted_at", "id").limit(first + 1).select_related("user") if first else []
+    return list(rows), ahead + 1

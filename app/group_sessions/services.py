@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import ProgramRole
@@ -37,9 +37,11 @@ from app.group_sessions.events import (
     InvitationDeclined,
     MinimumReached,
     Person,
+    Promoted,
     RegistrationAdded,
     RegistrationRemoved,
     SessionSnapshot,
+    Waitlisted,
 )
 from app.group_sessions.models import (
     GroupSession,
@@ -48,6 +50,7 @@ from app.group_sessions.models import (
     InvitationSent,
     InvitationStatus,
     Registration,
+    RegistrationStatus,
     SessionStatus,
 )
 from app.group_sessions.repository import SessionForCommand
@@ -130,6 +133,51 @@ async def _session_for_key(viewer_id: int, key: str, fingerprint: str, now: date
             ("input", "idempotencyKey"),
         )
     return remembered.session
+
+
+async def _fill_freed_seats(
+    session: GroupSession, host: Person, events: list[Event], *, now: datetime
+) -> GroupSession:
+    """After a command freed seats of `session` (the row as its own write left it, in its
+    transaction): the first in line take them at once, each told by a `Promoted` event.
+    Every way of freeing a seat goes through here. Returns the session as it is after."""
+    session, promotions = await repository.fill_from_waitlist(session, now=now)
+    snapshot = SessionSnapshot.of(session, host) if promotions else None
+    change: dict = {}
+    for promotion in promotions:
+        registration = promotion.registration
+        change = dict(
+            registration_id=registration.id,
+            participant=promotion.participant,
+            is_host=False,
+            registered_at=registration.registered_at,
+            occurred_at=now,
+            status=RegistrationStatus.CONFIRMED,
+            waitlisted_at=registration.waitlisted_at,
+        )
+        events.append(Promoted(session=snapshot, **change))
+    if promotions:
+        # A promotion that brings the session to its minimum announces it, as a join does.
+        reached = await _note_minimum_reached(session, now)
+        if reached is not None:
+            session = reached
+            events.append(MinimumReached(session=SessionSnapshot.of(session, host), **change))
+    return session
+
+
+async def release_seat(session: GroupSession, host: Person, events: list[Event], *, now: datetime) -> GroupSession:
+    """Give back one seat of `session` whose CONFIRMED registration the caller has just
+    withdrawn (with the session row locked: `session_for_command(lock=True)`), and give it
+    to the first in line, inside the caller's transaction (see `_fill_freed_seats`).
+    Returns the session as it is after. Every command that withdraws a confirmed
+    registration calls this (a leave, a membership removal through it, a guest declining
+    after accepting); a raised maxParticipants fills seats through `_fill_freed_seats`."""
+    updated = await repository.update_session(
+        GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
+    )
+    if updated is None:
+        raise RuntimeError(f"session {session.id} vanished under its own lock")
+    return await _fill_freed_seats(updated, host, events, now=now)
 
 
 async def _check_guests(program_id: int, host_id: int, guest_ids: Sequence[int]) -> list[Person]:
@@ -629,13 +677,22 @@ async def update_group_session(
             if updated is None:  # a join took the seat between our read and this write
                 fresh = await GroupSession.get(id=session.id)
                 raise DomainError(*rules.check_max_not_below_count(fields.max_participants, fresh.participant_count))
-            session = updated
-            # Those registered are told of a new time; guests who registered already
+            promoted_before = len(events)
+            if fields.max_participants > before.max_participants:
+                session = await _fill_freed_seats(updated, found.host, events, now=now)
+            else:
+                session = updated
+            # Promoted just now: their "You're in" carries the new time already.
+            promoted_ids = {e.participant.id for e in events[promoted_before:]}
+            # Those registered are told of a new time (not those on the waitlist: they get
+            # the invite, with the new time, once promoted); guests who registered already
             # need no invitation, nor do those invited before (taken off the list and put
             # back): each person is invited to a session once, however often it is edited.
-            if registered is None:
-                registered = await repository.registered_people(session.id) if time_changed else []
-            registered_ids = {p.id for p in registered}
+            registrants = await repository.registrants(session.id) if time_changed or added_guests else []
+            registered_ids = {p.id for p, _ in registrants}
+            registered = [
+                p for p, status in registrants if status == RegistrationStatus.CONFIRMED and p.id not in promoted_ids
+            ]
             to_invite = [g for g in added_guests if g.id not in registered_ids]
             if to_invite:
                 invited_before = set(
@@ -752,51 +809,97 @@ async def _answer(found: SessionForCommand, status: InvitationStatus, now: datet
     return guest
 
 
+def _full(field: tuple[str, ...] = ("input", "id")) -> DomainError:
+    return DomainError.of(ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], field)
+
+
+async def _seat_update(session_id: int, now: datetime) -> GroupSession | None:
+    """A seat, if one is free and nobody waits for it (first come, first served): the
+    session row after taking it, or None."""
+    return await repository.update_session(
+        GroupSession.filter(
+            id=session_id,
+            status=SessionStatus.SCHEDULED,
+            starts_at__gt=now,
+            participant_count__lt=F("max_participants"),
+            waitlist_count=0,
+        ),
+        participant_count=F("participant_count") + 1,
+    )
+
+
+async def _join_line(session_id: int, now: datetime) -> GroupSession | None:
+    """A place at the end of the waitlist, if the session is full or others wait already:
+    the session row after, or None."""
+    return await repository.update_session(
+        GroupSession.filter(
+            Q(participant_count__gte=F("max_participants")) | Q(waitlist_count__gt=0),
+            id=session_id,
+            status=SessionStatus.SCHEDULED,
+            starts_at__gt=now,
+        ),
+        waitlist_count=F("waitlist_count") + 1,
+    )
+
+
 async def _take_seat(
     found: SessionForCommand,
     participant: Person,
     events: list[Event],
     now: datetime,
     *,
+    waitlist: bool = False,
     field: tuple[str, ...] = ("input", "id"),
 ) -> tuple[Registration, GroupSession]:
     """The join itself, inside the caller's unit of work: refuse as the join rules say
-    (at `field`), take a seat with the conditional UPDATE, write the registration, mark an
-    invited viewer as having accepted, and record RegistrationAdded."""
+    (at `field`), take a seat with the conditional UPDATE (or, with `waitlist`, a place at
+    the end of a full session's waitlist), write the registration, mark an invited viewer
+    as having accepted, and record RegistrationAdded (or Waitlisted), and MinimumReached
+    when this seat reached the minimum."""
     session_id, viewer_id = found.session.id, participant.id
     refusal = _join_refusal(found.session, is_registered=found.viewer_registration is not None, now=now, field=field)
-    if refusal:
+    looks_full = refusal is not None and refusal.problems[0].code == ErrorCode.SESSION_FULL
+    if refusal and not (waitlist and looks_full):
         raise refusal
-    session = await repository.update_session(
-        GroupSession.filter(
-            id=session_id,
-            status=SessionStatus.SCHEDULED,
-            starts_at__gt=now,
-            participant_count__lt=F("max_participants"),
-        ),
-        participant_count=F("participant_count") + 1,
-    )
+    # Seats and the line change under us between the read and the write: try the likelier
+    # one first, then the other, a bounded number of times.
+    attempts = [_join_line, _seat_update] if looks_full else [_seat_update, _join_line]
+    session, status = None, RegistrationStatus.CONFIRMED
+    for attempt in (attempts * 2) if waitlist else attempts[:1]:
+        session = await attempt(session_id, now)
+        if session is not None:
+            status = RegistrationStatus.WAITLISTED if attempt is _join_line else RegistrationStatus.CONFIRMED
+            break
     if session is None:
         fresh = await GroupSession.get(id=session_id)
-        raise _join_refusal(fresh, is_registered=False, now=now, field=field) or DomainError.of(
-            ErrorCode.SESSION_FULL, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.SESSION_FULL], field
-        )
+        raise _join_refusal(fresh, is_registered=False, now=now, field=field) or _full(field)
+    # Taken once this command holds the session row, so the line's order by
+    # (waitlisted_at, id) is the order in which joins got it.
+    waitlisted_at = utcnow() if status == RegistrationStatus.WAITLISTED else None
     try:
-        registration = await Registration.create(session_id=session.id, user_id=viewer_id, is_host=False)
+        registration = await Registration.create(
+            session_id=session.id, user_id=viewer_id, is_host=False, status=status, waitlisted_at=waitlisted_at
+        )
     except IntegrityError:
         # The same viewer joining twice at once: the unique (session, user) constraint
         # refuses the second, and raising here rolls its seat back.
         raise DomainError.of(
             ErrorCode.ALREADY_REGISTERED, rules.JOIN_REFUSAL_MESSAGES[ErrorCode.ALREADY_REGISTERED], field
         ) from None
-    await _answer(found, InvitationStatus.ACCEPTED, now)
     change = dict(
         registration_id=registration.id,
         participant=participant,
         is_host=False,
         registered_at=registration.registered_at,
         occurred_at=now,
+        status=status,
+        waitlisted_at=waitlisted_at,
     )
+    if status == RegistrationStatus.WAITLISTED:
+        # Last in line: everyone ahead got the row before this command did.
+        events.append(Waitlisted(session=SessionSnapshot.of(session, found.host), **change, position=session.waitlist_count))
+        return registration, session
+    await _answer(found, InvitationStatus.ACCEPTED, now)
     events.append(RegistrationAdded(session=SessionSnapshot.of(session, found.host), **change))
     reached = await _note_minimum_reached(session, now)
     if reached is not None:
@@ -814,8 +917,10 @@ async def _free_seat(
     field: tuple[str, ...] = ("input", "id"),
 ) -> GroupSession:
     """The leave itself, inside the caller's unit of work (the session row locked): refuse
-    as the leave rules say (at `field`), free the seat, delete the registration, mark an
-    invited viewer as having declined, and record RegistrationRemoved."""
+    as the leave rules say (at `field`), withdraw the registration, then give the seat to
+    the first on the waitlist (or, for a waitlisted viewer, close up the line), mark an
+    invited viewer as having declined, and record RegistrationRemoved (before any Promoted
+    it caused, so the host reads "left" then "promoted")."""
     session, registration = found.session, found.viewer_registration
     _refusal(
         rules.cannot_leave_reason(
@@ -827,16 +932,23 @@ async def _free_seat(
         field,
     )
     assert registration is not None  # refused above otherwise
-    # Seat first, then the row: every command touches the session row first, so
-    # concurrent commands on one session queue on it instead of deadlocking.
-    session = await repository.update_session(
-        GroupSession.filter(id=session.id), participant_count=F("participant_count") - 1
-    )
-    deleted = await Registration.filter(id=registration.id).delete()
-    if session is None or not deleted:  # withdrawn concurrently: undo our decrement by rolling back
+    # The session row is locked: nothing changes this session's registrations until we
+    # commit, so the status the DELETE returns is the one that counts (the one read along
+    # with the session may predate a promotion we waited for).
+    status = await repository.withdraw_registration(registration.id)
+    if status is None:  # withdrawn concurrently
         _refusal(ErrorCode.NOT_REGISTERED, rules.LEAVE_REFUSAL_MESSAGES, field)
+    removal_at = len(events)
+    if status == RegistrationStatus.WAITLISTED:
+        # Leaving the line frees no seat; those behind move up (positions are ranks).
+        session = await repository.update_session(
+            GroupSession.filter(id=session.id), waitlist_count=F("waitlist_count") - 1
+        )
+    else:
+        session = await release_seat(session, found.host, events, now=now)
     await _answer(found, InvitationStatus.DECLINED, now)
-    events.append(
+    events.insert(
+        removal_at,
         RegistrationRemoved(
             session=SessionSnapshot.of(session, found.host),
             registration_id=registration.id,
@@ -844,7 +956,9 @@ async def _free_seat(
             is_host=registration.is_host,
             registered_at=registration.registered_at,
             occurred_at=now,
-        )
+            status=status,
+            waitlisted_at=registration.waitlisted_at,
+        ),
     )
     return session
 
@@ -853,6 +967,7 @@ async def join_group_session(
     *,
     viewer_id: int,
     session_id: int,
+    waitlist: bool = False,
     viewer: Person | None = None,
     viewer_roles: Mapping[int, ProgramRole] | None = None,
     now: datetime | None = None,
@@ -862,12 +977,18 @@ async def join_group_session(
     Any member of the program may join until the start, while seats are left. The seat is
     taken by a conditional UPDATE that returns the row only when it took one, so two
     writers can never both take the last one, on any database and any number of processes.
-    An invited viewer who joins has accepted the invitation."""
+    An invited viewer who joins has accepted the invitation.
+
+    With `waitlist`, a full session puts the viewer at the end of its waitlist instead of
+    refusing with SESSION_FULL: the registration is WAITLISTED, and the first seat that
+    frees goes to the first in line (see `release_seat`). Either way it is one conditional
+    UPDATE of the session row, so joins, leaves and promotions on one session are
+    serialized on that row and the line keeps the order in which they got there."""
     now = now or utcnow()
     participant = await _viewer_person(viewer_id, viewer)
     async with _unit_of_work(effects) as events:
         found = await _visible_session(session_id, viewer_id, viewer_roles)
-        registration, session = await _take_seat(found, participant, events, now)
+        registration, session = await _take_seat(found, participant, events, now, waitlist=waitlist)
     return registration, session
 
 

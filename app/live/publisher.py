@@ -18,12 +18,14 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     InvitationDeclined,
     MinimumReached,
+    Promoted,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
     SessionSnapshot,
+    Waitlisted,
 )
-from app.group_sessions.models import GroupSession, Registration, SessionStatus
+from app.group_sessions.models import GroupSession, Registration, RegistrationStatus, SessionStatus
 from app.live.broker import Broker
 
 SESSION_FIELDS = (
@@ -51,11 +53,12 @@ SESSION_FIELDS = (
     "cancel_if_minimum_not_reached",
     "minimum_deadline",
     "minimum_reached_at",
+    "waitlist_count",
 )
 USER_FIELDS = ("id", "name", "email", "time_zone")
 _DATETIMES = {
     "starts_at", "ends_at", "cancelled_at", "created_at", "updated_at", "registered_at", "occurred_at",
-    "minimum_deadline", "minimum_reached_at",
+    "minimum_deadline", "minimum_reached_at", "waitlisted_at",
 }
 
 
@@ -92,7 +95,9 @@ def session_from_snapshot(data: dict[str, Any]) -> GroupSession:
 
 
 def registration_from_message(data: dict[str, Any]) -> Registration:
-    return Registration(**_parse(data))
+    fields = _parse(data)
+    fields["status"] = RegistrationStatus(fields.get("status") or RegistrationStatus.CONFIRMED.value)
+    return Registration(**fields)
 
 
 def user_from_message(data: dict[str, Any]) -> User:
@@ -118,6 +123,14 @@ class Publisher:
         """To the host: MINIMUM_REACHED, with the registration that reached it (its JOINED
         told the session's watchers the new counts already)."""
         await self._registration(event, "MINIMUM_REACHED", watchers=False)
+
+    async def waitlisted(self, event: Waitlisted) -> None:
+        """To the host: WAITLISTED, with the member; to the session's watchers: its new waitlistCount."""
+        await self._registration(event, "WAITLISTED")
+
+    async def promoted(self, event: Promoted) -> None:
+        """To the host: PROMOTED, with the member; to the session's watchers: its new counts."""
+        await self._registration(event, "PROMOTED")
 
     async def session_changed(self, event: GroupSessionChanged) -> None:
         """To the session's watchers: the session as edited."""
@@ -154,6 +167,8 @@ class Publisher:
                     "user_id": participant.id,
                     "is_host": event.is_host,
                     "registered_at": event.registered_at.isoformat(),
+                    "status": event.status.value,
+                    "waitlisted_at": event.waitlisted_at.isoformat() if event.waitlisted_at else None,
                 },
                 "participant": {name: getattr(participant, name) for name in USER_FIELDS},
                 "session": session,

@@ -430,6 +430,66 @@ def registration_confirmed(
     )
 
 
+def waitlisted(
+    session: SessionFacts, participant: Person, *, position: int, letterhead: Letterhead, written_at: datetime
+) -> RenderedEmail:
+    """To the member who joined the waitlist of a full session: their place in line, and
+    that a freed seat is theirs at once, by email (no calendar invite yet)."""
+    title = one_line(session.title)
+    blocks = [
+        Para(f"“{title}” is full, and you are on its waitlist: number {position} in line."),
+        Facts((
+            ("When", _when(session, participant, written_at)),
+            ("Host", one_line(session.host.name)),
+            ("Place in line", str(position)),
+        )),
+        Para(
+            "When a seat frees up, the first in line gets it at once, and we email you with the calendar "
+            "invite. You do not need to do anything; to give up your place, leave the waitlist on the session page."
+        ),
+        Link("Open the session page", session.url),
+    ]
+    return compose(
+        kind="waitlisted",
+        letterhead=letterhead,
+        to=participant,
+        subject=f"You're on the waitlist: {session.title}",
+        blocks=blocks,
+        written_at=written_at,
+    )
+
+
+def promoted(
+    session: SessionFacts, participant: Person, *, letterhead: Letterhead, written_at: datetime
+) -> RenderedEmail:
+    """To the member first in line when a seat freed: they are registered now, with the
+    calendar invite (REQUEST)."""
+    blocks = [
+        Para(
+            f"A seat freed up in “{one_line(session.title)}”, hosted by {one_line(session.host.name)}, "
+            "and it is yours: you are registered now."
+        ),
+        Facts((
+            ("When", _when(session, participant, written_at)),
+            ("Duration", _duration(session.starts_at, session.ends_at)),
+            ("Host", one_line(session.host.name)),
+        )),
+        Quote(session.objective),
+        Link("Open the session page", session.url),
+        Para("The calendar invite is attached. Can't make it after all? Withdraw on the session page, so the "
+             "next in line gets the seat."),
+    ]
+    return compose(
+        kind="promoted",
+        letterhead=letterhead,
+        to=participant,
+        subject=f"You're in: {session.title}",
+        blocks=blocks,
+        written_at=written_at,
+        invite=_invite(session, participant, letterhead, "REQUEST", written_at),
+    )
+
+
 def session_created(session: SessionFacts, *, letterhead: Letterhead, written_at: datetime) -> RenderedEmail:
     """To the host who created a session: the details and the calendar invite (REQUEST)."""
     host = session.host

@@ -35,11 +35,14 @@ from app.group_sessions.events import (
     InvitationDeclined,
     MinimumNotReachedKept,
     MinimumWarning,
+    Promoted,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
     SessionSnapshot,
+    Waitlisted,
 )
+from app.group_sessions.models import RegistrationStatus
 from app.links import group_session_url
 from app.notifications import emails
 from app.notifications.emails import Letterhead, RenderedEmail, SessionFacts
@@ -97,10 +100,29 @@ class Outbox:
 
     async def registration_removed(self, event: RegistrationRemoved, connection: Any) -> None:
         """To the host: who withdrew and the new count (coalesced, see `_host_notice`); to
-        the participant: the confirmation, with a calendar CANCEL."""
+        the participant: the confirmation, with a calendar CANCEL. Leaving the waitlist
+        sends nothing: no seat changed hands and no invite was ever sent."""
+        if event.status == RegistrationStatus.WAITLISTED:
+            return
         session, at = self._facts(event.session), event.occurred_at
         withdrawal = self._render(emails.registration_withdrawn, session, event.participant, written_at=at)
         await self._host_notice(connection, event, session, registered=False, with_emails=[withdrawal])
+
+    async def waitlisted(self, event: Waitlisted, connection: Any) -> None:
+        """To the member: "You're on the waitlist", with their place in line. The host is
+        not mailed (no seat changed); they see it live (WAITLISTED) and on the page."""
+        session, at = self._facts(event.session), event.occurred_at
+        await self._write(
+            connection,
+            [self._render(emails.waitlisted, session, event.participant, position=event.position, written_at=at)],
+        )
+
+    async def promoted(self, event: Promoted, connection: Any) -> None:
+        """To the member: "You're in", with the calendar invite; to the host: the usual
+        notice that they registered (coalesced, see `_host_notice`)."""
+        session, at = self._facts(event.session), event.occurred_at
+        youre_in = self._render(emails.promoted, session, event.participant, written_at=at)
+        await self._host_notice(connection, event, session, registered=True, with_emails=[youre_in])
 
     async def _host_notice(
         self,

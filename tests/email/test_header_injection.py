@@ -116,3 +116,36 @@ async def test_a_crafted_title_adds_no_header_to_the_invitations(api, world, wor
     hosting = mailbox.one_to(world.host.user.email)
     assert hosting.message["Reply-To"] is None and hosting.subject == f"You're hosting: {SHOWN}"
     assert hosting.text.startswith(f"Your group session “{ATTACK}” is scheduled.")
+
+
+async def test_a_crafted_title_and_name_add_no_header_to_the_waitlist_emails(api, world, worker, mailbox):
+    """"You're on the waitlist" and "You're in" (with its invite) to a member named with an
+    encoded word, for a session titled with one: our headers and our body, nothing else."""
+    from tests.documents import LEAVE
+
+    session = await create_session(api, world, title=ATTACK, maxParticipants=2)
+    await join(api, world.mentees[0], session["id"])
+    member = world.mentees[1]
+    renamed = await api.data(UPDATE_VIEWER, {"input": {"name": ATTACK}}, token=member.token)
+    assert renamed["updateViewer"]["userErrors"] == []
+    waitlisted = await api.data(
+        'mutation($id: ID!) { joinGroupSession(input: {id: $id, waitlist: true}) { userErrors { code } } }',
+        {"id": session["id"]},
+        token=member.token,
+    )
+    assert waitlisted["joinGroupSession"]["userErrors"] == []
+    await worker.drain()
+    in_line = mailbox.one_to(member.user.email, "waitlist")
+    assert in_line.subject == f"You're on the waitlist: {SHOWN}"
+    assert header_names(in_line) == NOTIFICATION_HEADERS and b"\r\nReply-To:" not in in_line.raw
+    assert in_line.text.startswith(f"“{ATTACK}” is full, and you are on its waitlist: number 1 in line.")
+    mailbox.take()
+    left = await api.data(LEAVE, {"id": session["id"]}, token=world.mentees[0].token)
+    assert left["leaveGroupSession"]["userErrors"] == []
+    await worker.drain()
+    youre_in = mailbox.one_to(member.user.email, "You're in")
+    assert youre_in.subject == f"You're in: {SHOWN}"
+    assert header_names(youre_in) == NOTIFICATION_HEADERS
+    assert youre_in.message["Reply-To"] is None and b"\r\nReply-To:" not in youre_in.raw
+    assert youre_in.text.startswith(f"A seat freed up in “{ATTACK}”")
+    assert youre_in.calendar["METHOD"] == "REQUEST"

@@ -35,6 +35,8 @@ def every_kind() -> list[emails.RenderedEmail]:
         ),
         emails.session_cancelled(session, PARTICIPANT, reason="Ill.\nSorry.", **at),
         emails.guest_invited(session, PARTICIPANT, **at),
+        emails.waitlisted(session, PARTICIPANT, position=3, **at),
+        emails.promoted(session, PARTICIPANT, **at),
     ]
 
 

@@ -24,6 +24,11 @@ PUBLIC_PAGE_STATEMENTS = {"member": 3, "host": 4}  # the host's page also reads 
 PROFILE_STATEMENTS = 5
 JOIN_STATEMENTS = 6
 LEAVE_STATEMENTS = 6
+# A leave while people wait: LEAVE_STATEMENTS, plus the promotion (session UPDATE,
+# registrations UPDATE, the promoted people) and the promoted member's emails (the host's
+# last notice about them, the outbox INSERT).
+LEAVE_PROMOTING_STATEMENTS = LEAVE_STATEMENTS + 5
+JOIN_WAITLIST_STATEMENTS = 5
 
 
 async def _host_sessions(world, count: int, *, participants: list, max_participants: int = 40) -> list[int]:
@@ -159,8 +164,8 @@ async def test_join_mutation_costs_a_pinned_number_of_statements(api, world):
 
 async def test_leave_mutation_costs_a_pinned_number_of_statements(api, world):
     """1. the token lookup, 2. the session (locked) with its host and the viewer's
-    registration, 3. the seat given back (UPDATE ... RETURNING), 4. the registration
-    deleted, 5. the last notice to the host about this member (for coalescing), 6. both
+    registration, 3. the registration deleted (DELETE ... RETURNING its status), 4. the
+    seat given back (UPDATE ... RETURNING), 5. the last notice to the host about this member (for coalescing), 6. both
     emails' outbox rows in one INSERT."""
     from app.notifications.models import OutboxEmail
     from tests.documents import LEAVE
@@ -176,3 +181,42 @@ async def test_leave_mutation_costs_a_pinned_number_of_statements(api, world):
     assert result["groupSession"]["viewerIsAttending"] is False
     assert await OutboxEmail.all().count() == 2  # the host's notice and the participant's CANCEL
     assert len(log) == LEAVE_STATEMENTS, log.dump()
+
+
+async def test_joining_the_waitlist_costs_a_pinned_number_of_statements(api, world):
+    """1. the token lookup, 2. the session with the viewer's registration, 3. the place in
+    line (UPDATE ... RETURNING), 4. the registration, 5. the "You're on the waitlist" email
+    (no host notice: no seat changed)."""
+    from app.notifications.models import OutboxEmail
+
+    [session_id] = await _host_sessions(world, 1, participants=[world.mentees[0]], max_participants=2)
+    await OutboxEmail.all().delete()
+    await tokens_in_steady_use()
+    document = "mutation($id: ID!) { joinGroupSession(input: {id: $id, waitlist: true}) { registration { status } userErrors { code } } }"
+    with count_statements() as log:
+        data = await api.data(document, {"id": to_global_id("GroupSession", session_id)}, token=world.mentees[1].token)
+    assert data["joinGroupSession"] == {"registration": {"status": "WAITLISTED"}, "userErrors": []}
+    assert await OutboxEmail.all().values_list("kind", flat=True) == ["waitlisted"]
+    assert len(log) == JOIN_WAITLIST_STATEMENTS, log.dump()
+
+
+async def test_a_leave_that_promotes_costs_a_pinned_number_of_statements(api, world):
+    """LEAVE_STATEMENTS, and for the promotion: the session UPDATE (conditional), the
+    registrations UPDATE, the promoted people; the host's last notice about the promoted
+    member, and their emails' INSERT. However many wait, and however many seats free."""
+    from app.notifications.models import OutboxEmail
+    from tests.documents import LEAVE
+
+    leaver = world.mentees[0]
+    [session_id] = await _host_sessions(world, 1, participants=[leaver], max_participants=2)
+    for member in world.mentees[1:]:
+        await services.join_group_session(viewer_id=member.user.id, session_id=session_id, waitlist=True, effects=Effects())
+    await OutboxEmail.all().delete()
+    await tokens_in_steady_use()
+    with count_statements() as log:
+        data = await api.data(LEAVE, {"id": to_global_id("GroupSession", session_id)}, token=leaver.token)
+    result = data["leaveGroupSession"]
+    assert result["userErrors"] == [] and result["groupSession"]["participantCount"] == 2
+    kinds = sorted(await OutboxEmail.all().values_list("kind", flat=True))
+    assert kinds == ["promoted", "registration_added", "registration_removed", "registration_withdrawn"]
+    assert len(log) == LEAVE_PROMOTING_STATEMENTS, log.dump()

@@ -104,11 +104,17 @@ class CancelGroupSessionInput:
 @strawberry.input(description="The session to join.")
 class JoinGroupSessionInput:
     id: strawberry.ID = strawberry.field(description="The session to join.")
+    waitlist: bool | None = strawberry.field(
+        default=False,
+        description="When the session is full: true puts the viewer on its waitlist (the registration is "
+        "WAITLISTED, and the first seat that frees is theirs, in order of joining); false or left out refuses "
+        "with SESSION_FULL.",
+    )
 
 
 @strawberry.input(description="The session to leave.")
 class LeaveGroupSessionInput:
-    id: strawberry.ID = strawberry.field(description="The session to leave.")
+    id: strawberry.ID = strawberry.field(description="The session to leave (or whose waitlist to leave).")
 
 
 @strawberry.input(description="The viewer's answer to an invitation.")

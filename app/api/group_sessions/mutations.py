@@ -94,7 +94,9 @@ class CancelGroupSessionPayload:
 
 @strawberry.type(description="The result of joinGroupSession.")
 class JoinGroupSessionPayload:
-    registration: Registration | None = strawberry.field(default=None, description="The viewer's new registration.")
+    registration: Registration | None = strawberry.field(
+        default=None, description="The viewer's new registration: CONFIRMED, or WAITLISTED (see its waitlistPosition)."
+    )
     registration_edge: RegistrationEdge | None = strawberry.field(
         default=None,
         description="The new registration as an edge of GroupSession.participants, with the cursor that list "
@@ -222,12 +224,16 @@ async def cancel_group_session(info: Info, input: CancelGroupSessionInput) -> Ca
     return await mutate(info, CancelGroupSessionPayload, change, input=input, session_id=input.id)
 
 
-@strawberry.mutation(description="Join: register the viewer. Any member of the session's program may join.")
+@strawberry.mutation(
+    description="Join: register the viewer. Any member of the session's program may join. A full session refuses "
+    "with SESSION_FULL, unless `waitlist: true` asks for a place on its waitlist."
+)
 async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGroupSessionPayload:
     async def change(viewer: User) -> JoinGroupSessionPayload:
         registration, row = await services.join_group_session(
             viewer_id=viewer.id,
             session_id=_session_id(input.id),
+            waitlist=bool(input.waitlist),
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
             now=info.context.clock(),
@@ -246,7 +252,10 @@ async def join_group_session(info: Info, input: JoinGroupSessionInput) -> JoinGr
     return await mutate(info, JoinGroupSessionPayload, change, input=input, session_id=input.id)
 
 
-@strawberry.mutation(description="Leave: withdraw the viewer's registration (not the host's).")
+@strawberry.mutation(
+    description="Leave: withdraw the viewer's registration (not the host's); the seat goes at once to the first "
+    "on the waitlist. A member on the waitlist leaves it this way, those behind moving up."
+)
 async def leave_group_session(info: Info, input: LeaveGroupSessionInput) -> LeaveGroupSessionPayload:
     async def change(viewer: User) -> LeaveGroupSessionPayload:
         registration, row = await services.leave_group_session(

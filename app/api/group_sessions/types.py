@@ -20,6 +20,7 @@ from app.api.enums import (
     GroupSessionStatus,
     InvitationStatus,
     RegistrationEventKind,
+    RegistrationStatus,
     SessionPhase,
     SessionRole,
     Timeframe,
@@ -35,6 +36,7 @@ from app.api.pagination import (
     Last,
     Node,
     PageInfo,
+    check_first,
     connection_window,
     decode_registration_cursor,
     decode_session_cursor,
@@ -43,9 +45,9 @@ from app.api.pagination import (
     session_cursor,
     to_global_id,
 )
-from app.group_sessions import models, read_model, rooms, rules
+from app.group_sessions import models, read_model, repository, rooms, rules
 from app.group_sessions.models import SessionStatus
-from app.keyset import fetch_page
+from app.keyset import Slice, fetch_page
 from app.links import group_session_url
 
 
@@ -111,6 +113,7 @@ class GroupSession(Node):
             is_full=spots_left == 0,
             status=row.status,
             cancellation_reason=row.cancellation_reason,
+            waitlist_count=row.waitlist_count,
         )
 
     program: Program = strawberry.field(resolver=_session_program, description="The program the session belongs to.")
@@ -169,6 +172,9 @@ class GroupSession(Node):
         except (ZoneInfoNotFoundError, ValueError):  # every zone stored was checked; stay readable anyway
             zone = ZoneInfo("UTC")
         return self.row.starts_at.astimezone(zone).replace(tzinfo=None)
+    waitlist_count: int = strawberry.field(
+        description="Members on the waitlist, waiting for a seat (not counted in participantCount)."
+    )
 
     @strawberry.field(description="Link to this public page, to share by email or message.")
     def url(self, info: Info) -> str:
@@ -225,12 +231,53 @@ class GroupSession(Node):
             total_count=self.row.participant_count,
         )
 
+    @strawberry.field(
+        description="The waitlist, first in line first, each with its waitlistPosition; visible to the host "
+        "(empty for everyone else)."
+    )
+    async def waitlist(self, info: Info, first: int | None = 50, after: str | None = None) -> RegistrationConnection:
+        # Forward only (the line is read from its head); hasPreviousPage is exact: someone is
+        # ahead of the page.
+        size = check_first(first, info.context.settings.max_page_size)
+        viewer = info.context.viewer
+        if viewer is None or viewer.id != self.row.host_id:
+            return RegistrationConnection(edges=[], nodes=[], page_info=page_info([], Slice([], False, False)), total_count=0)
+        after_id = decode_registration_cursor(after)
+        rows, position = await read_model.waitlist_page(self.row.id, first=size, after_id=after_id)
+        edges = []
+        for offset, row in enumerate(rows[:size]):
+            info.context.loaders.user_by_id.prime(row.user_id, row.user)
+            edges.append(
+                RegistrationEdge(node=Registration.from_row(row, position=position + offset), cursor=registration_cursor(row.id))
+            )
+        page = Slice([edge.node.row for edge in edges], has_next=len(rows) > size, has_previous=position > 1)
+        return RegistrationConnection(
+            edges=edges,
+            nodes=[edge.node for edge in edges],
+            page_info=page_info(edges, page),
+            total_count=self.row.waitlist_count,
+        )
+
+    @strawberry.field(
+        description="The viewer's own registration for this session: CONFIRMED, or WAITLISTED with its place in "
+        "line; null when they have none."
+    )
+    async def viewer_registration(self, info: Info) -> Registration | None:
+        loaders = info.context.loaders
+        if info.context.viewer is None or loaders.known_viewer_status(self.row) is None:
+            return None
+        row = await loaders.viewer_registration_by_session.load(self.row.id)
+        return Registration.from_row(row) if row is not None else None
+
     @strawberry.field(description="True when the viewer hosts this session.")
     def viewer_is_host(self, info: Info) -> bool:
         viewer = info.context.viewer
         return viewer is not None and viewer.id == self.row.host_id
 
-    @strawberry.field(description="True when the viewer is registered ('You are attending!' for the host).")
+    @strawberry.field(
+        description="True when the viewer is registered ('You are attending!' for the host); false while they are "
+        "only on the waitlist (see viewerRegistration)."
+    )
     def viewer_is_attending(self, info: Info) -> bool:
         loaders = info.context.loaders
         known = loaders.known_viewer_attends(self.row)
@@ -362,15 +409,16 @@ class GroupSession(Node):
         if info.context.viewer is None:
             return [UserErrorCode.NOT_A_MEMBER]
         is_member = visibility.is_member_now(loaders, self.row.program_id)
-        attends = loaders.known_viewer_attends(self.row)
-        if is_member is MISSING or attends is MISSING:
+        status = loaders.known_viewer_status(self.row)
+        if is_member is MISSING or status is MISSING:
             return self._cannot_join_reasons_later(info)
-        return self._reasons(is_member=is_member, is_registered=attends, now=info.context.clock())
+        # On the waitlist counts as registered: joining again is ALREADY_REGISTERED.
+        return self._reasons(is_member=is_member, is_registered=status is not None, now=info.context.clock())
 
     async def _cannot_join_reasons_later(self, info: Info) -> list:
         loaders = info.context.loaders
         is_member = await visibility.is_member(loaders, self.row.program_id)
-        is_registered = await loaders.viewer_attends(self.row)
+        is_registered = await loaders.viewer_status(self.row) is not None
         return self._reasons(is_member=is_member, is_registered=is_registered, now=info.context.clock())
 
     def _reasons(self, *, is_member: bool, is_registered: bool, now: datetime) -> list:
@@ -396,14 +444,18 @@ def _registration_participant(root: Registration, info: Info) -> User:
 @strawberry.type(description="One person's registration for a group session.")
 class Registration(Node):
     row: strawberry.Private[models.Registration]
+    # The place in line when the caller knows it already (a page of the waitlist).
+    known_position: strawberry.Private[int | None] = None
 
     @classmethod
-    def from_row(cls, row: models.Registration) -> Registration:
+    def from_row(cls, row: models.Registration, *, position: int | None = None) -> Registration:
         return cls(
             id=strawberry.ID(to_global_id("Registration", row.id)),
             row=row,
             is_host=row.is_host,
             registered_at=row.registered_at,
+            status=models.RegistrationStatus(row.status),
+            known_position=position,
         )
 
     session: GroupSession = strawberry.field(resolver=_registration_session, description="The session registered for.")
@@ -413,6 +465,19 @@ class Registration(Node):
         description="True for the host's own registration, made when the session was created."
     )
     registered_at: datetime = strawberry.field(description="When the registration was made.")
+    status: RegistrationStatus = strawberry.field(
+        description="CONFIRMED (holds a seat) or WAITLISTED (waits for one)."
+    )
+
+    @strawberry.field(
+        description="The place in line on the waitlist, from 1 (next to get a seat); null when CONFIRMED."
+    )
+    async def waitlist_position(self) -> int | None:
+        if self.status != models.RegistrationStatus.WAITLISTED:
+            return None
+        if self.known_position is not None:
+            return self.known_position
+        return (await repository.waitlist_positions([self.row])).get(self.row.id)
 
 
 # --- connections -----------------------------------------------------------------------------
@@ -516,7 +581,9 @@ class Dashboard:
 
 @strawberry.type(description="A registration change on a session the viewer hosts.")
 class RegistrationEvent:
-    kind: RegistrationEventKind = strawberry.field(description="Joined, left, or reached the minimum.")
+    kind: RegistrationEventKind = strawberry.field(
+        description="Joined, left, joined the waitlist, promoted from it, or reached the minimum."
+    )
     registration: Registration = strawberry.field(
         description="The registration (for LEFT, as it was before it was withdrawn)."
     )
