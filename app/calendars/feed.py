@@ -28,7 +28,7 @@ from tortoise.expressions import Subquery
 
 from app.accounts.models import CalendarFeed
 from app.group_sessions import rooms
-from app.group_sessions.models import GroupSession, Registration, SessionStatus
+from app.group_sessions.models import GroupSession, Registration, RegistrationStatus, SessionStatus
 from app.links import group_session_url
 from app.notifications.ics import PRODID, session_uid
 from app.settings import Settings
@@ -97,7 +97,10 @@ async def user_for_token(token: str) -> int | None:
 async def build_feed(user_id: int, settings: Settings, now: datetime) -> bytes:
     """The user's calendar as .ics bytes (deterministic for the same data and window state,
     so its hash is a fair ETag)."""
-    attending = Subquery(Registration.filter(user_id=user_id).values("session_id"))
+    # Confirmed registrations only: the waitlist holds no seat (and sees no room).
+    attending = Subquery(
+        Registration.filter(user_id=user_id, status=RegistrationStatus.CONFIRMED).values("session_id")
+    )
     sessions = (
         await GroupSession.filter(id__in=attending, ends_at__gte=now - HISTORY)
         .order_by("starts_at", "id")
