@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from app import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -224,6 +226,7 @@ class SignInLimiter:
 
 
 def _refusal(seconds: float) -> Refusal:
+    metrics.SIGN_INS_REFUSED.inc()
     return Refusal(retry_after=max(1, math.ceil(seconds)))
 
 

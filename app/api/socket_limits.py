@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from app import metrics
 from app.accounts.rate_limit import client_key
 
 TOO_MANY_FROM_ADDRESS_CLOSE_CODE = 1013
@@ -45,6 +46,7 @@ class SocketLimits:
         if self._by_address[key] >= self.per_ip:
             return None
         self._by_address[key] += 1
+        metrics.OPEN_SOCKETS.inc()
         return OpenSocket(self, key)
 
     def open_sockets(self) -> int:
@@ -83,6 +85,7 @@ class OpenSocket:
         if self._address_key is not None:
             self._limits._release(self._limits._by_address, self._address_key)
             self._address_key = None
+            metrics.OPEN_SOCKETS.dec()
         if self._user_id is not None:
             self._limits._release(self._limits._by_user, self._user_id)
             self._user_id = None

@@ -143,6 +143,13 @@ class OutboxWorker:
         try:
             async with self.mailer.session() as smtp:
                 while pending:
+                    if self._stopping:
+                        # Shutting down: the message in flight was finished; the rest of
+                        # the batch goes back to the queue now, for the next worker,
+                        # instead of waiting out its lease.
+                        await self._release(pending)
+                        pending = []
+                        break
                     row = pending[0]
                     try:
                         await smtp.send(row.recipient, row.message)
@@ -159,6 +166,16 @@ class OutboxWorker:
                            self.settings.smtp_host, self.settings.smtp_port, describe(error), len(pending))
             for row in pending:
                 await self._mark_failed(row, error, permanent=False)
+
+    async def _release(self, rows: list[OutboxEmail]) -> None:
+        """Hand claimed rows back untried: PENDING, due now, this claim's attempt not
+        counted. A row whose lease another worker took over already is left alone."""
+        for row in rows:
+            await OutboxEmail.filter(id=row.id, status=OutboxStatus.SENDING, attempts=row.attempts).update(
+                status=OutboxStatus.PENDING, attempts=row.attempts - 1, next_attempt_at=self.clock()
+            )
+        if rows:
+            logger.info("outbox: released %d claimed message(s) at shutdown", len(rows))
 
     async def _mark_sent(self, row: OutboxEmail) -> None:
         marked = await OutboxEmail.filter(id=row.id, status=OutboxStatus.SENDING, attempts=row.attempts).update(
