@@ -55,11 +55,13 @@ class OperationSpan(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        name = context.operation_name if isinstance(context.operation_name, str) else None
         tracer = trace.get_tracer("app.graphql")
-        with tracer.start_as_current_span(f"graphql {name or 'anonymous'}") as span:
-            span.set_attribute("graphql.operation.name", (name or "")[:100])
+        with tracer.start_as_current_span("graphql") as span:
             yield
+            # Named once the document is parsed (the name may come from the document).
+            name = context.operation_name if isinstance(context.operation_name, str) else None
+            span.update_name(f"graphql {(name or 'anonymous')[:100]}")
+            span.set_attribute("graphql.operation.name", (name or "")[:100])
             try:
                 span.set_attribute("graphql.operation.type", context.operation_type.value)
             except Exception:  # noqa: BLE001 - a document that did not parse has no type

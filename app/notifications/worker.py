@@ -235,11 +235,17 @@ class OutboxWorker:
             self._stopping = False
             self._task = asyncio.create_task(self.run(), name="outbox-worker")
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Finish the current pass (up to `timeout` seconds, then cancel it) and stop.
-        A pass cut short leaves its rows claimed; they are due again when the lease ends."""
+    def request_stop(self) -> None:
+        """Stop after the message in flight: the rest of the batch is released (see
+        `_deliver`), and no new pass starts. `stop()` says this, then waits."""
         self._stopping = True
         self.wake()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Finish the message in flight (up to `timeout` seconds, then cancel the pass),
+        release the rest of the batch, and stop. A pass cancelled mid-send leaves its rows
+        claimed; they are due again when the lease ends (never sent twice meanwhile)."""
+        self.request_stop()
         task, self._task = self._task, None
         if task is None:
             return
