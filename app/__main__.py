@@ -68,6 +68,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "log_config": logging_config(settings, level=args.log_level),
     }
     if args.workers <= 1:
+        if metrics.multiprocess_dir():
+            # An operator's PROMETHEUS_MULTIPROC_DIR with one worker: this process counts
+            # there already (since its imports); what earlier runs left goes.
+            metrics.prepare_multiprocess_dir(keep_pid=os.getpid())
         config = uvicorn.Config("app.main:app_from_env", **options)
         config.load_app()
         server = GracefulServer(config)

@@ -277,16 +277,17 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_DIR_VARIABLE) or None
 
 
-def prepare_multiprocess_dir() -> tuple[str, bool]:
+def prepare_multiprocess_dir(*, keep_pid: int | None = None) -> tuple[str, bool]:
     """The directory `serve --workers N` shares metrics through, empty: the operator's
     PROMETHEUS_MULTIPROC_DIR (its old value files removed: counters restart with the
-    server) or a fresh temporary directory. Returns it and whether serve made it (and
-    so removes it at exit)."""
+    server; `keep_pid`'s own files kept) or a fresh temporary directory. Returns it and
+    whether serve made it (and so removes it at exit)."""
     path = multiprocess_dir()
     if path:
         os.makedirs(path, exist_ok=True)
         for stale in glob.glob(os.path.join(path, "*.db")):
-            os.remove(stale)
+            if keep_pid is None or not stale.endswith(f"_{keep_pid}.db"):
+                os.remove(stale)
         return path, False
     return tempfile.mkdtemp(prefix="gs-metrics-"), True
 

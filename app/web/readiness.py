@@ -25,7 +25,9 @@ async def readiness_problems(settings, broker) -> dict[str, str]:
         if pending:
             problems["migrations"] = f"not applied: {', '.join(pending)} (run `python -m app migrate`)"
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
-        problems["database"] = f"unreachable: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}".rstrip(": ")
+        # The answer is public: the kind of failure only; the log line has the details.
+        problems["database"] = f"unreachable ({type(error).__name__})"
+        logger.warning("readiness: database check failed: %s", error)
     if settings.redis_url and not broker.describe().get("connected"):
         problems["redis"] = "not connected"
     return problems

@@ -12,7 +12,7 @@ from app import metrics
 from app.main import create_app
 from app.notifications.worker import OutboxWorker
 from tests.conftest import create_session, join
-from tests.documents import JOIN, SIGN_IN
+from tests.documents import SIGN_IN
 from tests.email.mailbox import Mailbox
 from tests.live.conftest import WS, wait_for_subscriptions
 from tests.operations.conftest import METRICS_TOKEN, scrape
@@ -66,23 +66,18 @@ async def test_joins_failed_joins_and_error_codes_are_counted(api, world):
     assert moved("gs_graphql_operation_duration_seconds_sum", operation="Join") > 0
 
 
-@pytest.mark.parametrize("settings_changes", [{"sign_in_attempts_per_email": 1}])
-async def test_sign_ins_refused_by_the_rate_limiter_are_counted(app, settings_changes, world):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
-        before = await scrape(http)
-        for _ in range(3):
-            await http.post("/graphql", json={
-                "query": SIGN_IN, "variables": {"email": world.mentor.user.email, "password": "wrong password"}
-            })
-        after = await scrape(http)
+async def test_sign_ins_refused_by_the_rate_limiter_are_counted(settings, world):
+    app = create_app(settings.with_(sign_in_attempts_per_email=1))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            before = await scrape(http)
+            for _ in range(3):
+                await http.post("/graphql", json={
+                    "query": SIGN_IN, "variables": {"email": world.mentor.user.email, "password": "wrong password"}
+                })
+            after = await scrape(http)
     # The first attempt is counted and fails; the next two are over the limit of 1.
     assert after.value("gs_sign_ins_refused_total") - before.value("gs_sign_ins_refused_total") == 2
-
-
-@pytest.fixture
-def settings(settings, request):
-    changes = request.node.callspec.params.get("settings_changes", {}) if hasattr(request.node, "callspec") else {}
-    return settings.with_(**changes)
 
 
 async def test_outbox_backlog_and_its_age_move_as_mail_is_written_and_delivered(api, world, settings):
@@ -159,6 +154,7 @@ async def test_metrics_port_serves_without_a_token_on_localhost_only(settings):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             response = await http.get("/metrics")
             assert response.status_code == 200 and "gs_graphql_operations_total" in response.text
+            assert "gs_outbox_pending 0.0" in response.text  # the database is read there too
             assert (await http.get("/graphql")).status_code == 404  # only /metrics there
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             assert (await http.get("/metrics")).status_code == 404  # not on the public port
