@@ -15,7 +15,7 @@ from tests.documents import JOIN
 from tests.live.conftest import WS
 from tests.live.redis_support import unique_prefix
 from tests.operations.conftest import Scrape, scrape
-from tests.servers import app_process
+from tests.servers import app_process, free_port
 
 SCRAPES = 8
 
@@ -34,7 +34,8 @@ async def test_two_workers_report_one_consistent_set(api, world, settings, tmp_p
     if not settings.uses_postgres:
         pytest.skip("runs in the PostgreSQL pass: several workers need PostgreSQL")
     session = await create_session(api, world, maxParticipants=3)
-    shared = settings.with_(redis_url=require_redis(), redis_key_prefix=unique_prefix())
+    metrics_port = free_port()
+    shared = settings.with_(redis_url=require_redis(), redis_key_prefix=unique_prefix(), metrics_port=metrics_port)
     values = tmp_path / "metrics"
     values.mkdir()
     (values / "counter_1.db").write_bytes(b"left over from an earlier run")  # cleaned at start
@@ -61,6 +62,11 @@ async def test_two_workers_report_one_consistent_set(api, world, settings, tmp_p
             assert seen.value("gs_graphql_operations_total", operation="anonymous", outcome="ok") == 10
             assert seen.value("gs_websockets_open") == 0
             assert seen.value("gs_redis_connected") == 1
+        for _ in range(SCRAPES):  # METRICS_PORT: both workers listen on it; any answers for all
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}", timeout=10) as http:
+                response = await http.get("/metrics")
+                assert response.status_code == 200
+                assert Scrape(response.text).value("gs_graphql_operations_total", operation="Join", outcome="ok") == 2
 
         async with WS.signed_in(server.url, world.host.token):
             for seen in await scrapes(server.url):
@@ -68,5 +74,6 @@ async def test_two_workers_report_one_consistent_set(api, world, settings, tmp_p
         async with asyncio.timeout(10):
             while any(seen.value("gs_websockets_open") != 0 for seen in await scrapes(server.url)):
                 await asyncio.sleep(0.05)  # the worker notices the close a moment later; bounded
+        assert await server.stop() == 0, server.log()  # SIGTERM: the supervisor exits 0
     # A graceful stop took each worker's live gauges out of the sums.
     assert list(values.glob("gauge_livesum_*.db")) == []
