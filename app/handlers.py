@@ -17,6 +17,7 @@ from app.group_sessions.events import (
     GroupSessionChanged,
     GroupSessionCreated,
     Handlers,
+    InvitationDeclined,
     RegistrationAdded,
     RegistrationRemoved,
 )
@@ -41,6 +42,7 @@ def build_handlers(settings: Settings, broker: Broker, outbox_worker: OutboxWork
             RegistrationRemoved: Handlers([mail.registration_removed], [live.registration_removed, *wake]),
             GroupSessionChanged: Handlers([mail.session_changed], [live.session_changed, *wake]),
             GroupSessionCancelled: Handlers([mail.session_cancelled], [live.session_cancelled, *wake]),
+            InvitationDeclined: Handlers([mail.invitation_declined], [live.invitation_declined, *wake]),
         }
     )
 

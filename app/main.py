@@ -21,6 +21,7 @@ from app.live.redis_broker import RedisBroker
 from app.notifications.worker import OutboxWorker
 from app.settings import Settings
 from app.web import graphiql
+from app.web.calendar_feed import CalendarFeedEndpoint
 from app.web.graphql_view import GraphQLView
 from app.web import metrics as metrics_web
 from app.web.health import healthz
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
+        Route("/calendar/{name}", CalendarFeedEndpoint(settings, clock), methods=["GET", "HEAD"]),
         Route("/readyz", readyz),
     ]
     if settings.metrics_token:

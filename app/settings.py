@@ -189,6 +189,17 @@ class Settings:
     token_ttl: timedelta = Duration(days=30)
     token_idle_ttl: timedelta = Duration(days=7)
 
+    # The day of the session (docs/day-of-the-session.md). Sessions without a meeting link
+    # of their own get a room at MEETING_BASE_URL/<unguessable name>; the room is shown to
+    # those registered from JOIN_WINDOW before the start until the end.
+    meeting_base_url: str = "https://meet.jit.si"
+    join_window: timedelta = Duration(minutes=10)
+    # Derives each user's private calendar feed token (HMAC), so the database holds only a
+    # hash of it and the URL can still be shown again; required in production.
+    calendar_feed_secret: str = "development-only-calendar-feed-secret"
+    # Fetches of one calendar feed per minute (calendar apps poll every few minutes).
+    calendar_feed_requests_per_minute: int = 30
+
     # Operations (see docs/operations.md): /metrics answers only a bearer METRICS_TOKEN, or
     # on METRICS_PORT bound to 127.0.0.1; with neither, there is no /metrics at all.
     metrics_token: str | None = None
@@ -296,6 +307,21 @@ class Settings:
                 f"MAIL_FROM must be an address like 'Group Sessions <no-reply@example.org>', got {mail_from!r}"
             )
 
+        meeting_base_url = (env.get("MEETING_BASE_URL", "").strip() or cls.meeting_base_url).rstrip("/")
+        meeting = urlparse(meeting_base_url)
+        if meeting.scheme != "https" or not meeting.netloc or meeting.query or meeting.fragment:
+            raise ConfigError(f"MEETING_BASE_URL must be an https URL without query, got {meeting_base_url!r}")
+
+        calendar_feed_secret = env.get("CALENDAR_FEED_SECRET", "").strip()
+        if not calendar_feed_secret:
+            if production:
+                raise ConfigError(
+                    "CALENDAR_FEED_SECRET must be set in production (32+ random characters; it signs calendar feed links)"
+                )
+            calendar_feed_secret = cls.calendar_feed_secret
+        elif len(calendar_feed_secret) < 32:
+            raise ConfigError("CALENDAR_FEED_SECRET must be at least 32 characters")
+
         metrics_token = env.get("METRICS_TOKEN", "").strip() or None
         if metrics_token is not None and (len(metrics_token) < 16 or any(c.isspace() for c in metrics_token)):
             raise ConfigError("METRICS_TOKEN must be at least 16 characters without spaces (a random secret)")
@@ -367,6 +393,12 @@ class Settings:
             token_ttl=_duration(env, "TOKEN_TTL", defaults.token_ttl, low=Duration(seconds=1), high=Duration(days=3650)),
             token_idle_ttl=_duration(
                 env, "TOKEN_IDLE_TTL", defaults.token_idle_ttl, low=Duration(seconds=1), high=Duration(days=3650)
+            ),
+            meeting_base_url=meeting_base_url,
+            join_window=_duration(env, "JOIN_WINDOW", defaults.join_window, low=Duration(0), high=Duration(days=1)),
+            calendar_feed_secret=calendar_feed_secret,
+            calendar_feed_requests_per_minute=_int(
+                env, "CALENDAR_FEED_REQUESTS_PER_MINUTE", defaults.calendar_feed_requests_per_minute, low=1, high=10_000
             ),
             metrics_token=metrics_token,
             metrics_port=metrics_port,

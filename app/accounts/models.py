@@ -26,6 +26,8 @@ class User(Model):
     name = fields.CharField(max_length=200)
     password_hash = fields.CharField(max_length=255, null=True)
     time_zone = fields.CharField(max_length=64, default="UTC")
+    # Reminders before sessions (registration and cancellation mail is sent regardless).
+    email_reminders = fields.BooleanField(default=True, db_default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -79,3 +81,21 @@ class AccessToken(Model):
 
     class Meta:
         table = "access_token"
+
+
+# A user's private calendar feed. The link's token is HMAC(CALENDAR_FEED_SECRET, user, nonce):
+# the server can show the link again, while the database keeps only the nonce and the
+# token's SHA-256 (what a request is looked up by). A new nonce revokes the old link.
+class CalendarFeed(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "models.User", related_name="calendar_feed", on_delete=fields.CASCADE
+    )
+    nonce = fields.CharField(max_length=64)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    user_id: int
+
+    class Meta:
+        table = "calendar_feed"

@@ -162,7 +162,8 @@ async def viewer_for_token(
     db = AccessToken._meta.db
     mark = sql_parameter(db, 1)
     _, rows = await db.execute_query(
-        'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.created_at, m.program_id, m.role, '
+        'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.email_reminders, u.created_at, '
+        'm.program_id, m.role, '
         't.id AS token_id, t.created_at AS token_created_at, t.last_used_at '
         'FROM "access_token" t JOIN "user" u ON u.id = t.user_id '
         'LEFT JOIN "membership" m ON m.user_id = u.id '
@@ -177,6 +178,7 @@ async def viewer_for_token(
     if now >= lifetime.expires_at(created_at, last_used_at):
         return None
     user = User._init_from_db(**{k: first[k] for k in ("id", "email", "name", "password_hash", "time_zone", "created_at")})
+    user.email_reminders = bool(first["email_reminders"])  # SQLite answers 0 or 1
     roles = {row["program_id"]: ProgramRole(row["role"]) for row in rows if row["program_id"] is not None}
     if record_use and (last_used_at is None or now - last_used_at > lifetime.use_resolution):
         await AccessToken.filter(id=first["token_id"]).update(last_used_at=now)
@@ -246,8 +248,11 @@ async def create_user(*, email: str, name: str, password: str | None = None, tim
         raise DomainError.of(ErrorCode.INVALID, f"A user with email {email} exists already.", ("email",)) from None
 
 
-async def update_profile(user: User, *, name: str | None = None, time_zone: str | None = None) -> User:
-    """Change the user's display name and/or time zone (None leaves a field as it is)."""
+async def update_profile(
+    user: User, *, name: str | None = None, time_zone: str | None = None, email_reminders: bool | None = None
+) -> User:
+    """Change the user's display name, time zone and/or reminder choice (None leaves a
+    field as it is)."""
     problems = []
     if name is not None:
         single_line = "\n" not in name and "\t" not in name
@@ -264,7 +269,9 @@ async def update_profile(user: User, *, name: str | None = None, time_zone: str 
         user.name = name
     if time_zone is not None:
         user.time_zone = time_zone
-    await user.save(update_fields=["name", "time_zone"])
+    if email_reminders is not None:
+        user.email_reminders = email_reminders
+    await user.save(update_fields=["name", "time_zone", "email_reminders"])
     return user
 
 

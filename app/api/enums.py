@@ -16,7 +16,7 @@ import strawberry
 
 from app.accounts.models import ProgramRole
 from app.errors import ErrorCode
-from app.group_sessions.models import SessionStatus
+from app.group_sessions.models import InvitationStatus, SessionStatus
 from app.group_sessions.read_model import SessionRole, Timeframe
 
 E = TypeVar("E", bound=type[Enum])
@@ -69,7 +69,22 @@ SessionRole = api_enum(
     SessionRole,
     name="SessionRole",
     description="The viewer's part in a session.",
-    values={"HOST": "Sessions the viewer hosts.", "PARTICIPANT": "Sessions the viewer attends but does not host."},
+    values={
+        "HOST": "Sessions the viewer hosts.",
+        "PARTICIPANT": "Sessions the viewer attends but does not host.",
+        "INVITED": "Sessions the viewer is invited to and has not declined (pending or accepted).",
+    },
+)
+
+InvitationStatus = api_enum(
+    InvitationStatus,
+    name="InvitationStatus",
+    description="A guest's answer to an invitation.",
+    values={
+        "PENDING": "Not answered yet.",
+        "ACCEPTED": "Accepted: the guest is registered (accepting or joining registers).",
+        "DECLINED": "Declined, or left after registering.",
+    },
 )
 
 RegistrationEventKind = api_enum(

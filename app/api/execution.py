@@ -16,6 +16,7 @@ from weakref import WeakKeyDictionary
 from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema, get_nullable_type
 from graphql.pyutils import Undefined
 
+from app.api import compiled
 from app.api.live_execution import SharedEventExecutionContext
 
 # schema -> {(type name, field name): (read, serialize) or None}
@@ -37,8 +38,34 @@ def _leaf_plan(schema: GraphQLSchema, parent_type: Any, field_name: str) -> Any:
 
 
 class AppExecutionContext(SharedEventExecutionContext):
-    """Strawberry's execution context (with shared live-event execution), reading basic
+    """Strawberry's execution context (with shared live-event execution): queries run from a
+    compiled plan (app.api.compiled), falling back to graphql-core, whose path reads basic
     leaf fields directly."""
+
+    def execute_operation(self, serially=None):  # noqa: ANN001, ANN201
+        if not compiled.can_compile(self):
+            return super().execute_operation(serially)
+        # Any exception (Bail, or a resolver's error: graphql-core reports those with their
+        # paths) means graphql-core answers the whole operation.
+        try:
+            data = compiled.Run(self).fields(compiled.root_plan(self), self.root_value, None)
+        except Exception:  # noqa: BLE001
+            compiled.STATS["fallback"] += 1
+            return super().execute_operation(serially)
+        if not self.is_awaitable(data):
+            compiled.STATS["compiled"] += 1
+            return self.finish(self.build_response(data))
+        return self._finish_compiled(data, serially)
+
+    async def _finish_compiled(self, data, serially):  # noqa: ANN001, ANN202
+        try:
+            result = await data
+        except Exception:  # noqa: BLE001
+            compiled.STATS["fallback"] += 1
+            fallback = super().execute_operation(serially)
+            return await fallback if self.is_awaitable(fallback) else fallback
+        compiled.STATS["compiled"] += 1
+        return self.finish(self.build_response(result))
 
     def execute_field(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001
         # With middleware (an extension that resolves fields), every field must go through it.

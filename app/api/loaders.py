@@ -75,6 +75,9 @@ class Loaders:
             self._participants
         )
         self.guest_users_by_session: DataLoader[int, list[User]] = DataLoader(self._guest_users)
+        # Guest rows (with their answers and users) of a session; the viewer's own guest row.
+        self.guests_by_session: DataLoader[int, list[Guest]] = DataLoader(self._guests)
+        self.viewer_guest_by_session: DataLoader[int, Guest | None] = DataLoader(self._viewer_guests)
         # Sessions where the viewer's registration is known without asking the database
         # (listed on their dashboard, which only lists sessions they are registered for).
         self._known_attending: dict[int, bool] = {}
@@ -173,6 +176,22 @@ class Loaders:
             self.user_by_id.prime(guest.user.id, guest.user)
             grouped[guest.session_id].append(guest.user)
         return [grouped.get(sid, []) for sid in session_ids]
+
+    async def _guests(self, session_ids: Sequence[int]) -> list[list[Guest]]:
+        grouped: dict[int, list[Guest]] = defaultdict(list)
+        for guest in await Guest.filter(session_id__in=list(set(session_ids))).select_related("user").order_by("id"):
+            self.user_by_id.prime(guest.user.id, guest.user)
+            grouped[guest.session_id].append(guest)
+        return [grouped.get(sid, []) for sid in session_ids]
+
+    async def _viewer_guests(self, session_ids: Sequence[int]) -> list[Guest | None]:
+        if self.viewer is None:
+            return [None] * len(session_ids)
+        rows = {
+            row.session_id: row
+            for row in await Guest.filter(user_id=self.viewer.id, session_id__in=list(set(session_ids)))
+        }
+        return [rows.get(sid) for sid in session_ids]
 
     async def _guest_ids(self, session_ids: Sequence[int]) -> list[list[int]]:
         grouped: dict[int, list[int]] = defaultdict(list)

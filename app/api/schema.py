@@ -70,11 +70,13 @@ class Mutation:
     sign_in = accounts_mutations.sign_in
     update_viewer = accounts_mutations.update_viewer
     sign_out = accounts_mutations.sign_out
+    reset_calendar_feed_url = accounts_mutations.reset_calendar_feed_url
     create_group_session = group_sessions_mutations.create_group_session
     update_group_session = group_sessions_mutations.update_group_session
     cancel_group_session = group_sessions_mutations.cancel_group_session
     join_group_session = group_sessions_mutations.join_group_session
     leave_group_session = group_sessions_mutations.leave_group_session
+    respond_to_invitation = group_sessions_mutations.respond_to_invitation
 
 
 @strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")

@@ -63,6 +63,9 @@ class SessionSnapshot:
     sequence: int
     created_at: datetime
     updated_at: datetime
+    meeting_url: str | None = None
+    join_instructions: str | None = None
+    room_name: str = ""
 
     @property
     def host_id(self) -> int:
@@ -89,6 +92,9 @@ class SessionSnapshot:
             sequence=row.sequence,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            meeting_url=row.meeting_url,
+            join_instructions=row.join_instructions,
+            room_name=row.room_name,
         )
 
 
@@ -163,7 +169,25 @@ class GroupSessionCancelled:
     occurred_at: datetime
 
 
-Event = Union[GroupSessionCreated, RegistrationAdded, RegistrationRemoved, GroupSessionChanged, GroupSessionCancelled]
+@dataclass(frozen=True)
+class InvitationDeclined:
+    """An invited guest who was not registered declined. (A registered guest who declines
+    withdraws: that is a RegistrationRemoved; one who accepts registers: RegistrationAdded.)"""
+
+    # The session, unchanged by the answer.
+    session: SessionSnapshot
+    guest: Person
+    occurred_at: datetime
+
+
+Event = Union[
+    GroupSessionCreated,
+    RegistrationAdded,
+    RegistrationRemoved,
+    GroupSessionChanged,
+    GroupSessionCancelled,
+    InvitationDeclined,
+]
 
 
 # --- the table -----------------------------------------------------------------------------------

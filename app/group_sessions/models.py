@@ -7,12 +7,18 @@ from enum import Enum
 from tortoise import fields
 from tortoise.models import Model
 
-from app.group_sessions import rules
+from app.group_sessions import rooms, rules
 
 
 class SessionStatus(str, Enum):
     SCHEDULED = "SCHEDULED"
     CANCELLED = "CANCELLED"
+
+
+class InvitationStatus(str, Enum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
 
 
 class GroupSession(Model):
@@ -40,6 +46,11 @@ class GroupSession(Model):
     cancelled_at = fields.DatetimeField(null=True)
     # iCalendar SEQUENCE: bumped when the time changes or the session is cancelled.
     sequence = fields.IntField(default=0)
+    # The room: the host's own link (https), or else MEETING_BASE_URL/<room_name>. The name
+    # is random (192 bits), made once at creation, so the room stays the same all along.
+    meeting_url = fields.CharField(max_length=2000, null=True)
+    join_instructions = fields.TextField(null=True)
+    room_name = fields.CharField(max_length=64, default=rooms.new_room_name, db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -83,7 +94,13 @@ class Registration(Model):
         indexes = (("user_id", "session_id"),)
 
 
-# A member the host invited. Invitation is informational: anyone in the program may join.
+# A member the host invited (the current guest list), with their answer. Invitation is
+# informational: anyone in the program may join. The answer follows the guest's
+# registration: ACCEPTED exactly while they are registered (accepting or joining registers,
+# declining or leaving withdraws), DECLINED once they declined or left, PENDING until then.
+# It lives on this row, not on InvitationSent: taking a guest off the list drops their
+# answer with the invitation, and putting them back asks again (ACCEPTED at once if they
+# are registered meanwhile).
 class Guest(Model):
     id = fields.IntField(primary_key=True)
     session: fields.ForeignKeyRelation[GroupSession] = fields.ForeignKeyField(
@@ -93,6 +110,11 @@ class Guest(Model):
         "models.User", related_name="invitations", on_delete=fields.RESTRICT
     )
     invited_at = fields.DatetimeField(auto_now_add=True)
+    status = fields.CharEnumField(
+        InvitationStatus, max_length=16, default=InvitationStatus.PENDING, db_default=InvitationStatus.PENDING.value
+    )
+    # When the guest last answered (accepted, declined, joined or left); null while pending.
+    responded_at = fields.DatetimeField(null=True)
 
     session_id: int
     user_id: int
@@ -100,11 +122,14 @@ class Guest(Model):
     class Meta:
         table = "guest"
         unique_together = (("session", "user"),)
+        # The viewer's invitations (Dashboard, role INVITED).
+        indexes = (("user_id", "session_id"),)
 
 
 # Everyone a session's guest list ever invited, kept when the host takes them off the list:
 # a guest is invited once, however often the list is edited (no mailbox flooding by edits).
-class GuestInvitation(Model):
+# (Named for the email it records; the table keeps its first name.)
+class InvitationSent(Model):
     id = fields.IntField(primary_key=True)
     session: fields.ForeignKeyRelation[GroupSession] = fields.ForeignKeyField(
         "models.GroupSession", related_name="guest_invitations", on_delete=fields.CASCADE

@@ -17,7 +17,7 @@ from tortoise.queryset import QuerySet
 from app.accounts.models import Program, User
 from app.clock import utcnow
 from app.db import sql_parameter
-from app.group_sessions.models import GroupSession, Registration, SessionStatus
+from app.group_sessions.models import GroupSession, InvitationStatus, Registration, SessionStatus
 
 
 class Timeframe(str, Enum):
@@ -28,6 +28,7 @@ class Timeframe(str, Enum):
 class SessionRole(str, Enum):
     HOST = "HOST"
     PARTICIPANT = "PARTICIPANT"
+    INVITED = "INVITED"
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,15 @@ async def dashboard_sessions(
     first: int,
     after: SessionCursor | None,
 ) -> Page:
-    """What the viewer hosts or attends (the host is always registered, so: registered)."""
-    query = GroupSession.filter(registrations__user_id=viewer_id)
+    """What the viewer hosts or attends (the host is always registered, so: registered);
+    for INVITED, the sessions the viewer is invited to and has not declined (pending or
+    accepted), registered or not."""
+    if role == SessionRole.INVITED:
+        query = GroupSession.filter(
+            guests__user_id=viewer_id, guests__status__in=[InvitationStatus.PENDING, InvitationStatus.ACCEPTED]
+        )
+    else:
+        query = GroupSession.filter(registrations__user_id=viewer_id)
     if role == SessionRole.HOST:
         query = query.filter(host_id=viewer_id)
     elif role == SessionRole.PARTICIPANT:

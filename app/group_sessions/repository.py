@@ -17,7 +17,7 @@ from tortoise.queryset import QuerySet
 
 from app.accounts.models import User
 from app.group_sessions.events import Person
-from app.group_sessions.models import GroupSession, Registration
+from app.group_sessions.models import GroupSession, Guest, InvitationStatus, Registration
 
 _PERSON_COLUMNS = ("id", "name", "email", "time_zone")
 
@@ -32,26 +32,36 @@ class SessionForCommand:
     host: Person
     # The viewer's registration for this session, when they have one.
     viewer_registration: Registration | None
+    # The viewer's place on the guest list (with their answer), when they are invited.
+    viewer_guest: Guest | None = None
 
 
 async def session_for_command(session_id: int, viewer_id: int, *, lock: bool = False) -> SessionForCommand | None:
-    """The session with its host and the viewer's registration, in one statement; None
+    """The session with its host, the viewer's registration and the viewer's invitation
+    (guest row), in one statement; None
     when there is no such session. `lock` takes the session row FOR UPDATE (PostgreSQL;
     SQLite serializes writers anyway) so commands on one session queue on it."""
     db = GroupSession._meta.db
     s, h, r = Table("group_session").as_("s"), Table("user").as_("h"), Table("registration").as_("r")
+    g = Table("guest").as_("g")
     query = (
         db.query_class.from_(s)
         .join(h)
         .on(h.id == s.host_id)
         .left_join(r)
         .on((r.session_id == s.id) & (r.user_id == viewer_id))
+        .left_join(g)
+        .on((g.session_id == s.id) & (g.user_id == viewer_id))
         .select(
             *(s.field(c) for c in _columns(GroupSession)),
             *(h.field(c).as_(f"h_{c}") for c in _PERSON_COLUMNS),
             r.id.as_("r_id"),
             r.is_host.as_("r_is_host"),
             r.registered_at.as_("r_registered_at"),
+            g.id.as_("g_id"),
+            g.invited_at.as_("g_invited_at"),
+            g.status.as_("g_status"),
+            g.responded_at.as_("g_responded_at"),
         )
         .where(s.id == session_id)
     )
@@ -71,8 +81,18 @@ async def session_for_command(session_id: int, viewer_id: int, *, lock: bool = F
             is_host=row["r_is_host"],
             registered_at=row["r_registered_at"],
         )
+    guest = None
+    if row["g_id"] is not None:
+        guest = Guest._init_from_db(
+            id=row["g_id"],
+            session_id=session.id,
+            user_id=viewer_id,
+            invited_at=row["g_invited_at"],
+            status=InvitationStatus(row["g_status"]),
+            responded_at=row["g_responded_at"],
+        )
     host = Person(**{c: row[f"h_{c}"] for c in _PERSON_COLUMNS})
-    return SessionForCommand(session, host, registration)
+    return SessionForCommand(session, host, registration, guest)
 
 
 async def update_session(query: QuerySet[GroupSession], **changes: Any) -> GroupSession | None:

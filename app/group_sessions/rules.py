@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from app.errors import ErrorCode, Problem
 from app.text import clean_text  # noqa: F401 - part of the rules' vocabulary
@@ -147,3 +148,34 @@ JOIN_REFUSAL_MESSAGES = {
     ErrorCode.SESSION_STARTED: "This session has already started.",
     ErrorCode.SESSION_FULL: "This session is full.",
 }
+
+
+MEETING_URL_MAX = 2_000
+JOIN_INSTRUCTIONS_MAX = 2_000
+
+
+def check_meeting_url(url: str) -> list[Problem]:
+    """`url` already trimmed and non-empty: an https link of at most 2,000 characters, to a
+    host, without credentials, spaces or control characters (it goes into emails and
+    calendars as is)."""
+    problem = Problem(
+        ErrorCode.INVALID,
+        "Meeting link must be a full https:// address, like https://meet.example.org/room.",
+        _field("meetingUrl"),
+    )
+    if len(url) > MEETING_URL_MAX:
+        return [
+            Problem(ErrorCode.TOO_LONG, f"Meeting link must be at most {MEETING_URL_MAX:,} characters.", _field("meetingUrl"))
+        ]
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch in '<>"\\`' for ch in url):
+        return [problem]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return [problem]
+    if parts.scheme.lower() != "https" or not parts.hostname or "." not in parts.hostname.strip("."):
+        return [problem]
+    if parts.username is not None or parts.password is not None or port == 0:
+        return [problem]
+    return []

@@ -16,6 +16,7 @@ from app.clock import utcnow
 from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
+    InvitationDeclined,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
@@ -40,6 +41,9 @@ SESSION_FIELDS = (
     "cancellation_reason",
     "cancelled_at",
     "sequence",
+    "meeting_url",
+    "join_instructions",
+    "room_name",
     "created_at",
     "updated_at",
 )
@@ -104,6 +108,13 @@ class Publisher:
 
     async def session_changed(self, event: GroupSessionChanged) -> None:
         """To the session's watchers: the session as edited."""
+        await self._session(session_message(event.session))
+
+    async def invitation_declined(self, event: InvitationDeclined) -> None:
+        """To the session's watchers: the session again, so a host watching it
+        (`groupSessionUpdated` selecting `invitations`) sees the answer. Not on the host's
+        registration channel: a RegistrationEvent must carry a registration, and a guest
+        who declines without having registered has none."""
         await self._session(session_message(event.session))
 
     async def session_cancelled(self, event: GroupSessionCancelled) -> None:

@@ -541,6 +541,29 @@ def session_cancelled(
     )
 
 
+def invitation_declined(
+    session: SessionFacts, guest: Person, *, letterhead: Letterhead, written_at: datetime
+) -> RenderedEmail:
+    """To the host: an invited guest declined (one who was not registered; a registered
+    guest who declines withdraws, and the host gets the withdrawal notice instead)."""
+    host = session.host
+    name = one_line(guest.name)
+    title = one_line(session.title)
+    blocks = [
+        Para(f"{name} declined your invitation to the group session “{title}”."),
+        Facts((("Registered", _count(session)), ("When", _when(session, host, written_at)))),
+        Link("Open the session page", session.url),
+    ]
+    return compose(
+        kind="invitation_declined",
+        letterhead=letterhead,
+        to=host,
+        subject=f"{name} declined: “{title}”",
+        blocks=blocks,
+        written_at=written_at,
+    )
+
+
 def guest_invited(
     session: SessionFacts, guest: Person, *, letterhead: Letterhead, written_at: datetime
 ) -> RenderedEmail:
@@ -554,7 +577,7 @@ def guest_invited(
             ("Seats left", str(session.spots_left)),
         )),
         Quote(session.objective),
-        Link("See the session and register", session.url),
+        Link("See the session, then accept or decline", session.url),
     ]
     return compose(
         kind="guest_invited",

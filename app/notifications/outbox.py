@@ -32,6 +32,7 @@ from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
     GroupSessionCreated,
+    InvitationDeclined,
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
@@ -181,6 +182,12 @@ class Outbox:
             ]
         rendered += [self._render(emails.guest_invited, session, guest, written_at=at) for guest in event.added_guests]
         await self._write(connection, rendered)
+
+    async def invitation_declined(self, event: InvitationDeclined, connection: Any) -> None:
+        """To the host: the guest declined. Not coalesced: a guest declines without
+        withdrawing only from PENDING, once per time the host puts them on the list."""
+        session, at = self._facts(event.session), event.occurred_at
+        await self._write(connection, [self._render(emails.invitation_declined, session, event.guest, written_at=at)])
 
     async def session_cancelled(self, event: GroupSessionCancelled, connection: Any) -> None:
         """To everyone registered: the cancellation, the reason, and a calendar CANCEL."""

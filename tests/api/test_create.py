@@ -146,11 +146,16 @@ async def test_an_id_that_names_no_user_is_refused_as_guest(api, world):
     assert await counts() == (0, 0, 0)
 
 
-async def test_duplicate_guests_and_the_host_as_guest_are_ignored(api, world):
+async def test_duplicate_guests_and_the_host_as_guest_are_refused_at_their_index(api, world):
     m = world.mentees[0].gid
-    session = await create_session(api, world, guestIds=[m, m, world.host.gid])
-    assert [g["name"] for g in session["guests"]] == ["Mentee0"]
-    assert await Guest.all().count() == 1
+    payload = {"programId": world.program_gid, "title": "t", "objective": "o",
+               "startsAt": in_days(2), "durationMinutes": 60, "guestIds": [m, m, world.host.gid]}
+    result = (await api.data(CREATE, {"input": payload}, token=world.host.token))["createGroupSession"]
+    assert [(e["code"], e["field"]) for e in result["userErrors"]] == [
+        ("INVALID", ["input", "guestIds", "1"]),
+        ("INVALID", ["input", "guestIds", "2"]),
+    ]
+    assert await Guest.all().count() == 0 and await counts() == (0, 0, 0)
 
 
 async def test_create_requires_sign_in(api, world):

@@ -6,7 +6,7 @@ emails all go out. Counted by Message-ID at a real SMTP server."""
 from __future__ import annotations
 
 from app.api.pagination import pk_of
-from app.group_sessions.models import Guest, GuestInvitation
+from app.group_sessions.models import Guest, InvitationSent
 from app.notifications.models import OutboxEmail
 from tests.conftest import create_session, join
 from tests.documents import LEAVE, UPDATE
@@ -111,6 +111,6 @@ async def test_ten_guest_list_edits_invite_each_guest_once(api, world, worker, m
         assert invitation.subject == f"Hannah invited you: {TITLE}"
     assert len(mailbox.received) == 1 + len(guests)  # the host's "You're hosting", the invitations
     session_pk = pk_of(session["id"], "GroupSession")
-    assert await GuestInvitation.filter(session_id=session_pk).count() == len(guests)
+    assert await InvitationSent.filter(session_id=session_pk).count() == len(guests)
     listed = await Guest.filter(session_id=session_pk).values_list("user_id", flat=True)
     assert sorted(listed) == sorted(g.user.id for g in guests)

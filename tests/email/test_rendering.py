@@ -78,6 +78,7 @@ EVERY_EMAIL = {
     "registration_removed": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
     "registration_withdrawn": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
     "guest_invited": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+    "invitation_declined": lambda render, s, p: render(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
     "session_cancelled": lambda render, s, p: render(s, p, reason=None, letterhead=LETTERHEAD, written_at=WRITTEN),
     "session_time_changed": lambda render, s, p: render(
         s, p, previous_starts_at=s.starts_at - timedelta(hours=1), previous_ends_at=s.ends_at,
@@ -111,6 +112,10 @@ ATTACK = "Salary\r\nBcc: victim@evil.example\r\n\r\n<script>alert(1)</script>"
         pytest.param(
             lambda s, p: emails.guest_invited(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
             False, id="guest_invited",
+        ),
+        pytest.param(
+            lambda s, p: emails.invitation_declined(s, p, letterhead=LETTERHEAD, written_at=WRITTEN),
+            False, id="invitation_declined",
         ),
         pytest.param(
             lambda s, p: emails.session_cancelled(s, p, reason=ATTACK, letterhead=LETTERHEAD, written_at=WRITTEN),

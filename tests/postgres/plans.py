@@ -98,6 +98,18 @@ async def seed(conn: asyncpg.Connection, scale: Scale) -> None:
         PROGRAMS,
         users,
     )
+    # Three guests per session, members of its program, some of them registered too; about
+    # a third of the answers given.
+    await conn.execute(
+        """INSERT INTO guest (session_id, user_id, invited_at, status)
+           SELECT s.id, u, now(), (ARRAY['PENDING', 'ACCEPTED', 'DECLINED'])[1 + (s.id + k) % 3]
+           FROM group_session s, generate_series(1, 3) k,
+                LATERAL (SELECT (s.program_id - 1) + $1::int * ((s.id * 17 + k * 104723) % ($2::int / $1::int)) AS u) pick
+           WHERE u <> s.host_id AND u BETWEEN 1 AND $2::int
+           ON CONFLICT DO NOTHING""",
+        PROGRAMS,
+        users,
+    )
     await conn.execute(
         """UPDATE group_session s SET participant_count = c.n
            FROM (SELECT session_id, count(*) AS n FROM registration GROUP BY session_id) c WHERE c.session_id = s.id"""
@@ -150,11 +162,13 @@ async def _list_queries(conn: asyncpg.Connection) -> list[tuple[str, str, list]]
         for i, (sql, values) in enumerate(handler.statements):
             results.append((f"{name}" + (f" #{i + 1}" if len(handler.statements) > 1 else ""), sql, values))
 
+    guest = await conn.fetchval("SELECT user_id FROM guest GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")
+    viewers = {read_model.SessionRole.HOST: host, read_model.SessionRole.INVITED: guest}
     for timeframe in read_model.Timeframe:
-        for role in (None, read_model.SessionRole.HOST, read_model.SessionRole.PARTICIPANT):
+        for role in (None, *read_model.SessionRole):
             await capture(
                 f"dashboard {timeframe.value} role={role.value if role else 'any'}",
-                lambda t=timeframe, r=role, v=(host if role == read_model.SessionRole.HOST else member): read_model.dashboard_sessions(
+                lambda t=timeframe, r=role, v=viewers.get(role, member): read_model.dashboard_sessions(
                     viewer_id=v, timeframe=t, role=r, include_cancelled=False, first=20, after=None
                 ),
             )

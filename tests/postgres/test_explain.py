@@ -15,7 +15,7 @@ def _expected_plans() -> list[str]:
     """Every list query, each as its page (#1) and its totalCount (#2) where it has one."""
     labels = []
     for timeframe in ("FUTURE", "PAST"):
-        for role in ("any", "HOST", "PARTICIPANT"):
+        for role in ("any", "HOST", "PARTICIPANT", "INVITED"):
             labels += [f"dashboard {timeframe} role={role} #1", f"dashboard {timeframe} role={role} #2"]
         labels += [f"program sessions {timeframe} #1", f"program sessions {timeframe} #2"]
     return [

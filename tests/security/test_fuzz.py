@@ -85,6 +85,11 @@ OPERATIONS: dict[str, tuple[str, dict[str, str]]] = {
         "mutation($id: ID!) { leaveGroupSession(input: {id: $id}) { groupSession { id } " + PAYLOAD + " } }",
         {"id": "id"},
     ),
+    "respondToInvitation": (
+        "mutation($id: ID!, $a: Boolean!) { respondToInvitation(input: {groupSessionId: $id, accept: $a}) { "
+        "invitation { status } groupSession { id } " + PAYLOAD + " } }",
+        {"id": "id", "a": "bool"},
+    ),
 }
 
 
@@ -236,7 +241,7 @@ async def snapshot() -> dict:
         "revoked": await AccessToken.filter(revoked_at__isnull=False).count(),
         "sessions": sessions,
         "registrations": await Registration.all().order_by("id").values_list("id", "session_id", "user_id"),
-        "guests": await Guest.all().order_by("id").values_list("id", "session_id", "user_id"),
+        "guests": await Guest.all().order_by("id").values_list("id", "session_id", "user_id", "status", "responded_at"),
         "outbox": await OutboxEmail.all().count(),
     }
 
@@ -295,7 +300,7 @@ async def exercise(fuzz: Fuzz, name: str, variables: dict[str, Any], token: str 
     for error in result.get("errors") or []:
         assert isinstance(error.get("message"), str) and error["message"], error
         assert error.get("extensions", {}).get("code") not in (None, "INTERNAL_SERVER_ERROR"), error
-    payload = (result.get("data") or {}).get(name) if name in {"signIn", "updateViewer"} or name.endswith("GroupSession") else None
+    payload = (result.get("data") or {}).get(name) if name in {"signIn", "updateViewer", "respondToInvitation"} or name.endswith("GroupSession") else None
     refused = (
         result.get("data") is None
         or (result["data"].get(name) is None)
@@ -406,6 +411,8 @@ LITERAL_DOCUMENTS = [
     "mutation {{ joinGroupSession(input: {{id: {session}}}) {{ registration {{ id }} " + _PAYLOAD + " }} }}",
     "mutation {{ leaveGroupSession(input: {{id: {session}}}) {{ groupSession {{ id }} " + _PAYLOAD + " }} }}",
     "mutation {{ cancelGroupSession(input: {{id: {session}}}) {{ groupSession {{ id }} " + _PAYLOAD + " }} }}",
+    "mutation {{ respondToInvitation(input: {{groupSessionId: {session}, accept: true}}) {{ invitation {{ status }} "
+    + _PAYLOAD + " }} }}",
 ]
 
 

@@ -17,3 +17,7 @@ class UpdateViewerInput:
     time_zone: str | None = strawberry.field(
         default=None, description="IANA time zone (e.g. the browser's, Europe/Paris); emails use it."
     )
+    email_reminders: bool | None = strawberry.field(
+        default=None,
+        description="False turns reminders before sessions off; registration and cancellation email still comes.",
+    )

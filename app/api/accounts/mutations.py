@@ -16,6 +16,7 @@ from app.api.errors import UserError
 from app.api.mutation import mutate
 from app.errors import DomainError, ErrorCode
 from app.live.access import announce_access_changed
+from app.calendars import feed as calendar_feed
 
 
 @strawberry.type(description="The result of signIn.")
@@ -71,10 +72,34 @@ async def sign_in(info: Info, input: SignInInput) -> SignInPayload:
 @strawberry.mutation(description="Change the viewer's name or time zone.")
 async def update_viewer(info: Info, input: UpdateViewerInput) -> UpdateViewerPayload:
     async def change(viewer: UserRow) -> UpdateViewerPayload:
-        user = await accounts.update_profile(viewer, name=input.name, time_zone=input.time_zone)
+        user = await accounts.update_profile(
+            viewer, name=input.name, time_zone=input.time_zone, email_reminders=input.email_reminders
+        )
         return UpdateViewerPayload(viewer=User.from_row(user))
 
     return await mutate(info, UpdateViewerPayload, change)
+
+
+@strawberry.type(description="The result of resetCalendarFeedUrl.")
+class ResetCalendarFeedUrlPayload:
+    calendar_feed_url: str | None = strawberry.field(
+        default=None, description="The viewer's new private calendar feed link; the old one no longer works."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was changed; empty on success."
+    )
+
+
+@strawberry.mutation(
+    description="Revokes the viewer's private calendar feed link at once and makes a new one "
+    "(for a link that was shared by mistake)."
+)
+async def reset_calendar_feed_url(info: Info) -> ResetCalendarFeedUrlPayload:
+    async def change(viewer: UserRow) -> ResetCalendarFeedUrlPayload:
+        url = await calendar_feed.reset_feed(viewer.id, info.context.settings)
+        return ResetCalendarFeedUrlPayload(calendar_feed_url=url)
+
+    return await mutate(info, ResetCalendarFeedUrlPayload, change)
 
 
 @strawberry.mutation(

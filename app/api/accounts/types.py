@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from app.accounts import models
 from app.api import visibility
+from app.calendars import feed as calendar_feed
 from app.api.enums import ProgramRole, Timeframe
 from app.api.loaders import MISSING
 from app.api.pagination import Node, check_first, decode_session_cursor, to_global_id
@@ -53,6 +54,23 @@ class User(Node):
     )
 
     time_zone: str = strawberry.field(description="IANA time zone, e.g. Europe/Paris.")
+
+    @strawberry.field(
+        description="The viewer's private calendar feed link (text/calendar; subscribe to it in a calendar app): "
+        "every session they host or attend. Null for anyone but the viewer. Keep it secret; "
+        "resetCalendarFeedUrl replaces it."
+    )
+    async def calendar_feed_url(self, info: Info) -> str | None:
+        if not visibility.can_see_email(info.context.viewer, self.row.id):
+            return None
+        return await calendar_feed.feed_url_for(self.row.id, info.context.settings)
+
+    @strawberry.field(
+        description="Whether the viewer gets reminders before sessions (updateViewer changes it). "
+        "Null for anyone but the viewer."
+    )
+    def email_reminders(self, info: Info) -> bool | None:
+        return self.row.email_reminders if visibility.can_see_email(info.context.viewer, self.row.id) else None
 
     @strawberry.field(
         description="The profile page's 'Upcoming group sessions': sessions this user hosts that have not ended "

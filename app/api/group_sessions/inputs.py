@@ -21,6 +21,14 @@ class CreateGroupSessionInput:
     )
     starts_at: datetime = strawberry.field(description="The start, with the browser's UTC offset; in the future.")
     duration_minutes: int = strawberry.field(description="5 to 1,440 minutes.")
+    meeting_url: str | None = strawberry.field(
+        default=None,
+        description="The host's own video meeting link (https, up to 2,000 characters); "
+        "without one the session gets a generated room.",
+    )
+    join_instructions: str | None = strawberry.field(
+        default=None, description="Plain text shown with the room (up to 2,000 characters), e.g. a passcode."
+    )
 
 
 @strawberry.input(description="Changes to a group session.")
@@ -37,6 +45,12 @@ class UpdateGroupSessionInput:
     )
     starts_at: datetime | None = strawberry.field(default=None, description="New start; participants are told.")
     duration_minutes: int | None = strawberry.field(default=None, description="New duration; participants are told.")
+    meeting_url: str | None = strawberry.field(
+        default=None, description="A new meeting link (https); an empty string goes back to the generated room."
+    )
+    join_instructions: str | None = strawberry.field(
+        default=None, description="New instructions for entering; an empty string removes them."
+    )
 
 
 @strawberry.input(description="The session to cancel.")
@@ -53,3 +67,12 @@ class JoinGroupSessionInput:
 @strawberry.input(description="The session to leave.")
 class LeaveGroupSessionInput:
     id: strawberry.ID = strawberry.field(description="The session to leave.")
+
+
+@strawberry.input(description="The viewer's answer to an invitation.")
+class RespondToInvitationInput:
+    group_session_id: strawberry.ID = strawberry.field(description="The session the viewer is invited to.")
+    accept: bool = strawberry.field(
+        description="True registers the viewer, as a join does; false declines (and withdraws a registration, "
+        "as a leave does)."
+    )

@@ -10,16 +10,19 @@ import strawberry
 from strawberry.types import Info
 
 from app.accounts.models import User
-from app.api.errors import UserError
+from app.api import visibility
+from app.api.errors import UserError, user_errors
 from app.api.group_sessions.inputs import (
     CancelGroupSessionInput,
     CreateGroupSessionInput,
     JoinGroupSessionInput,
     LeaveGroupSessionInput,
+    RespondToInvitationInput,
     UpdateGroupSessionInput,
 )
-from app.api.group_sessions.types import GroupSession, Registration
+from app.api.group_sessions.types import GroupSession, GuestInvitation, Registration, RegistrationEdge
 from app.api.mutation import decode_id, mutate
+from app.api.pagination import registration_cursor
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
 from app.group_sessions.events import Person
@@ -33,15 +36,21 @@ def _session_id(global_id: strawberry.ID) -> int:
 
 
 def _guest_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
-    """Guest IDs as user keys; an ID that names no user is NOT_FOUND at its index."""
+    """Guest IDs as user keys; an ID that names no user is NOT_FOUND at its index (at
+    every such index, not only the first)."""
     if ids is None:
         return None
     if len(ids) > MAX_GUESTS:
         raise DomainError.of(ErrorCode.OUT_OF_RANGE, "At most 1,000 guests.", ("input", "guestIds"))
-    return [
-        decode_id(gid, "User", message="No such member.", field=("input", "guestIds", str(index)))
-        for index, gid in enumerate(ids)
-    ]
+    keys, problems = [], []
+    for index, gid in enumerate(ids):
+        try:
+            keys.append(decode_id(gid, "User", message="No such member.", field=("input", "guestIds", str(index))))
+        except DomainError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DomainError(*problems)
+    return keys
 
 
 @strawberry.type(description="The result of createGroupSession.")
@@ -89,6 +98,26 @@ class LeaveGroupSessionPayload:
     )
 
 
+@strawberry.type(description="The result of respondToInvitation.")
+class RespondToInvitationPayload:
+    invitation: GuestInvitation | None = strawberry.field(
+        default=None, description="The viewer's invitation with its answer as it is now."
+    )
+    registration_edge: RegistrationEdge | None = strawberry.field(
+        default=None,
+        description="On accepting: the edge of the registration it made, to insert in the participants list; "
+        "null otherwise (declining, or accepting when registered already).",
+    )
+    group_session: GroupSession | None = strawberry.field(
+        default=None,
+        description="The session as it is now, with its counts; also when the answer was refused, "
+        "if the viewer can see the session.",
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why the answer was not taken; empty on success."
+    )
+
+
 @strawberry.mutation(description="Dashboard > Sessions > Create a session. Only mentors of the program may host.")
 async def create_group_session(info: Info, input: CreateGroupSessionInput) -> CreateGroupSessionPayload:
     async def change(viewer: User) -> CreateGroupSessionPayload:
@@ -103,6 +132,8 @@ async def create_group_session(info: Info, input: CreateGroupSessionInput) -> Cr
             min_participants=input.min_participants,
             max_participants=input.max_participants,
             guest_ids=_guest_ids(input.guest_ids) or [],
+            meeting_url=input.meeting_url,
+            join_instructions=input.join_instructions,
             viewer=Person.of(viewer),
             viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
@@ -125,6 +156,8 @@ async def update_group_session(info: Info, input: UpdateGroupSessionInput) -> Up
             starts_at=input.starts_at,
             duration_minutes=input.duration_minutes,
             guest_ids=_guest_ids(input.guest_ids),
+            meeting_url=input.meeting_url,
+            join_instructions=input.join_instructions,
             viewer_roles=info.context.viewer_roles,
             effects=info.context.effects,
         )
@@ -183,3 +216,50 @@ async def leave_group_session(info: Info, input: LeaveGroupSessionInput) -> Leav
         return LeaveGroupSessionPayload(group_session=GroupSession.from_row(row))
 
     return await mutate(info, LeaveGroupSessionPayload, change)
+
+
+@strawberry.mutation(
+    description="Answer an invitation. Accepting registers the viewer exactly as joinGroupSession does (the "
+    "same rules: SESSION_FULL, SESSION_CANCELLED, SESSION_STARTED); declining is recorded, and withdraws the "
+    "viewer's registration as leaveGroupSession does when they had accepted. Answering again changes the "
+    "answer. NOT_INVITED when the viewer is not on the session's guest list."
+)
+async def respond_to_invitation(info: Info, input: RespondToInvitationInput) -> RespondToInvitationPayload:
+    async def change(viewer: User) -> RespondToInvitationPayload:
+        field = ("input", "groupSessionId")
+        session_id = decode_id(input.group_session_id, "GroupSession", message=NO_SESSION, field=field)
+        try:
+            answer = await services.respond_to_invitation(
+                viewer_id=viewer.id,
+                session_id=session_id,
+                accept=input.accept,
+                viewer=Person.of(viewer),
+                viewer_roles=info.context.viewer_roles,
+                effects=info.context.effects,
+            )
+        except DomainError as error:
+            # Nothing changed: the session as it is, when the viewer can see it, so a
+            # client can show the truth next to the error.
+            row = await visibility.visible_session(info.context.loaders, session_id)
+            return RespondToInvitationPayload(
+                group_session=GroupSession.from_row(row) if row is not None else None,
+                user_errors=user_errors(error),
+            )
+        loaders, row = info.context.loaders, answer.session
+        loaders.session_by_id.prime(row.id, row)
+        loaders.viewer_guest_by_session.prime(row.id, answer.invitation)
+        edge = None
+        if answer.registration is not None:
+            loaders.viewer_registration_by_session.prime(row.id, answer.registration)
+            edge = RegistrationEdge(
+                node=Registration.from_row(answer.registration), cursor=registration_cursor(answer.registration.id)
+            )
+        elif not input.accept:
+            loaders.viewer_registration_by_session.prime(row.id, None)
+        return RespondToInvitationPayload(
+            invitation=GuestInvitation.from_row(answer.invitation),
+            registration_edge=edge,
+            group_session=GroupSession.from_row(row),
+        )
+
+    return await mutate(info, RespondToInvitationPayload, change)

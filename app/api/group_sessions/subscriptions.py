@@ -190,9 +190,9 @@ async def registration_events(
 
 
 @strawberry.subscription(
-    description="The session again whenever its seats, time, details or status change, for any member who can "
-    "see it (a Join button turns into Full without a reload). After a cancellation it sends the cancelled "
-    "session once more and completes. An ID the viewer cannot see gets an error NOT_FOUND."
+    description="The session again whenever its seats, time, details or status change, or an invited guest "
+    "declines, for any member who can see it (a Join button turns into Full without a reload). After a "
+    "cancellation it sends the cancelled session once more and completes. An ID the viewer cannot see gets an error NOT_FOUND."
 )
 async def group_session_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[GroupSession, None]:
     require_viewer(info)

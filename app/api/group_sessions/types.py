@@ -15,7 +15,14 @@ from strawberry.types import Info
 
 from app.api import visibility
 from app.api.accounts.types import Program, User
-from app.api.enums import GroupSessionStatus, RegistrationEventKind, SessionRole, Timeframe, UserErrorCode
+from app.api.enums import (
+    GroupSessionStatus,
+    InvitationStatus,
+    RegistrationEventKind,
+    SessionRole,
+    Timeframe,
+    UserErrorCode,
+)
 from app.api.loaders import MISSING, converted, now_or_later
 from app.api.mutation import require_viewer
 from app.api.pagination import (
@@ -30,7 +37,7 @@ from app.api.pagination import (
     to_global_id,
 )
 from app.clock import utcnow
-from app.group_sessions import models, read_model, rules
+from app.group_sessions import models, read_model, rooms, rules
 from app.group_sessions.models import SessionStatus
 from app.links import group_session_url
 
@@ -45,6 +52,34 @@ def _session_program(root: GroupSession, info: Info) -> Program:
 
 def _session_host(root: GroupSession, info: Info) -> User:
     return now_or_later(info.context.loaders.user_by_id, root.row.host_id, User.from_row)
+
+
+def _invitation_guest(root: GuestInvitation, info: Info) -> User:
+    return now_or_later(info.context.loaders.user_by_id, root.row.user_id, User.from_row)
+
+
+@strawberry.type(description="An invited guest and their answer.")
+class GuestInvitation:
+    row: strawberry.Private[models.Guest]
+
+    @classmethod
+    def from_row(cls, row: models.Guest) -> GuestInvitation:
+        return cls(row=row, status=row.status, responded_at=row.responded_at)
+
+    guest: User = strawberry.field(resolver=_invitation_guest, description="The invited member.")
+    status: InvitationStatus = strawberry.field(
+        description="Their answer: PENDING until they accept or decline. Joining counts as accepting, "
+        "leaving as declining."
+    )
+    responded_at: datetime | None = strawberry.field(description="When they last answered; null while pending.")
+
+
+@strawberry.type(description="Where a session takes place, for those who may enter it now.")
+class MeetingRoom:
+    url: str = strawberry.field(description="The video meeting link to open.")
+    instructions: str | None = strawberry.field(description="The host's instructions for entering, if any.")
+    opens_at: datetime = strawberry.field(description="When the room opens (the session's joinOpensAt).")
+    closes_at: datetime = strawberry.field(description="When the room closes: the end of the session.")
 
 
 @strawberry.type(description="A group session (masterclass) hosted by a mentor of a program.")
@@ -97,6 +132,27 @@ class GroupSession(Node):
             return []
         return [User.from_row(u) for u in await info.context.loaders.guest_users_by_session.load(self.row.id)]
 
+    @strawberry.field(description="True when the viewer is on the guest list (whatever their answer).")
+    async def viewer_is_invited(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_guest_by_session.load(self.row.id) is not None
+
+    @strawberry.field(
+        description="The viewer's own invitation and answer (answer it with respondToInvitation); "
+        "null when the viewer is not invited."
+    )
+    async def viewer_invitation(self, info: Info) -> GuestInvitation | None:
+        row = await info.context.loaders.viewer_guest_by_session.load(self.row.id)
+        return GuestInvitation.from_row(row) if row is not None else None
+
+    @strawberry.field(
+        description="Every guest with their answer, in the order invited; visible to the host "
+        "(empty for everyone else)."
+    )
+    async def invitations(self, info: Info) -> list[GuestInvitation]:
+        if not visibility.can_see_guests(info.context.viewer, self.row):
+            return []
+        return [GuestInvitation.from_row(g) for g in await info.context.loaders.guests_by_session.load(self.row.id)]
+
     @strawberry.field(description="Registered participants, host first, then in order of registration.")
     async def participants(
         self, info: Info, first: int | None = 50, after: str | None = None
@@ -143,6 +199,57 @@ class GroupSession(Node):
             and self.row.status == SessionStatus.SCHEDULED
             and self.row.ends_at > utcnow()
         )
+
+    @strawberry.field(description="When the room opens to the host and confirmed participants: the start minus the join window.")
+    def join_opens_at(self, info: Info) -> datetime:
+        return rooms.join_opens_at(self.row.starts_at, info.context.settings.join_window)
+
+    @strawberry.field(description="True when the host gave a meeting link of their own (else the room is generated).")
+    def has_custom_meeting_url(self) -> bool:
+        return bool(self.row.meeting_url)
+
+    @strawberry.field(
+        description="True when the viewer may enter the room now: the host or a confirmed participant, "
+        "from joinOpensAt until the end, unless cancelled. Participants never need the host to enter."
+    )
+    def viewer_can_enter(self, info: Info) -> bool:
+        return self._may_enter(info)
+
+    @strawberry.field(
+        description="The room, for the host and confirmed participants from joinOpensAt until the end; "
+        "null for everyone else and at any other time."
+    )
+    def room(self, info: Info) -> MeetingRoom | None:
+        may = self._may_enter(info)
+        if inspect.isawaitable(may):
+            return converted(may, lambda ok: self._room(info) if ok else None)
+        return self._room(info) if may else None
+
+    def _room(self, info: Info) -> MeetingRoom:
+        settings = info.context.settings
+        row = self.row
+        return MeetingRoom(
+            url=rooms.room_url(meeting_url=row.meeting_url, room_name=row.room_name, base_url=settings.meeting_base_url),
+            instructions=row.join_instructions,
+            opens_at=rooms.join_opens_at(row.starts_at, settings.join_window),
+            closes_at=row.ends_at,
+        )
+
+    def _may_enter(self, info: Info):
+        """Whether the viewer may enter now: at once when known, else an awaitable."""
+        viewer = info.context.viewer
+        row = self.row
+        window = info.context.settings.join_window
+        now = utcnow()
+        if viewer is None or row.status == SessionStatus.CANCELLED or not rooms.is_open(
+            now=now, starts_at=row.starts_at, ends_at=row.ends_at, window=window
+        ):
+            return False
+        if viewer.id == row.host_id:
+            return True
+        loaders = info.context.loaders
+        known = loaders.known_viewer_attends(row)
+        return loaders.viewer_attends(row) if known is MISSING else known
 
     def _cannot_join_reasons(self, info: Info):
         """The reasons, at once when everything is known, else an awaitable of them."""
@@ -252,8 +359,8 @@ class RegistrationConnection:
 @strawberry.type(description="The viewer's personal dashboard.")
 class Dashboard:
     @strawberry.field(
-        description="Dashboard > Sessions: what the viewer hosts or attends. "
-        "Cancelled sessions are left out unless includeCancelled."
+        description="Dashboard > Sessions: what the viewer hosts or attends (role INVITED: the sessions "
+        "the viewer is invited to and has not declined). Cancelled sessions are left out unless includeCancelled."
     )
     async def sessions(
         self,
@@ -274,7 +381,9 @@ class Dashboard:
             first=size,
             after=decode_session_cursor(after),
         )
-        return GroupSessionConnection.from_page(page, info, after=after, viewer_attends=True)
+        # Every listed session is one the viewer attends, except in the invitations list.
+        attends = None if role == SessionRole.INVITED else True
+        return GroupSessionConnection.from_page(page, info, after=after, viewer_attends=attends)
 
 
 @strawberry.type(description="A registration change on a session the viewer hosts.")

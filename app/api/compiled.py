@@ -1,0 +1,417 @@
+"""Compiled execution of queries: graphql-core's answer, with less work per field.
+
+For each validated document and operation, the fields to execute on each object type are
+collected once (fragments flattened, `@skip`/`@include` resolved, each field resolved to its
+definition, its resolver and its completion) and kept with the document (documents are
+shared between identical requests by the parser cache). Executing that plan builds the
+response directly: fields Strawberry reads as plain attributes are read without a resolve
+info or a path, resolvers get exactly what graphql-core would give them, and loaders batch
+as before, because sibling fields and list items are started before any is awaited, as in
+graphql-core.
+
+The plan covers the common case only, and is exact by construction: anything it does not
+handle the same way (an error or a null in a non-null field, introspection, `@defer`,
+mutations and subscriptions, field middleware, an abstract type whose runtime type must be
+awaited) makes the whole operation run again through graphql-core (`Bail`), which then
+gives the standard answer with its errors and paths. Queries have no side effects, and the
+loaders keep what the first attempt loaded, so a rerun repeats no statement it already ran.
+tests/api/test_compiled_execution.py runs documents through both executors and requires
+identical responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from typing import Any
+from collections import OrderedDict
+
+from graphql import (
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationType,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
+from graphql.execution.values import get_argument_values
+from graphql.language import DirectiveNode, OperationDefinitionNode, VariableNode, visit
+from graphql.language.visitor import Visitor
+from graphql.pyutils import Path, Undefined
+
+# Tests switch compiled execution off to get graphql-core's own answer for comparison.
+compiled_execution_enabled: ContextVar[bool] = ContextVar("compiled_execution_enabled", default=True)
+
+
+# Operations answered by the compiled path, and those that fell back to graphql-core (for
+# tests and metrics; plain ints, updated from the event loop only).
+STATS = {"compiled": 0, "fallback": 0}
+
+
+class Bail(Exception):  # noqa: N818 - a signal, not an error
+    """The compiled path cannot give graphql-core's answer: run the operation there."""
+
+
+class FieldPlan:
+    """One response key of a selection on one object type."""
+
+    __slots__ = (
+        "key", "name", "field_def", "details", "nodes", "resolve", "basic", "has_args", "leaf",
+        "return_type", "subplans", "typename",
+    )
+
+    def __init__(self, key: str, details: list[FieldDetails], parent_type: GraphQLObjectType, schema: GraphQLSchema):
+        node = details[0].node
+        self.key = key
+        self.name = node.name.value
+        self.details = details
+        self.nodes = [d.node for d in details]
+        self.typename = self.name == "__typename"
+        self.subplans: dict[str, ObjectPlan] = {}
+        if self.typename:
+            self.field_def = None
+            self.resolve = None
+            self.basic = self.has_args = False
+            self.leaf = True
+            self.return_type = None
+            return
+        if self.name.startswith("__"):  # __schema, __type: introspection is rare, leave it
+            raise Bail
+        if any(d.defer_usage is not None or d.fragment_variable_values is not None for d in details):
+            raise Bail
+        field_def: GraphQLField | None = parent_type.fields.get(self.name)
+        if field_def is None:
+            raise Bail
+        self.field_def = field_def
+        resolve = field_def.resolve
+        if resolve is None:  # graphql-core's default resolver: not a Strawberry field
+            raise Bail
+        self.resolve = resolve
+        self.has_args = bool(field_def.args or node.arguments)
+        # Strawberry's "basic field" resolver reads the attribute and takes no info.
+        self.basic = bool(getattr(resolve, "_is_default", False)) and resolve.__name__ == "_get_basic_result"
+        self.return_type = field_def.type
+        inner = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+        self.leaf = is_leaf_type(inner)
+
+
+class ObjectPlan:
+    """The fields to execute on one object type for one selection."""
+
+    __slots__ = ("type", "fields", "is_type_of")
+
+    def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan]):
+        self.type = object_type
+        self.fields = fields
+        self.is_type_of = object_type.is_type_of
+
+
+# Plans of the operations executed lately, by the identity of the operation's AST node (the
+# parser cache gives identical documents one AST; AST nodes compare and hash by content,
+# which costs a walk of the whole tree, so identity it is). Each entry keeps its node alive,
+# so an id is never reused while it is a key: (operation node, names of the variables its
+# directives read, {values of those variables: root plan}).
+PLAN_CACHE_SIZE = 1000
+# Keyed by schema too: a plan holds the schema's field definitions.
+_PLANS: OrderedDict[tuple[int, int], tuple[Any, OperationDefinitionNode, tuple[str, ...], dict[tuple, ObjectPlan]]] = (
+    OrderedDict()
+)
+
+
+class _DirectiveVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        for argument in node.arguments or ():
+            visit(argument.value, _VariableNames(self.names))
+
+
+class _VariableNames(Visitor):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def _directive_variables(executor: Any) -> tuple[str, ...]:
+    """Variables read by directives of the operation or its fragments (they change what is
+    collected: `@include(if: $x)`)."""
+    finder = _DirectiveVariables()
+    visit(executor.operation, finder)
+    for fragment in executor.fragment_definitions.values():
+        visit(fragment, finder)
+    return tuple(sorted(finder.names))
+
+
+def _plan_fields(executor: Any, object_type: GraphQLObjectType, collected: Any) -> ObjectPlan:
+    grouped_field_set, new_defer_usages, _forbidden = collected
+    if new_defer_usages:
+        raise Bail
+    schema = executor.schema
+    return ObjectPlan(
+        object_type, [FieldPlan(key, details, object_type, schema) for key, details in grouped_field_set.items()]
+    )
+
+
+def root_plan(executor: Any) -> ObjectPlan:
+    """The plan of the executor's operation (made on first use, then kept with the document)."""
+    operation = executor.operation
+    key = (id(executor.schema), id(operation))
+    entry = _PLANS.get(key)
+    if entry is None or entry[0] is not executor.schema or entry[1] is not operation:
+        entry = (executor.schema, operation, _directive_variables(executor), {})
+        _PLANS[key] = entry
+        if len(_PLANS) > PLAN_CACHE_SIZE:
+            _PLANS.popitem(last=False)
+    else:
+        _PLANS.move_to_end(key)
+    _, _, directive_variables, plans = entry
+    variables = executor.variable_values.coerced
+    signature = tuple(repr(variables.get(name, Undefined)) for name in directive_variables)
+    plan = plans.get(signature)
+    if plan is None:
+        schema = executor.schema
+        root_type = schema.get_root_type(operation.operation)
+        if root_type is None:
+            raise Bail
+        collected = collect_fields(
+            schema, executor.fragments, executor.variable_values, root_type, operation, executor.hide_suggestions
+        )
+        plan = plans[signature] = _plan_fields(executor, root_type, collected)
+    return plan
+
+
+def _subplan(executor: Any, field: FieldPlan, object_type: GraphQLObjectType) -> ObjectPlan:
+    plan = field.subplans.get(object_type.name)
+    if plan is None:
+        collected = collect_subfields(
+            executor.schema,
+            executor.fragments,
+            executor.variable_values,
+            executor.operation,
+            object_type,
+            field.details,
+            executor.hide_suggestions,
+        )
+        plan = field.subplans[object_type.name] = _plan_fields(executor, object_type, collected)
+    return plan
+
+
+def _discard(awaitables: list[Any]) -> None:
+    """Close coroutines nobody will await (and cancel futures), after a bail."""
+    for awaitable in awaitables:
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()
+        else:
+            cancel = getattr(awaitable, "cancel", None)
+            if cancel is not None:
+                cancel()
+
+
+async def _settle(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    values = await asyncio.gather(*(results[k] for k in keys), return_exceptions=True)
+    failure = None
+    for key, value in zip(keys, values, strict=True):
+        if isinstance(value, BaseException):
+            if not isinstance(value, Exception):
+                raise value  # cancellation (a timeout) goes on up
+            failure = value
+        results[key] = value
+    if failure is not None:
+        raise Bail from failure
+    return results
+
+
+async def _settle_list(items: list[Any], indexes: list[int]) -> list[Any]:
+    values = await asyncio.gather(*(items[i] for i in indexes), return_exceptions=True)
+    failure = None
+    for index, value in zip(indexes, values, strict=True):
+        if isinstance(value, BaseException):
+            if not isinstance(value, Exception):
+                raise value
+            failure = value
+        items[index] = value
+    if failure is not None:
+        raise Bail from failure
+    return items
+
+
+class Run:
+    """One execution of a plan, on the executor graphql-core built for the request."""
+
+    __slots__ = ("executor", "is_awaitable", "argument_values")
+
+    def __init__(self, executor: Any) -> None:
+        self.executor = executor
+        self.is_awaitable = executor.is_awaitable
+
+    def fields(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
+        """The response object for `source`, or an awaitable of it."""
+        results: dict[str, Any] = {}
+        pending: list[str] = []
+        is_awaitable = self.is_awaitable
+        object_type = plan.type
+        try:
+            for field in plan.fields:
+                key = field.key
+                if field.typename:
+                    results[key] = object_type.name
+                    continue
+                if field.basic and not field.has_args:
+                    value = field.resolve(source)
+                    if field.leaf and not is_awaitable(value):
+                        results[key] = self.leaf(field.return_type, value)
+                        continue
+                    field_path = Path(path, key, object_type.name)
+                    info = None
+                else:
+                    field_path = Path(path, key, object_type.name)
+                    info = self.executor.build_resolve_info(field.field_def, field.nodes, object_type, field_path)
+                    args = (
+                        get_argument_values(
+                            field.field_def,
+                            field.nodes[0],
+                            self.executor.variable_values,
+                            field.details[0].fragment_variable_values,
+                            self.executor.hide_suggestions,
+                        )
+                        if field.has_args
+                        else {}
+                    )
+                    value = field.resolve(source, info, **args)
+                if is_awaitable(value):
+                    results[key] = self.later(field, object_type, value, field_path, info)
+                    pending.append(key)
+                    continue
+                completed = self.complete(field, object_type, field.return_type, value, field_path, [info])
+                results[key] = completed
+                if is_awaitable(completed):
+                    pending.append(key)
+        except BaseException:
+            _discard([results[k] for k in pending])
+            raise
+        if not pending:
+            return results
+        return _settle(results, pending)
+
+    async def later(self, field: FieldPlan, parent_type: Any, value: Any, path: Path, info: Any) -> Any:
+        completed = self.complete(field, parent_type, field.return_type, await value, path, [info])
+        return await completed if self.is_awaitable(completed) else completed
+
+    @staticmethod
+    def leaf(return_type: Any, value: Any) -> Any:
+        if return_type.__class__.__name__ == "GraphQLNonNull":
+            if value is None or value is Undefined:
+                raise Bail
+            return_type = return_type.of_type
+        elif value is None or value is Undefined:
+            return None
+        if isinstance(value, Exception):
+            raise Bail
+        coerced = return_type.coerce_output_value(value)
+        if coerced is None or coerced is Undefined:
+            raise Bail
+        return coerced
+
+    def info_of(self, field: FieldPlan, parent_type: Any, path: Path, box: list) -> Any:
+        """The resolve info of the field (made once per field execution, as graphql-core does)."""
+        if box[0] is None:
+            box[0] = self.executor.build_resolve_info(field.field_def, field.nodes, parent_type, path)
+        return box[0]
+
+    def complete(self, field: FieldPlan, parent_type: Any, return_type: Any, value: Any, path: Path, box: list) -> Any:
+        if isinstance(value, Exception):
+            raise Bail
+        if is_non_null_type(return_type):
+            if value is None or value is Undefined:
+                raise Bail
+            completed = self.complete(field, parent_type, return_type.of_type, value, path, box)
+            if self.is_awaitable(completed):
+                return self._not_null(completed)
+            if completed is None:
+                raise Bail
+            return completed
+        if value is None or value is Undefined:
+            return None
+        if is_list_type(return_type):
+            return self.complete_list(field, parent_type, return_type.of_type, value, path, box)
+        if is_leaf_type(return_type):
+            coerced = return_type.coerce_output_value(value)
+            if coerced is None or coerced is Undefined:
+                raise Bail
+            return coerced
+        if is_abstract_type(return_type):
+            info = self.info_of(field, parent_type, path, box)
+            resolve_type = return_type.resolve_type or self.executor.type_resolver
+            runtime_name = resolve_type(value, info, return_type)
+            if not isinstance(runtime_name, str):  # None, an awaitable, a wrong value
+                _discard([runtime_name])
+                raise Bail
+            runtime_type = self.executor.schema.get_type(runtime_name)
+            if not is_object_type(runtime_type) or not self.executor.schema.is_sub_type(return_type, runtime_type):
+                raise Bail
+            return self.complete_object(field, parent_type, runtime_type, value, path, box)
+        if is_object_type(return_type):
+            return self.complete_object(field, parent_type, return_type, value, path, box)
+        raise Bail  # pragma: no cover - every output type is handled above
+
+    async def _not_null(self, completed: Any) -> Any:
+        value = await completed
+        if value is None:
+            raise Bail
+        return value
+
+    def complete_object(self, field: FieldPlan, parent_type: Any, object_type: Any, value: Any, path: Path, box: list) -> Any:
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None:
+            ok = is_type_of(value, self.info_of(field, parent_type, path, box))
+            if ok is not True:
+                _discard([ok])
+                raise Bail
+        return self.fields(_subplan(self.executor, field, object_type), value, path)
+
+    def complete_list(self, field: FieldPlan, parent_type: Any, item_type: Any, value: Any, path: Path, box: list) -> Any:
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise Bail
+        items: list[Any] = []
+        pending: list[int] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for index, item in enumerate(value):
+                item_path = Path(path, index, None)
+                if is_awaitable(item):
+                    completed = self._later_item(field, parent_type, item_type, item, item_path, box)
+                else:
+                    completed = self.complete(field, parent_type, item_type, item, item_path, box)
+                items.append(completed)
+                if is_awaitable(completed):
+                    pending.append(index)
+        except BaseException:
+            _discard([items[i] for i in pending])
+            raise
+        if not pending:
+            return items
+        return _settle_list(items, pending)
+
+    async def _later_item(self, field: FieldPlan, parent_type: Any, item_type: Any, item: Any, path: Path, box: list) -> Any:
+        completed = self.complete(field, parent_type, item_type, await item, path, box)
+        return await completed if self.is_awaitable(completed) else completed
+
+
+def can_compile(executor: Any) -> bool:
+    """Queries only, without field middleware, when not switched off."""
+    if not compiled_execution_enabled.get():
+        return False
+    if executor.operation.operation is not OperationType.QUERY:
+        return False
+    manager = executor.middleware_manager
+    return manager is None or not manager.middlewares

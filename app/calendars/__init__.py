@@ -1,0 +1,1 @@
+"""Each user's private calendar feed (iCalendar over HTTP)."""
