@@ -44,6 +44,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from app.db import sql_parameter
+
 logger = logging.getLogger(__name__)
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -184,12 +186,10 @@ def sample_pool() -> None:
 
 # --- database-derived gauges, read at scrape time ----------------------------------------------------
 
-# The durable timed jobs (issue 12) are being built apart: their table is read when it
-# exists, and nothing is reported otherwise. Rows in one of PENDING_JOB_STATUSES count as
-# pending; overdue ones are due (the first of JOB_DUE_COLUMNS the table has) before now.
+# The durable timed jobs are being built apart (model TimedJob, table `timed_job`: status
+# PENDING due at `run_at`, RUNNING claimed until `lease_until`, FAILED given up on): their
+# table is read when it exists, and nothing is reported otherwise.
 TIMED_JOBS_TABLE = "timed_job"
-PENDING_JOB_STATUSES = ("PENDING", "CLAIMED", "RUNNING")
-JOB_DUE_COLUMNS = ("run_at", "due_at", "next_attempt_at", "scheduled_at", "run_after")
 
 
 def _as_utc(value: Any) -> datetime | None:
@@ -239,19 +239,28 @@ class DatabaseCollector(Collector):
 
     async def _timed_jobs(self, connection, now: datetime) -> list[GaugeMetricFamily]:
         columns = await _table_columns(connection, TIMED_JOBS_TABLE)
-        due_column = next((c for c in JOB_DUE_COLUMNS if c in columns), None)
-        if "status" not in columns or due_column is None:
+        if not {"status", "run_at"} <= columns:
             return []  # no timed jobs here (yet): nothing reported
-        statuses = ", ".join(f"'{status}'" for status in PENDING_JOB_STATUSES)
+        # Overdue: pending and due, or claimed by a runner whose lease ran out (it died).
+        p1, p2 = sql_parameter(connection, 1), sql_parameter(connection, 2)
+        late_claim = f"lease_until <= {p2}" if "lease_until" in columns else "1 = 0"
         rows = await connection.execute_query_dict(
-            f"SELECT {due_column} AS due FROM {TIMED_JOBS_TABLE} WHERE status IN ({statuses})"  # noqa: S608 (constants)
+            "SELECT status, COUNT(*) AS n, "  # noqa: S608 (constants and placeholders only)
+            f"SUM(CASE WHEN (status = 'PENDING' AND run_at <= {p1}) OR (status = 'RUNNING' AND {late_claim}) "
+            f"THEN 1 ELSE 0 END) AS overdue FROM {TIMED_JOBS_TABLE} "
+            "WHERE status IN ('PENDING', 'RUNNING', 'FAILED') GROUP BY status",
+            [now, now],
         )
-        dues = [_as_utc(row["due"]) for row in rows]
-        pending = GaugeMetricFamily("gs_timed_jobs_pending", "Timed jobs not run yet.")
-        pending.add_metric([], len(dues))
-        overdue = GaugeMetricFamily("gs_timed_jobs_overdue", "Timed jobs whose time has passed and that have not run.")
-        overdue.add_metric([], sum(1 for due in dues if due is not None and due <= now))
-        return [pending, overdue]
+        by_status = {row["status"]: row for row in rows}
+        pending = GaugeMetricFamily("gs_timed_jobs_pending", "Timed jobs not run yet (pending or running).")
+        pending.add_metric([], sum(by_status[s]["n"] for s in ("PENDING", "RUNNING") if s in by_status))
+        overdue = GaugeMetricFamily(
+            "gs_timed_jobs_overdue", "Timed jobs whose time has passed and that no live runner is running."
+        )
+        overdue.add_metric([], sum(int(row["overdue"] or 0) for row in rows))
+        failed = GaugeMetricFamily("gs_timed_jobs_failed", "Timed jobs given up on (FAILED).")
+        failed.add_metric([], by_status["FAILED"]["n"] if "FAILED" in by_status else 0)
+        return [pending, overdue, failed]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield from self.samples
