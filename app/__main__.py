@@ -34,31 +34,58 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """The uvicorn options `serve` takes from the settings: the WebSocket message-size limit
-    (uvicorn closes with 1009 above it), compression, and client addresses from trusted
-    proxies. Tests serve the app with these too, so they check what production runs."""
+    (uvicorn closes with 1009 above it), compression, client addresses from trusted
+    proxies, and how long in-flight requests may finish at shutdown. Tests serve the app
+    with these too, so they check what production runs."""
     return {
         "ws_max_size": settings.ws_max_message_bytes,
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         "proxy_headers": True,
+        "timeout_graceful_shutdown": max(1, int(settings.shutdown_grace.total_seconds())),
     }
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT, then stop gracefully (docs/operations.md#shutdown):
+    stop accepting, close WebSockets with 1012, let in-flight requests finish within
+    SHUTDOWN_GRACE, stop the outbox worker after its message in flight, exit 0."""
+    import os
+
     import uvicorn
 
+    from app import metrics
     from app.logging_config import logging_config
+    from app.web.serving import GracefulServer
 
     settings.check_workers(args.workers)
-    uvicorn.run(
-        "app.main:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=logging_config(settings, level=args.log_level),
+    options = {
         **uvicorn_options(settings),
-    )
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": args.log_level,
+        "log_config": logging_config(settings, level=args.log_level),
+    }
+    if args.workers <= 1:
+        if metrics.multiprocess_dir():
+            # An operator's PROMETHEUS_MULTIPROC_DIR with one worker: this process counts
+            # there already (since its imports); what earlier runs left goes.
+            metrics.prepare_multiprocess_dir(keep_pid=os.getpid())
+        config = uvicorn.Config("app.main:app_from_env", **options)
+        config.load_app()
+        server = GracefulServer(config)
+        server.run()
+        return 0 if server.started else 3  # 3: uvicorn's "failed to start"
+    # Several workers count into one directory of value files, so a scrape answered by
+    # any of them reports them all: a fresh one per serve, removed at exit.
+    path, made = metrics.prepare_multiprocess_dir()
+    os.environ[metrics.MULTIPROC_DIR_VARIABLE] = path  # read by the workers, spawned after this
+    try:
+        uvicorn.run("app.main:app_from_env", **options)
+    finally:
+        if made:
+            metrics.remove_multiprocess_dir(path)
     return 0
 
 
@@ -376,6 +403,26 @@ def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_with_db(settings, run))
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """One line per problem with the configuration and what it names (exit 1), or one
+    line saying all is well (exit 0). Reads the environment itself: a bad setting is one
+    of the problems it reports."""
+    from app.check import run_check
+
+    problems, settings = run_check()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(
+        f"OK: configuration valid; database {_safe_url(settings.database_url)} reachable and migrated; "
+        f"Redis {'reachable' if settings.redis_url else 'not configured'}; "
+        f"SMTP {settings.smtp_host}:{settings.smtp_port} reachable"
+    )
+    return 0
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from app.api.schema import export_sdl
 
@@ -476,11 +523,18 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.set_defaults(func=cmd_outbox)
 
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=cmd_export_schema)
+    sub.add_parser(
+        "check",
+        help="validate the configuration; reach the database (migrations applied?), Redis and SMTP; "
+        "one line per problem, exit 1 on any",
+    ).set_defaults(func=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "check":
+        return cmd_check(args)
     try:
         settings = Settings.from_env()
         return args.func(settings, args)

@@ -80,3 +80,27 @@ async def migrate_database(database_url: str) -> None:
         await migrate(config=tortoise_config(database_url))
     finally:
         await Tortoise.close_connections()
+
+
+def migration_names() -> list[str]:
+    """The migrations committed in `migrations/`, in order (`0001_initial`, ...)."""
+    import pkgutil
+
+    import migrations
+
+    return sorted(module.name for module in pkgutil.iter_modules(migrations.__path__) if module.name[:4].isdigit())
+
+
+async def pending_migrations(connection: BaseDBAsyncClient) -> list[str]:
+    """The committed migrations that the database at `connection` has not applied, as
+    recorded by Tortoise's migrator (table `tortoise_migrations`, app "models"). All of
+    them on a database never migrated. Raises when the database does not answer."""
+    await connection.execute_query("SELECT 1")  # an unreachable database raises here, not below
+    try:
+        rows = await connection.execute_query_dict(
+            "SELECT name FROM tortoise_migrations WHERE app = " + sql_parameter(connection, 1), ["models"]
+        )
+    except Exception:  # noqa: BLE001 - no such table: nothing was ever migrated
+        rows = []
+    applied = {row["name"] for row in rows}
+    return [name for name in migration_names() if name not in applied]

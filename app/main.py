@@ -7,9 +7,11 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
+from app import metrics
 from app.accounts.rate_limit import limiter_from_settings
 from app.clock import Clock, utcnow
 from app.db import tortoise_config
@@ -24,7 +26,9 @@ from app.settings import Settings
 from app.web import graphiql
 from app.web.calendar_feed import CalendarFeedEndpoint
 from app.web.graphql_view import GraphQLView
+from app.web import metrics as metrics_web
 from app.web.health import healthz
+from app.web.readiness import readyz
 from app.web.stack import middleware
 
 
@@ -43,6 +47,13 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     """Build the whole application from `settings`: routes, broker, effects, lifespan.
     `clock` is what token expiry is judged by (tests move it forward)."""
     broker = broker or make_broker(settings)
+    tracing_middleware = []
+    if settings.otel_exporter_otlp_endpoint:
+        from app import tracing  # only then: without tracing, nothing of OpenTelemetry is imported
+
+        tracing.configure(settings)
+        tracing_middleware = [tracing.middleware()]
+    metrics.configure(max_operation_names=settings.metrics_max_operation_names)
     outbox_worker = OutboxWorker(settings) if settings.outbox_worker_in_serve else None
     effects = build_handlers(settings, broker, outbox_worker)
     # Timed jobs run wherever mail is delivered: inside serve, or in `python -m app worker`.
@@ -57,7 +68,10 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
+            if settings.metrics_port:
+                await stack.enter_async_context(metrics_web.metrics_server(settings.metrics_port, clock))
             await broker.start()
             await revocation_watch.start()
             await graphql.socket_limits.start()
@@ -68,25 +82,38 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
             try:
                 yield
             finally:
+                # Shutdown (uvicorn has stopped accepting, closed the WebSockets with 1012
+                # and let in-flight requests finish within SHUTDOWN_GRACE): the job runner
+                # finishes the job in hand and releases its other claims; the outbox worker
+                # sends its message in flight and releases the rest of its batch.
                 if job_runner is not None:
                     await job_runner.stop()
                 if outbox_worker is not None:
-                    await outbox_worker.stop()
+                    await outbox_worker.stop(timeout=float(settings.smtp_timeout_seconds * 2 + 5))
                 await revocation_watch.stop()
                 await graphql.socket_limits.stop()
                 await broker.stop()
                 await sign_in_limiter.close()
+                metrics.mark_this_process_dead()
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/calendar/{name}", CalendarFeedEndpoint(settings, clock), methods=["GET", "HEAD"]),
+        Route("/readyz", readyz),
     ]
+    if settings.metrics_token:
+        routes.append(metrics_web.token_route(settings.metrics_token))
     if graphql.graphql_ide:
         routes.append(graphiql.assets_route())
-    app = Starlette(routes=routes, middleware=middleware(settings), lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        middleware=[*tracing_middleware, Middleware(metrics_web.PoolSampling), *middleware(settings)],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.state.clock = clock
     app.state.effects = effects
     app.state.broker = broker
     app.state.sign_in_limiter = sign_in_limiter

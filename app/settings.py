@@ -220,6 +220,17 @@ class Settings:
     # line, another worker) to close their open sockets without Redis (0: never; see
     # app/live/revocation_watch.py).
     revocation_poll_interval: timedelta = Duration(seconds=5)
+    # Operations (see docs/operations.md): /metrics answers only a bearer METRICS_TOKEN, or
+    # on METRICS_PORT bound to 127.0.0.1; with neither, there is no /metrics at all.
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    # Distinct operation names kept as metric labels per process; the rest share one.
+    metrics_max_operation_names: int = 500
+    # On SIGTERM: how long in-flight requests (and the outbox's message in flight) may take
+    # to finish before they are cut; the process exits 0 within about this bound.
+    shutdown_grace: timedelta = Duration(seconds=30)
+    # Tracing: an OTLP/HTTP collector (needs the `otel` extra); unset: no OpenTelemetry at all.
+    otel_exporter_otlp_endpoint: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -331,6 +342,15 @@ class Settings:
         elif len(calendar_feed_secret) < 32:
             raise ConfigError("CALENDAR_FEED_SECRET must be at least 32 characters")
 
+        metrics_token = env.get("METRICS_TOKEN", "").strip() or None
+        if metrics_token is not None and (len(metrics_token) < 16 or any(c.isspace() for c in metrics_token)):
+            raise ConfigError("METRICS_TOKEN must be at least 16 characters without spaces (a random secret)")
+        metrics_port_text = env.get("METRICS_PORT", "").strip()
+        metrics_port = _int(env, "METRICS_PORT", 0, low=1, high=65535) if metrics_port_text else None
+        otel_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None
+        if otel_endpoint and urlparse(otel_endpoint).scheme not in {"http", "https"}:
+            raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {otel_endpoint!r}")
+
         defaults = cls()
         return cls(
             app_env=app_env,
@@ -418,5 +438,14 @@ class Settings:
             revocation_poll_interval=_duration(
                 env, "REVOCATION_POLL_INTERVAL", defaults.revocation_poll_interval, low=Duration(0), high=Duration(hours=1)
             ),
+            metrics_token=metrics_token,
+            metrics_port=metrics_port,
+            metrics_max_operation_names=_int(
+                env, "METRICS_MAX_OPERATION_NAMES", defaults.metrics_max_operation_names, low=1, high=100_000
+            ),
+            shutdown_grace=_duration(
+                env, "SHUTDOWN_GRACE", defaults.shutdown_grace, low=Duration(seconds=1), high=Duration(hours=1)
+            ),
+            otel_exporter_otlp_endpoint=otel_endpoint,
         )
 

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from app import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -260,6 +262,7 @@ class SignInLimiter:
 
 
 def _refusal(seconds: float) -> Refusal:
+    metrics.SIGN_INS_REFUSED.inc()
     return Refusal(retry_after=max(1, math.ceil(seconds)))
 
 

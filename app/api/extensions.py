@@ -27,6 +27,7 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.types.graphql import OperationType  # Strawberry's, not graphql-core's: the context's type
 
+from app import metrics
 from app.api.cost import operation_cost
 from app.api.errors import TopLevelError, TopLevelErrorCode, code_of, is_expected, set_code
 
@@ -354,7 +355,14 @@ class RequestLog(SchemaExtension):
         if failure is not None and not isinstance(failure, GraphQLError):
             codes.append(type(failure).__name__)
         outcome = "ok" if not errors and failure is None else "error"
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        seconds = time.perf_counter() - started
+        duration_ms = round(seconds * 1000, 2)
+        metrics.record_operation(
+            context.operation_name,
+            (codes[0] if codes else "error") if outcome == "error" else _data_outcome(context.result),
+            seconds,
+            codes,
+        )
         request_logger.info(
             "%s %s %s %.2fms %s",
             operation_type or "-",
@@ -372,6 +380,16 @@ class RequestLog(SchemaExtension):
                 "error_codes": codes,
             },
         )
+
+
+def _data_outcome(result: Any) -> str:
+    """"userErrors" when a top-level field's payload carries user errors, else "ok"."""
+    data = getattr(result, "data", None)
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, dict) and value.get("userErrors"):
+                return "userErrors"
+    return "ok"
 
 
 def factory(extension: type[SchemaExtension], **kwargs: Any) -> Callable[[], SchemaExtension]:

@@ -147,6 +147,10 @@ def schema_extensions(settings: Settings) -> list[Any]:
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
+    if settings.otel_exporter_otlp_endpoint:
+        from app.tracing import OperationSpan  # only then: without tracing, no OpenTelemetry import
+
+        extensions.insert(0, OperationSpan)
     return extensions
 
 

@@ -38,6 +38,7 @@ import logging
 import uuid
 from collections import Counter
 
+from app import metrics
 from app.accounts.rate_limit import client_key
 
 logger = logging.getLogger(__name__)
@@ -190,6 +191,8 @@ class SocketLimits:
         if not admitted:
             socket.close()
             return None
+        metrics.OPEN_SOCKETS.inc()
+        socket.counted = True
         return socket
 
     async def _add_shared(self, socket: OpenSocket, key: str, limit: int) -> bool:
@@ -316,6 +319,7 @@ class OpenSocket:
         self.member = member
         self.shared_keys: list[str] = []
         self.closed = False
+        self.counted = False  # in the OPEN_SOCKETS gauge
 
     async def admit_user(self, user_id: int) -> bool:
         """Count this socket for `user_id`; False (and nothing counted) when they have too
@@ -350,6 +354,9 @@ class OpenSocket:
         if self._address_key is not None:
             self._limits._release(self._limits._by_address, self._address_key)
             self._address_key = None
+        if self.counted:  # admitted (a socket refused at the door was never counted)
+            self.counted = False
+            metrics.OPEN_SOCKETS.dec()
         if self._user_id is not None:
             self._limits._release(self._limits._by_user, self._user_id)
             self._user_id = None

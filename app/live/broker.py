@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from app import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -153,19 +155,22 @@ class LocalFanout:
         for subscriptions in list(self.subscribers.values()):
             for subscription in list(subscriptions):
                 subscription.fail(error)
+        metrics.ACTIVE_SUBSCRIPTIONS.dec(self.subscription_count)
         self.subscribers.clear()
 
     def add(self, channel: str) -> Subscription:
         subscription = Subscription(channel, self.queue_size)
         self.subscribers[channel].add(subscription)
+        metrics.ACTIVE_SUBSCRIPTIONS.inc()
         return subscription
 
     def remove(self, subscription: Subscription) -> bool:
         """Forget a subscription; True when it was the channel's last."""
         subscribers = self.subscribers.get(subscription.channel)
-        if subscribers is None:
+        if subscribers is None or subscription not in subscribers:
             return False
-        subscribers.discard(subscription)
+        subscribers.remove(subscription)
+        metrics.ACTIVE_SUBSCRIPTIONS.dec()
         if not subscribers:
             del self.subscribers[subscription.channel]
             return True

@@ -31,6 +31,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from app import metrics
 from app.live.broker import BrokerUnavailable, LocalFanout, Subscription
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class RedisBroker:
     async def start(self) -> None:
         """Start listening. Waits up to `connect_timeout` for Redis; if it is down the app
         starts anyway (HTTP must work) and live updates begin once it is reachable."""
+        metrics.redis_connected(self._connected)
         self._task = asyncio.create_task(self._listen_forever(), name="redis-broker-listener")
         try:
             await asyncio.wait_for(self._ready.wait(), self.connect_timeout + 1)
@@ -221,6 +223,7 @@ class RedisBroker:
 
     def _set_connected(self, connected: bool) -> None:
         self._connected = connected
+        metrics.redis_connected(connected)
         if connected:
             self._ready.set()
             logger.info("live updates: subscribed to Redis")

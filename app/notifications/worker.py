@@ -149,6 +149,13 @@ class OutboxWorker:
         try:
             async with self.mailer.session() as smtp:
                 while pending:
+                    if self._stopping:
+                        # Shutting down: the message in flight was finished; the rest of
+                        # the batch goes back to the queue now, for the next worker,
+                        # instead of waiting out its lease.
+                        await self._release(pending)
+                        pending = []
+                        break
                     row = pending[0]
                     try:
                         await smtp.send(row.recipient, row.message)
@@ -165,6 +172,16 @@ class OutboxWorker:
                            self.settings.smtp_host, self.settings.smtp_port, describe(error), len(pending))
             for row in pending:
                 await self._mark_failed(row, error, permanent=False)
+
+    async def _release(self, rows: list[OutboxEmail]) -> None:
+        """Hand claimed rows back untried: PENDING, due now, this claim's attempt not
+        counted. A row whose lease another worker took over already is left alone."""
+        for row in rows:
+            await OutboxEmail.filter(id=row.id, status=OutboxStatus.SENDING, attempts=row.attempts).update(
+                status=OutboxStatus.PENDING, attempts=row.attempts - 1, next_attempt_at=self.clock()
+            )
+        if rows:
+            logger.info("outbox: released %d claimed message(s) at shutdown", len(rows))
 
     async def _mark_sent(self, row: OutboxEmail) -> None:
         marked = await OutboxEmail.filter(id=row.id, status=OutboxStatus.SENDING, attempts=row.attempts).update(
@@ -242,11 +259,17 @@ class OutboxWorker:
             self._stopping = False
             self._task = asyncio.create_task(self.run(), name="outbox-worker")
 
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Finish the current pass (up to `timeout` seconds, then cancel it) and stop.
-        A pass cut short leaves its rows claimed; they are due again when the lease ends."""
+    def request_stop(self) -> None:
+        """Stop after the message in flight: the rest of the batch is released (see
+        `_deliver`), and no new pass starts. `stop()` says this, then waits."""
         self._stopping = True
         self.wake()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Finish the message in flight (up to `timeout` seconds, then cancel the pass),
+        release the rest of the batch, and stop. A pass cancelled mid-send leaves its rows
+        claimed; they are due again when the lease ends (never sent twice meanwhile)."""
+        self.request_stop()
         task, self._task = self._task, None
         if task is None:
             return

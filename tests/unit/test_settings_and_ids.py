@@ -19,8 +19,12 @@ def test_defaults_work_on_a_laptop():
 def test_serve_gives_uvicorn_the_websocket_limits_from_the_environment():
     """`serve` passes these to uvicorn (tests/live serves through the same options, and
     test_oversized_message_closes_with_1009 sees the limit enforced)."""
-    settings = Settings.from_env({"WS_MAX_MESSAGE_BYTES": "12345", "WS_PER_MESSAGE_DEFLATE": "true"})
-    assert uvicorn_options(settings) == {"ws_max_size": 12345, "ws_per_message_deflate": True, "proxy_headers": True}
+    settings = Settings.from_env(
+        {"WS_MAX_MESSAGE_BYTES": "12345", "WS_PER_MESSAGE_DEFLATE": "true", "SHUTDOWN_GRACE": "1m30s"}
+    )
+    assert uvicorn_options(settings) == {
+        "ws_max_size": 12345, "ws_per_message_deflate": True, "proxy_headers": True, "timeout_graceful_shutdown": 90,
+    }
 
 
 @pytest.mark.parametrize("env, message", [
@@ -33,6 +37,10 @@ def test_serve_gives_uvicorn_the_websocket_limits_from_the_environment():
     ({"REDIS_URL": "http://x"}, "REDIS_URL"),
     ({"SMTP_CA_FILE": "/nonexistent/ca.pem"}, "SMTP_CA_FILE"),
     ({"CORS_ORIGINS": "example.org"}, "CORS_ORIGINS"),
+    ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16 characters"),
+    ({"METRICS_PORT": "70000"}, "METRICS_PORT must be between 1 and 65535"),
+    ({"SHUTDOWN_GRACE": "soon"}, "SHUTDOWN_GRACE must be a duration"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL"),
 ])
 def test_bad_configuration_fails_with_one_clear_line(env, message):
     with pytest.raises(ConfigError) as error:

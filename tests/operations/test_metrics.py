@@ -1,0 +1,180 @@
+"""/metrics: protected, and its counters and gauges move with real requests, mail and sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from tortoise.connection import connections
+
+from app import metrics
+from app.db import sql_parameter
+from app.main import create_app
+from app.notifications.worker import OutboxWorker
+from tests.conftest import create_session, join
+from tests.documents import SIGN_IN
+from tests.email.mailbox import Mailbox
+from tests.live.conftest import WS, wait_for_subscriptions
+from tests.operations.conftest import METRICS_TOKEN, scrape
+from tests.servers import free_port, serve_in_process
+
+
+async def test_no_metrics_route_unless_a_token_or_port_is_configured(settings):
+    app = create_app(settings.with_(metrics_token=None))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            response = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, f"Bearer {METRICS_TOKEN[:-1]}", f"Bearer {METRICS_TOKEN}x", f"Basic {METRICS_TOKEN}", "Bearer "],
+    ids=["none", "prefix", "longer", "wrong-scheme", "empty"],
+)
+async def test_a_missing_or_wrong_token_is_refused(api, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await api.http.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert "gs_" not in response.text
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_joins_failed_joins_and_error_codes_are_counted(api, world):
+    session = await create_session(api, world, maxParticipants=2)
+    before = await scrape(api.http)
+
+    assert (await join(api, world.mentees[0], session["id"]))["userErrors"] == []
+    refused = await join(api, world.mentees[1], session["id"])
+    assert [e["code"] for e in refused["userErrors"]] == ["SESSION_FULL"]
+    body = (await api.post("query Broken { noSuchField }")).json()
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    body = (await api.post("query Unparsable { viewer {")).json()  # no name can be read from it
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    await api.post("{ viewer { id } }")  # unnamed: shares the "anonymous" label
+
+    after = await scrape(api.http)
+    moved = lambda name, **labels: after.value(name, **labels) - before.value(name, **labels)  # noqa: E731
+    assert moved("gs_graphql_operations_total", operation="Join", outcome="ok") == 1
+    assert moved("gs_graphql_operations_total", operation="Join", outcome="userErrors") == 1
+    assert moved("gs_graphql_operations_total", operation="Broken", outcome="GRAPHQL_VALIDATION_FAILED") == 1
+    assert moved("gs_graphql_operations_total", operation="anonymous", outcome="GRAPHQL_PARSE_FAILED") == 1
+    assert moved("gs_graphql_operations_total", operation="anonymous", outcome="ok") == 1
+    assert moved("gs_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED") == 1
+    assert moved("gs_graphql_errors_total", code="GRAPHQL_PARSE_FAILED") == 1
+    assert moved("gs_graphql_operation_duration_seconds_count", operation="Join") == 2
+    assert moved("gs_graphql_operation_duration_seconds_sum", operation="Join") > 0
+
+
+async def test_sign_ins_refused_by_the_rate_limiter_are_counted(settings, world):
+    app = create_app(settings.with_(sign_in_attempts_per_email=1))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            before = await scrape(http)
+            for _ in range(3):
+                await http.post("/graphql", json={
+                    "query": SIGN_IN, "variables": {"email": world.mentor.user.email, "password": "wrong password"}
+                })
+            after = await scrape(http)
+    # The first attempt is counted and fails; the next two are over the limit of 1.
+    assert after.value("gs_sign_ins_refused_total") - before.value("gs_sign_ins_refused_total") == 2
+
+
+async def test_outbox_backlog_and_its_age_move_as_mail_is_written_and_delivered(api, world, settings):
+    mailbox = Mailbox()
+    await mailbox.start()
+    try:
+        session = await create_session(api, world)
+        worker = OutboxWorker(settings.with_(smtp_host="127.0.0.1", smtp_port=mailbox.port))
+        await worker.drain()
+        mailbox.take()
+        empty = await scrape(api.http)
+        assert empty.value("gs_outbox_pending") == 0 and empty.value("gs_outbox_oldest_pending_age_seconds") == 0
+
+        await join(api, world.mentees[0], session["id"])  # a confirmation and a host notice
+        waiting = await scrape(api.http)
+        assert waiting.value("gs_outbox_pending") >= 1
+        assert waiting.value("gs_outbox_oldest_pending_age_seconds") >= 0
+
+        sent = await worker.drain()
+        assert sent >= 1 and len(mailbox.take()) == sent
+        drained = await scrape(api.http)
+        assert drained.value("gs_outbox_pending") == 0
+        assert drained.value("gs_outbox_failed") == 0
+        assert drained.value("gs_outbox_oldest_pending_age_seconds") == 0
+    finally:
+        await mailbox.stop()
+
+
+async def test_timed_jobs_are_reported_only_once_their_table_exists(api):
+    assert not (await scrape(api.http)).has("gs_timed_jobs_pending")
+    connection = connections.get("default")
+    # The columns the durable timed jobs are being built with (see app.metrics).
+    await connection.execute_script(
+        "CREATE TABLE timed_job (id INTEGER PRIMARY KEY, status VARCHAR(16) NOT NULL, "
+        "run_at TIMESTAMP WITH TIME ZONE NOT NULL, lease_until TIMESTAMP WITH TIME ZONE NULL)"
+    )
+    past, future = datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(hours=1)
+    try:
+        p = [sql_parameter(connection, i) for i in (1, 2, 3, 4)]
+        for job_id, status, run_at, lease_until in [
+            (1, "PENDING", past, None),  # overdue
+            (2, "PENDING", future, None),
+            (3, "RUNNING", past, past),  # its runner's lease ran out: overdue
+            (4, "RUNNING", past, future),  # being run
+            (5, "FAILED", past, None),
+            (6, "DONE", past, None),
+        ]:
+            await connection.execute_query(
+                f"INSERT INTO timed_job (id, status, run_at, lease_until) VALUES ({', '.join(p)})",
+                [job_id, status, run_at, lease_until],
+            )
+        reported = await scrape(api.http)
+        assert reported.value("gs_timed_jobs_pending") == 4
+        assert reported.value("gs_timed_jobs_overdue") == 2
+        assert reported.value("gs_timed_jobs_failed") == 1
+    finally:
+        await connection.execute_script("DROP TABLE timed_job")
+
+
+async def test_database_pool_gauges_are_reported(api, world):
+    reported = await scrape(api.http)
+    assert reported.value("gs_db_pool_connections") >= 1
+    assert reported.has("gs_db_pool_connections_in_use") and reported.has("gs_db_pool_waiting")
+
+
+async def test_sockets_and_subscriptions_are_counted_while_open(app, settings, world):
+    async with serve_in_process(app, settings) as url, httpx.AsyncClient(base_url=url, timeout=5) as http:
+        before = await scrape(http)
+        async with WS.signed_in(url, world.host.token) as client:
+            await client.subscribe("1", "subscription Events { registrationEvents { kind } }")
+            await wait_for_subscriptions(url, 1)
+            during = await scrape(http)
+            assert during.value("gs_websockets_open") - before.value("gs_websockets_open") == 1
+            assert during.value("gs_subscriptions_active") - before.value("gs_subscriptions_active") == 1
+        async with asyncio.timeout(5):
+            while (after := await scrape(http)).value("gs_websockets_open") != before.value("gs_websockets_open"):
+                await asyncio.sleep(0.02)  # the server notices the close a moment later; bounded
+        assert after.value("gs_subscriptions_active") == before.value("gs_subscriptions_active")
+
+
+async def test_metrics_port_serves_without_a_token_on_localhost_only(settings):
+    port = free_port()
+    app = create_app(settings.with_(metrics_token=None, metrics_port=port))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            response = await http.get("/metrics")
+            assert response.status_code == 200 and "gs_graphql_operations_total" in response.text
+            assert "gs_outbox_pending 0.0" in response.text  # the database is read there too
+            assert (await http.get("/graphql")).status_code == 404  # only /metrics there
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            assert (await http.get("/metrics")).status_code == 404  # not on the public port
+
+
+def test_operation_names_are_bounded_per_process():
+    names = metrics.OperationNames(limit=2)
+    assert [names.label(n) for n in ["A", "B", "C", "A", None, "no spaces please", "anonymous"]] == [
+        "A", "B", "anonymous", "A", "anonymous", "anonymous", "anonymous",
+    ]
