@@ -7,12 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from tortoise.connection import connections
 
 from app import metrics
-from app.db import sql_parameter
 from app.main import create_app
 from app.notifications.worker import OutboxWorker
+from app.jobs.models import JobStatus, TimedJob
 from tests.conftest import create_session, join
 from tests.documents import SIGN_IN
 from tests.email.mailbox import Mailbox
@@ -108,35 +107,25 @@ async def test_outbox_backlog_and_its_age_move_as_mail_is_written_and_delivered(
         await mailbox.stop()
 
 
-async def test_timed_jobs_are_reported_only_once_their_table_exists(api):
-    assert not (await scrape(api.http)).has("gs_timed_jobs_pending")
-    connection = connections.get("default")
-    # The columns the durable timed jobs are being built with (see app.metrics).
-    await connection.execute_script(
-        "CREATE TABLE timed_job (id INTEGER PRIMARY KEY, status VARCHAR(16) NOT NULL, "
-        "run_at TIMESTAMP WITH TIME ZONE NOT NULL, lease_until TIMESTAMP WITH TIME ZONE NULL)"
-    )
+async def test_timed_jobs_pending_overdue_and_failed_are_reported(api):
+    before = await scrape(api.http)
+    assert before.value("gs_timed_jobs_pending") == 0 and before.value("gs_timed_jobs_overdue") == 0
     past, future = datetime.now(timezone.utc) - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(hours=1)
-    try:
-        p = [sql_parameter(connection, i) for i in (1, 2, 3, 4)]
-        for job_id, status, run_at, lease_until in [
-            (1, "PENDING", past, None),  # overdue
-            (2, "PENDING", future, None),
-            (3, "RUNNING", past, past),  # its runner's lease ran out: overdue
-            (4, "RUNNING", past, future),  # being run
-            (5, "FAILED", past, None),
-            (6, "DONE", past, None),
-        ]:
-            await connection.execute_query(
-                f"INSERT INTO timed_job (id, status, run_at, lease_until) VALUES ({', '.join(p)})",
-                [job_id, status, run_at, lease_until],
-            )
-        reported = await scrape(api.http)
-        assert reported.value("gs_timed_jobs_pending") == 4
-        assert reported.value("gs_timed_jobs_overdue") == 2
-        assert reported.value("gs_timed_jobs_failed") == 1
-    finally:
-        await connection.execute_script("DROP TABLE timed_job")
+    for number, (status, run_at, lease_until) in enumerate(
+        [
+            (JobStatus.PENDING, past, None),  # overdue
+            (JobStatus.PENDING, future, None),
+            (JobStatus.RUNNING, past, past),  # its runner's lease ran out: overdue
+            (JobStatus.RUNNING, past, future),  # being run
+            (JobStatus.FAILED, past, None),
+            (JobStatus.DONE, past, None),
+        ]
+    ):
+        await TimedJob.create(kind=f"test:{number}", session_id=None, run_at=run_at, status=status, lease_until=lease_until)
+    reported = await scrape(api.http)
+    assert reported.value("gs_timed_jobs_pending") == 4
+    assert reported.value("gs_timed_jobs_overdue") == 2
+    assert reported.value("gs_timed_jobs_failed") == 1
 
 
 async def test_database_pool_gauges_are_reported(api, world):

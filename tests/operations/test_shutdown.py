@@ -10,6 +10,7 @@ import signal
 
 import httpx
 
+from tests.responses import without_cost
 from tests.live.conftest import WS, wait_for_subscriptions
 from tests.servers import AppProcess
 
@@ -55,7 +56,7 @@ async def test_sigterm_closes_sockets_with_a_reconnect_code_finishes_the_request
             rest_may_go.set()
             response = await asyncio.wait_for(in_flight, GRACE_SECONDS)
             assert response.status_code == 200
-            assert response.json() == {"data": {"viewer": {"name": world.mentor.user.name}}}
+            assert without_cost(response.json()) == {"data": {"viewer": {"name": world.mentor.user.name}}}
 
         assert await server.wait(GRACE_SECONDS + 15) == 0, server.log()
         assert "Traceback" not in server.log()
