@@ -206,15 +206,21 @@ def _subplan(executor: Any, field: FieldPlan, object_type: GraphQLObjectType) ->
 
 
 def _discard(awaitables: list[Any]) -> None:
-    """Close coroutines nobody will await (and cancel futures), after a bail."""
+    """After a bail: close the coroutines nobody will await. Futures are left alone: a
+    DataLoader hands the same future to every field that asks for a key, and graphql-core's
+    rerun must find it still there (cancelling it would cancel the rerun's field too); only
+    their outcome is marked as seen."""
     for awaitable in awaitables:
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()
-        else:
-            cancel = getattr(awaitable, "cancel", None)
-            if cancel is not None:
-                cancel()
+        elif hasattr(awaitable, "add_done_callback"):
+            awaitable.add_done_callback(_seen)
+
+
+def _seen(future: Any) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
 async def _settle(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:

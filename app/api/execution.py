@@ -51,17 +51,28 @@ class AppExecutionContext(SharedEventExecutionContext):
             data = compiled.Run(self).fields(compiled.root_plan(self), self.root_value, None)
         except Exception:  # noqa: BLE001
             compiled.STATS["fallback"] += 1
+            self._fresh_loaders()
             return super().execute_operation(serially)
         if not self.is_awaitable(data):
             compiled.STATS["compiled"] += 1
             return self.finish(self.build_response(data))
         return self._finish_compiled(data, serially)
 
+    def _fresh_loaders(self) -> None:
+        """graphql-core's run starts with loaders of its own: on an error it cancels the
+        sibling fields' awaitables, DataLoader futures among them, and a future the
+        compiled attempt had cached and graphql-core cancelled would fail every later
+        field that loads the same key (a CancelledError out of the request)."""
+        fresh = getattr(self.context_value, "fresh_loaders", None)
+        if fresh is not None:
+            fresh()
+
     async def _finish_compiled(self, data, serially):  # noqa: ANN001, ANN202
         try:
             result = await data
         except Exception:  # noqa: BLE001
             compiled.STATS["fallback"] += 1
+            self._fresh_loaders()
             fallback = super().execute_operation(serially)
             return await fallback if self.is_awaitable(fallback) else fallback
         compiled.STATS["compiled"] += 1

@@ -29,6 +29,18 @@ from app.keyset import Window
 MISSING = object()  # "not known without asking the database"
 
 
+class SharedLoader(DataLoader):
+    """A DataLoader whose futures no single field can cancel. Every field that loads a key
+    awaits the same cached future; graphql-core cancels the awaitables of sibling fields
+    when one fails in a non-null position, and cancelling a task that awaits a future
+    cancels the future itself: the next field loading that key (in this operation, or in
+    its rerun) would then fail with CancelledError instead of getting its row. Each
+    `load` hands out a shield of the shared future instead (a done future as it is)."""
+
+    def load(self, key):  # noqa: ANN001, ANN201
+        return asyncio.shield(super().load(key))
+
+
 def loaded(loader: DataLoader, key):
     """The value `loader` already holds for `key`, or `MISSING`."""
     future = loader.cache_map.get(key)
@@ -64,21 +76,21 @@ class Loaders:
     def __init__(self, viewer: User | None, viewer_roles: Mapping[int, ProgramRole] | None = None) -> None:
         """`viewer_roles`, when the caller has them (loaded with the token), saves a statement."""
         self.viewer = viewer
-        self.user_by_id: DataLoader[int, User | None] = DataLoader(_by_id(User))
-        self.program_by_id: DataLoader[int, Program | None] = DataLoader(_by_id(Program))
-        self.session_by_id: DataLoader[int, GroupSession | None] = DataLoader(self._sessions)
-        self.registration_by_id: DataLoader[int, Registration | None] = DataLoader(_by_id(Registration))
-        self.guest_ids_by_session: DataLoader[int, list[int]] = DataLoader(self._guest_ids)
-        self.viewer_registration_by_session: DataLoader[int, Registration | None] = DataLoader(
+        self.user_by_id: DataLoader[int, User | None] = SharedLoader(_by_id(User))
+        self.program_by_id: DataLoader[int, Program | None] = SharedLoader(_by_id(Program))
+        self.session_by_id: DataLoader[int, GroupSession | None] = SharedLoader(self._sessions)
+        self.registration_by_id: DataLoader[int, Registration | None] = SharedLoader(_by_id(Registration))
+        self.guest_ids_by_session: DataLoader[int, list[int]] = SharedLoader(self._guest_ids)
+        self.viewer_registration_by_session: DataLoader[int, Registration | None] = SharedLoader(
             self._viewer_registrations
         )
-        self.participants_by_session: DataLoader[tuple[int, Window[int]], list[Registration]] = DataLoader(
+        self.participants_by_session: DataLoader[tuple[int, Window[int]], list[Registration]] = SharedLoader(
             self._participants
         )
-        self.guest_users_by_session: DataLoader[int, list[User]] = DataLoader(self._guest_users)
+        self.guest_users_by_session: DataLoader[int, list[User]] = SharedLoader(self._guest_users)
         # Guest rows (with their answers and users) of a session; the viewer's own guest row.
-        self.guests_by_session: DataLoader[int, list[Guest]] = DataLoader(self._guests)
-        self.viewer_guest_by_session: DataLoader[int, Guest | None] = DataLoader(self._viewer_guests)
+        self.guests_by_session: DataLoader[int, list[Guest]] = SharedLoader(self._guests)
+        self.viewer_guest_by_session: DataLoader[int, Guest | None] = SharedLoader(self._viewer_guests)
         # Sessions where the status of the viewer's registration (None: none) is known
         # without asking the database (listed on their dashboard, which only lists
         # sessions they are registered for; loaded by ID, which reads it along).

@@ -162,11 +162,30 @@ class JobRunner:
     # --- one pass ---------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim due jobs and run each; returns how many were run (whatever their outcome)."""
+        """Claim due jobs and run each; returns how many were run (whatever their outcome).
+        Stopping (or cancelled) mid-batch, the claims not run are handed back at once."""
         jobs = await self._claim()
+        done = 0
+        try:
+            for job in jobs:
+                if self._stopping:
+                    break
+                await self._run(job)
+                done += 1
+        finally:
+            if done < len(jobs):
+                # Due again at once for another runner (or this one, restarted), instead of
+                # in LEASE; a job cut short mid-run rolled back and is among them.
+                await asyncio.shield(self._release(jobs[done:]))
+        return done
+
+    async def _release(self, jobs: list[TimedJob]) -> None:
+        """Hand claimed jobs back, as they were before the claim (the attempt not counted)."""
         for job in jobs:
-            await self._run(job)
-        return len(jobs)
+            try:
+                await _still_claimed(job).update(status=JobStatus.PENDING, attempts=job.attempts - 1, lease_until=None)
+            except Exception:  # noqa: BLE001 - a claim not handed back is due again when its lease ends
+                logger.warning("jobs: could not hand back job %s; due again when its lease ends", job.id, exc_info=True)
 
     async def drain(self, max_passes: int = 100) -> int:
         """Passes until nothing is due (or `max_passes`); returns how many jobs were run."""
@@ -286,7 +305,7 @@ class JobRunner:
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Finish the current job (up to `timeout` seconds, then cancel) and stop. A job cut
-        short rolls back and is due again when its lease ends."""
+        short rolls back; it and the batch's other claims are handed back, due at once."""
         self._stopping = True
         self.wake()
         task, self._task = self._task, None
