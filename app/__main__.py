@@ -182,15 +182,15 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
 async def _tell_open_sockets(settings: Settings, user_ids: list[int], broker=None) -> None:
     """Publish the users' "access changed" signal, so their open WebSockets check their
     token and roles again now. Only a shared broker (REDIS_URL) reaches the servers from
-    here; without one, servers find revoked tokens within REVOCATION_POLL_INTERVAL
-    (app.live.revocation_watch), and other changes at a socket's next operation.
+    here; without one, servers find revoked tokens and removed memberships (the
+    access-change log) within REVOCATION_POLL_INTERVAL (app.live.revocation_watch).
     `broker`: one the command started already (else one is started for this)."""
     if not user_ids:
         return
     if not settings.redis_url:
         print(
-            "note: without REDIS_URL, servers close sockets of revoked tokens within REVOCATION_POLL_INTERVAL; "
-            "other changes reach open WebSockets at their next operation",
+            "note: without REDIS_URL, servers find this change and tell its open WebSockets "
+            "within REVOCATION_POLL_INTERVAL",
             file=sys.stderr,
         )
         return
@@ -204,8 +204,8 @@ async def _tell_open_sockets(settings: Settings, user_ids: list[int], broker=Non
     try:
         if not broker.available:
             print(
-                "warning: Redis is unreachable: servers close sockets of revoked tokens within "
-                "REVOCATION_POLL_INTERVAL; other changes reach open WebSockets at their next operation",
+                "warning: Redis is unreachable: servers find this change and tell its open WebSockets "
+                "within REVOCATION_POLL_INTERVAL",
                 file=sys.stderr,
             )
         await announce_access_changed(broker, user_ids)

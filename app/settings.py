@@ -216,9 +216,9 @@ class Settings:
     # Fetches of one calendar feed per minute (calendar apps poll every few minutes).
     calendar_feed_requests_per_minute: int = 30
 
-    # How often a serving process looks for tokens revoked by other processes (the command
-    # line, another worker) to close their open sockets without Redis (0: never; see
-    # app/live/revocation_watch.py).
+    # How often a serving process looks for tokens revoked and memberships removed by other
+    # processes (the command line, another worker) to tell their open sockets without Redis
+    # (0: never; see app/live/revocation_watch.py).
     revocation_poll_interval: timedelta = Duration(seconds=5)
     # Operations (see docs/operations.md): /metrics answers only a bearer METRICS_TOKEN, or
     # on METRICS_PORT bound to 127.0.0.1; with neither, there is no /metrics at all.

@@ -104,6 +104,28 @@ class AccessToken(Model):
 
     class Meta:
         table = "access_token"
+        # The revocation watch (app.live.revocation_watch) asks for tokens revoked since a
+        # moment: a range over this index, not a scan of every token ever issued.
+        indexes = (("revoked_at",),)
+
+
+# A change to what a user may do that leaves no trace in the token table (a membership
+# removed), written in the same transaction as the change. Append-only: serving processes
+# read the recent rows to tell that user's open WebSockets to check their access again
+# (app.live.revocation_watch), without Redis as well. Rows older than a day are pruned
+# when new ones are written (app.accounts.access_changes).
+class AccessChange(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="access_changes", on_delete=fields.CASCADE
+    )
+    changed_at = fields.DatetimeField()
+
+    user_id: int
+
+    class Meta:
+        table = "access_change"
+        indexes = (("changed_at",),)
 
 
 # A user's private calendar feed. The link's token is HMAC(CALENDAR_FEED_SECRET, user, nonce):

@@ -12,8 +12,11 @@ What the removal does to the sessions of that program:
 
 The membership is deleted before the registrations are withdrawn, so the member cannot
 join anything meanwhile; running the command again finishes a removal that was cut short.
-Telling the member's open sockets that their access changed is the caller's part (the
-command line publishes on the broker: see `app.live.access`).
+The deletion is logged in the access-change log in the same transaction
+(`app.accounts.access_changes`): every serving process finds it there within
+REVOCATION_POLL_INTERVAL and tells the member's open sockets. Publishing the signal on
+the broker at once is the caller's part (the command line does, when REDIS_URL is set:
+see `app.live.access`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
+from app.accounts.access_changes import record_access_change
 from app.accounts.models import Membership, Program, ProgramRole, User
 from app.accounts.services import normalize_email
 from app.clock import utcnow
@@ -87,7 +91,10 @@ async def remove_member(*, program_id: int, email: str, effects: Effects, cancel
         except DomainError:
             pass  # started or cancelled meanwhile: nothing left to do for that one
     async with in_transaction():
-        await Membership.filter(program_id=program_id, user_id=user.id).delete()
+        if await Membership.filter(program_id=program_id, user_id=user.id).delete():
+            # Committed with the removal: every serving process finds it in the log and
+            # tells the member's open sockets, without Redis too (app.live.revocation_watch).
+            await record_access_change([user.id])
         invited = await Guest.filter(
             user_id=user.id, session__program_id=program_id, session__starts_at__gt=now
         ).values_list("id", flat=True)
