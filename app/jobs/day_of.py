@@ -60,12 +60,27 @@ def fingerprint(starts_at: datetime) -> str:
     return f"starts_at={starts_at.isoformat()}"
 
 
+def _decision_pending(session: Any, now: datetime) -> bool:
+    """Whether the session's minimum decision is due and, taken now, would cancel it: short
+    of a minimum above the host alone, past its deadline, set to cancel (a decision taken
+    leaves it cancelled, or kept only when not set to cancel)."""
+    return (
+        session.minimum_deadline is not None
+        and now >= session.minimum_deadline
+        and session.min_participants > 1
+        and not session.minimum_reached
+        and session.cancel_if_minimum_not_reached
+    )
+
+
 class DayOfJobs:
     """The reminders' and the window opening's in-transaction schedulers and job handlers."""
 
     def __init__(self, settings: Settings) -> None:
         self.offsets = tuple(sorted(settings.reminder_offsets, reverse=True))
         self.window = settings.join_window
+        # How long a reminder waits for a due minimum decision: about one runner pass.
+        self.wait = timedelta(seconds=settings.jobs_poll_seconds)
 
     def due_times(self, starts_at: datetime) -> dict[str, datetime]:
         """Each job kind with when it is due for a session starting at `starts_at`."""
@@ -136,6 +151,13 @@ class DayOfJobs:
         if now >= session.starts_at:
             return Outcome.skipped(
                 f"the session had started when its reminder (due {run.job.run_at.isoformat()}) could be sent"
+            )
+        if _decision_pending(session, now):
+            # The minimum's decision is due and would cancel the session (by default the
+            # day reminder and the decision fall on the same instant): wait for it rather
+            # than remind of a session about to be cancelled.
+            return Outcome.moved(
+                now + self.wait, run.job.fingerprint, "the minimum's decision is due first: waiting for it"
             )
         nearer = [o for o in self.offsets if o < offset and now >= session.starts_at - o]
         if nearer:

@@ -253,3 +253,25 @@ async def test_a_late_day_reminder_gives_way_to_the_hour_reminder(api, world, ru
     jobs = await jobs_of(session["id"])
     assert (jobs[DAY].status, jobs[DAY].outcome) == (JobStatus.SKIPPED, "the 1h reminder is due already: it is the one sent")
     assert (jobs[HOUR].status, jobs[HOUR].outcome) == (JobStatus.DONE, "2 reminded")
+
+
+async def test_a_session_the_minimum_cancels_at_the_day_reminder_gets_the_cancellation_not_a_reminder(
+    api, world, runner, worker, mailbox, clock
+):
+    """By default the day reminder and the minimum's decision fall on the same instant: the
+    reminder waits for the decision, which cancels, and then is skipped."""
+    session = await session_with_a_participant(api, world, minParticipants=3)
+    await quiet(worker, mailbox)
+    jobs = await jobs_of(session["id"])
+    assert jobs[DAY].run_at == jobs["minimum_decision"].run_at
+    # The reminder is claimed first (as if scheduled before the decision).
+    await TimedJob.filter(id=jobs[DAY].id).update(run_at=jobs[DAY].run_at - timedelta(seconds=1))
+    advance_to(clock, jobs["minimum_warning"].run_at)
+    assert await runner.drain() == 1  # the host's warning
+    await quiet(worker, mailbox)
+    advance_to(clock, jobs[DAY].run_at)
+    assert await runner.run_once() == 2  # the reminder, then the decision
+    reminder = await TimedJob.get(id=jobs[DAY].id)
+    assert (reminder.status, reminder.outcome) == (JobStatus.SKIPPED, "the session was cancelled")
+    await worker.drain()
+    assert all(m.subject.startswith("Cancelled: ") for m in mailbox.received) and len(mailbox.received) == 2
