@@ -18,14 +18,17 @@ from app.group_sessions.events import (
     GroupSessionCreated,
     Handlers,
     InvitationDeclined,
+    JoinWindowOpened,
     MinimumNotReachedKept,
     MinimumReached,
     MinimumWarning,
     Promoted,
     RegistrationAdded,
     RegistrationRemoved,
+    SessionReminder,
     Waitlisted,
 )
+from app.jobs.day_of import DayOfJobs
 from app.jobs.minimum import MinimumJobs
 from app.live.broker import Broker
 from app.live.publisher import Publisher
@@ -40,16 +43,23 @@ def build_handlers(settings: Settings, broker: Broker, outbox_worker: OutboxWork
     mail = Outbox(settings)
     live = Publisher(broker)
     minimum = MinimumJobs(settings)
+    day_of = DayOfJobs(settings)
     wake = [_waking(outbox_worker)] if outbox_worker is not None else []
     return Effects(
         {
             # kind of event:    Handlers(in the transaction,    after the commit)
-            GroupSessionCreated: Handlers([mail.session_created, minimum.session_created], [*wake]),
+            GroupSessionCreated: Handlers(
+                [mail.session_created, minimum.session_created, day_of.session_created], [*wake]
+            ),
             RegistrationAdded: Handlers([mail.registration_added], [live.registration_added, *wake]),
             RegistrationRemoved: Handlers([mail.registration_removed], [live.registration_removed, *wake]),
             Waitlisted: Handlers([mail.waitlisted], [live.waitlisted, *wake]),
             Promoted: Handlers([mail.promoted], [live.promoted, *wake]),
-            GroupSessionChanged: Handlers([mail.session_changed, minimum.session_changed], [live.session_changed, *wake]),
+            GroupSessionChanged: Handlers(
+                [mail.session_changed, minimum.session_changed, day_of.session_changed], [live.session_changed, *wake]
+            ),
+            # minimum.session_cancelled records every pending job of the session SKIPPED
+            # (reminders and the room opening too).
             GroupSessionCancelled: Handlers(
                 [mail.session_cancelled, minimum.session_cancelled], [live.session_cancelled, *wake]
             ),
@@ -57,6 +67,8 @@ def build_handlers(settings: Settings, broker: Broker, outbox_worker: OutboxWork
             MinimumReached: Handlers([], [live.minimum_reached]),
             MinimumWarning: Handlers([mail.minimum_warning], [*wake]),
             MinimumNotReachedKept: Handlers([mail.minimum_not_reached_kept], [*wake]),
+            SessionReminder: Handlers([mail.session_reminder], [*wake]),
+            JoinWindowOpened: Handlers([], [live.join_window_opened]),
         }
     )
 

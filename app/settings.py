@@ -107,6 +107,35 @@ def _duration(
     return value
 
 
+class Durations(tuple):
+    """Durations that print the way they are written in the environment (`1d,1h`)."""
+
+    def __str__(self) -> str:
+        return ",".join(format_duration(value) for value in self)
+
+
+def _durations(
+    env: Mapping[str, str], name: str, default: tuple[timedelta, ...], *, low: timedelta, high: timedelta,
+    most: int = 10,
+) -> Durations:
+    """A comma-separated list of durations (`24h,1h`), each within [low, high], without
+    repeats, longest first; `none` for the empty list, unset for `default`."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return Durations(default)
+    if raw.lower() == "none":
+        return Durations()
+    values = [parse_duration(part, name=name) for part in raw.split(",")]
+    for value in values:
+        if not low <= value <= high:
+            raise ConfigError(
+                f"{name}: each duration must be between {format_duration(low)} and {format_duration(high)}, got {raw!r}"
+            )
+    if len(set(values)) != len(values) or len(values) > most:
+        raise ConfigError(f"{name} must list up to {most} different durations, got {raw!r}")
+    return Durations(sorted(values, reverse=True))
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
@@ -210,6 +239,9 @@ class Settings:
     # those registered from JOIN_WINDOW before the start until the end.
     meeting_base_url: str = "https://meet.jit.si"
     join_window: timedelta = Duration(minutes=10)
+    # Reminders go to the host and confirmed participants this long before the start, once
+    # per duration (app/jobs/day_of.py); the room opening is told live at the join window.
+    reminder_offsets: tuple[timedelta, ...] = Durations((Duration(hours=24), Duration(hours=1)))
     # Derives each user's private calendar feed token (HMAC), so the database holds only a
     # hash of it and the URL can still be shown again; required in production.
     calendar_feed_secret: str = "development-only-calendar-feed-secret"
@@ -428,6 +460,9 @@ class Settings:
             ),
             meeting_base_url=meeting_base_url,
             join_window=_duration(env, "JOIN_WINDOW", defaults.join_window, low=Duration(0), high=Duration(days=1)),
+            reminder_offsets=_durations(
+                env, "REMINDER_OFFSETS", defaults.reminder_offsets, low=Duration(seconds=1), high=Duration(days=30)
+            ),
             calendar_feed_secret=calendar_feed_secret,
             calendar_feed_requests_per_minute=_int(
                 env, "CALENDAR_FEED_REQUESTS_PER_MINUTE", defaults.calendar_feed_requests_per_minute, low=1, high=10_000

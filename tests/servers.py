@@ -18,13 +18,14 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import uvicorn
 
 from app.__main__ import uvicorn_options
-from app.settings import Settings
+from app.settings import Settings, format_duration
 from tests import log_scan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,12 @@ def settings_environment(settings: Settings) -> dict[str, str]:
             continue
         if isinstance(value, bool):
             text = "true" if value else "false"
+        elif field.name == "reminder_offsets" and not value:
+            text = "none"  # unset would be the default offsets
         elif isinstance(value, tuple):
-            text = ",".join(value)
+            text = ",".join(format_duration(v) if isinstance(v, timedelta) else str(v) for v in value)
+        elif isinstance(value, timedelta):
+            text = format_duration(value)
         else:
             text = str(value)
         env[field.name.upper()] = text

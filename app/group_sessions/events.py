@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Union
 
 from app.group_sessions.models import GroupSession, RegistrationStatus, SessionStatus
@@ -233,6 +233,26 @@ class MinimumNotReachedKept:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class SessionReminder:
+    """A session starts in `offset` (one of REMINDER_OFFSETS): these `recipients` (the host
+    and confirmed participants who take reminders) are reminded."""
+
+    session: SessionSnapshot
+    offset: timedelta
+    recipients: tuple[Person, ...]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class JoinWindowOpened:
+    """The session's room opened to the host and confirmed participants (JOIN_WINDOW
+    before the start): nothing in the row changed, but what they may see did."""
+
+    session: SessionSnapshot
+    occurred_at: datetime
+
+
 Event = Union[
     GroupSessionCreated,
     RegistrationAdded,
@@ -245,6 +265,8 @@ Event = Union[
     MinimumReached,
     MinimumWarning,
     MinimumNotReachedKept,
+    SessionReminder,
+    JoinWindowOpened,
 ]
 
 

@@ -255,3 +255,16 @@ async def waitlist_positions(registrations: list[Registration]) -> dict[int, int
         ).count()
         positions[registration.id] = ahead + 1
     return positions
+
+
+async def reminder_recipients(session_id: int) -> list[Person]:
+    """Who is reminded of the session, in one statement: its host and its confirmed
+    participants (not the waitlist), those of them who take reminders, host first."""
+    rows = (
+        await Registration.filter(
+            session_id=session_id, status=RegistrationStatus.CONFIRMED, user__email_reminders=True
+        )
+        .order_by("-is_host", "id")
+        .values(*(f"user__{c}" for c in _PERSON_COLUMNS))
+    )
+    return [Person(**{c: row[f"user__{c}"] for c in _PERSON_COLUMNS}) for row in rows]

@@ -91,7 +91,10 @@ class MinimumJobs:
         if session.minimum_deadline is None or not _MOVING_FIELDS.intersection(event.changed_fields):
             return
         if session.min_participants <= 1:
-            await drop(session.id, "the minimum is the host alone", now=event.occurred_at, connection=connection)
+            await drop(
+                session.id, "the minimum is the host alone", now=event.occurred_at, connection=connection,
+                kinds=(WARNING, DECISION),
+            )
             return
         mark = fingerprint(session.minimum_deadline, session.min_participants)
         warn_at = self.warning_at(session.minimum_deadline, event.occurred_at)

@@ -126,11 +126,16 @@ async def schedule(
     return True
 
 
-async def drop(session_id: int, reason: str, *, now: datetime, connection: Any = None) -> int:
-    """Record every job of the session that has not run as SKIPPED with `reason` (the
-    session was cancelled, say). Returns how many."""
+async def drop(
+    session_id: int, reason: str, *, now: datetime, connection: Any = None, kinds: tuple[str, ...] | None = None
+) -> int:
+    """Record every job of the session (of these `kinds`, when given) that has not run as
+    SKIPPED with `reason` (the session was cancelled, say). Returns how many."""
+    query = TimedJob.filter(session_id=session_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING])
+    if kinds is not None:
+        query = query.filter(kind__in=list(kinds))
     return await (
-        TimedJob.filter(session_id=session_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING])
+        query
         .using_db(connection)
         .update(status=JobStatus.SKIPPED, outcome=reason, finished_at=now, lease_until=None)
     )

@@ -9,6 +9,7 @@ transaction of the change that calls for them (an in-transaction handler in
 from __future__ import annotations
 
 from app.jobs import minimum
+from app.jobs.day_of import DayOfJobs
 from app.jobs.minimum import MinimumJobs
 from app.jobs.runner import JobHandler
 from app.settings import Settings
@@ -21,4 +22,6 @@ def build_job_handlers(settings: Settings) -> dict[str, JobHandler]:
         # kind of job:     its handler
         minimum.WARNING: minimum_jobs.warn,
         minimum.DECISION: minimum_jobs.decide,
+        # `reminder:<offset>` for each of REMINDER_OFFSETS, and `join_window_opens`.
+        **DayOfJobs(settings).handlers(),
     }

@@ -17,6 +17,7 @@ from app.group_sessions.events import (
     GroupSessionCancelled,
     GroupSessionChanged,
     InvitationDeclined,
+    JoinWindowOpened,
     MinimumReached,
     Promoted,
     RegistrationAdded,
@@ -134,6 +135,12 @@ class Publisher:
 
     async def session_changed(self, event: GroupSessionChanged) -> None:
         """To the session's watchers: the session as edited."""
+        await self._session(session_message(event.session))
+
+    async def join_window_opened(self, event: JoinWindowOpened) -> None:
+        """To the session's watchers: the session again, unchanged, when its room opens, so
+        each subscriber's `room` and `viewerCanEnter` are resolved anew (a page's button
+        turns into Enter for those who may enter)."""
         await self._session(session_message(event.session))
 
     async def invitation_declined(self, event: InvitationDeclined) -> None:

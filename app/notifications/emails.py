@@ -731,3 +731,64 @@ def minimum_not_reached_kept(
         blocks=blocks,
         written_at=written_at,
     )
+
+
+def _at(moment: datetime, time_zone: str, written_at: datetime) -> str:
+    """One instant in `time_zone`, naming it: "Tue 1 Dec, 16:50 (Europe/Paris)"."""
+    zone = zone_of(time_zone)
+    local = moment.astimezone(zone)
+    return f"{_day(local, local.year != written_at.astimezone(zone).year)}, {local:%H:%M} ({zone.key})"
+
+
+def session_reminder(
+    session: SessionFacts,
+    recipient: Person,
+    *,
+    room_url: str | None,
+    instructions: str | None,
+    opens_at: datetime,
+    letterhead: Letterhead,
+    written_at: datetime,
+) -> RenderedEmail:
+    """To the host or a confirmed participant, before the start: when (in their zone), and
+    the room: its link and instructions when it is open to them already (`room_url`
+    given), else when it opens. With the calendar invite (REQUEST, same UID and
+    SEQUENCE as the earlier ones, so a calendar keeps one event)."""
+    title = one_line(session.title)
+    hosting = recipient.id == session.host.id
+    opening = (
+        f"Your group session “{title}” is coming up."
+        if hosting
+        else f"“{title}”, hosted by {one_line(session.host.name)}, is coming up."
+    )
+    blocks: list[Block] = [
+        Para(opening),
+        Facts((
+            ("When", _when(session, recipient, written_at)),
+            ("Duration", _duration(session.starts_at, session.ends_at)),
+            ("Room opens", _at(opens_at, recipient.time_zone, written_at)),
+        )),
+    ]
+    if room_url is not None:
+        blocks.append(Link("Enter the room", room_url))
+        if instructions:
+            blocks += [Para("How to join:"), Quote(instructions)]
+    else:
+        blocks.append(Para(
+            f"The link to the room appears on the session page from {_at(opens_at, recipient.time_zone, written_at)}: "
+            "its Enter button turns on by itself, no reload needed."
+        ))
+    blocks += [
+        Link("Open the session page", session.url),
+        Para("Nobody waits for anyone: participants may enter before the host."),
+        Para("You get reminders because they are on in your account; you can turn them off there."),
+    ]
+    return compose(
+        kind="session_reminder",
+        letterhead=letterhead,
+        to=recipient,
+        subject=f"Reminder: {session.title}, {_when(session, recipient, written_at)}",
+        blocks=blocks,
+        written_at=written_at,
+        invite=_invite(session, recipient, letterhead, "REQUEST", written_at),
+    )

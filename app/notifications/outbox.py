@@ -39,10 +39,12 @@ from app.group_sessions.events import (
     RegistrationAdded,
     RegistrationChange,
     RegistrationRemoved,
+    SessionReminder,
     SessionSnapshot,
     Waitlisted,
 )
-from app.group_sessions.models import RegistrationStatus
+from app.group_sessions import rooms
+from app.group_sessions.models import RegistrationStatus, SessionStatus
 from app.links import group_session_url
 from app.notifications import emails
 from app.notifications.emails import Letterhead, RenderedEmail, SessionFacts
@@ -79,6 +81,8 @@ class Outbox:
         self.letterhead = Letterhead(settings.mail_from)
         self.public_web_url = settings.public_web_url
         self.coalesce_window = settings.host_notice_coalesce_window
+        self.meeting_base_url = settings.meeting_base_url
+        self.join_window = settings.join_window
 
     async def session_created(self, event: GroupSessionCreated, connection: Any) -> None:
         """To the host: the confirmation with the calendar invite; to each guest: an invitation."""
@@ -249,6 +253,34 @@ class Outbox:
             written_at=event.occurred_at,
         )
         await self._write(connection, [kept])
+
+    async def session_reminder(self, event: SessionReminder, connection: Any) -> None:
+        """To each recipient (host and confirmed participants who take reminders): the
+        reminder in their zone, with the room link when the room is open to them at the
+        time of writing (`rooms.may_enter`), else when it opens."""
+        snapshot, at = event.session, event.occurred_at
+        session = self._facts(snapshot)
+        opens_at = rooms.join_opens_at(snapshot.starts_at, self.join_window)
+        # Every recipient is the host or confirmed, so the one rule depends on the time alone.
+        is_open = rooms.may_enter(
+            is_host=False, is_confirmed=True, is_cancelled=snapshot.status == SessionStatus.CANCELLED, now=at,
+            starts_at=snapshot.starts_at, ends_at=snapshot.ends_at, window=self.join_window,
+        )
+        room_url = (
+            rooms.room_url(meeting_url=snapshot.meeting_url, room_name=snapshot.room_name, base_url=self.meeting_base_url)
+            if is_open
+            else None
+        )
+        await self._write(
+            connection,
+            [
+                self._render(
+                    emails.session_reminder, session, person, room_url=room_url,
+                    instructions=snapshot.join_instructions if is_open else None, opens_at=opens_at, written_at=at,
+                )
+                for person in event.recipients
+            ],
+        )
 
     def _facts(self, session: SessionSnapshot) -> SessionFacts:
         return SessionFacts.of(session, group_session_url(self.public_web_url, session.id))

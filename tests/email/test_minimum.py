@@ -27,6 +27,20 @@ query S($id: ID!) {
 """
 
 
+@pytest.fixture(autouse=True)
+def minimum_jobs_only(app) -> None:
+    """This file counts the minimum's jobs: the day-of jobs (reminders, the room opening,
+    tests/email/test_reminders.py) are not scheduled here."""
+    from app.group_sessions.events import GroupSessionChanged, GroupSessionCreated
+    from app.jobs.day_of import DayOfJobs
+
+    for kind in (GroupSessionCreated, GroupSessionChanged):
+        handlers = app.state.effects.handlers_for(kind)
+        handlers.in_transaction[:] = [
+            h for h in handlers.in_transaction if not isinstance(getattr(h, "__self__", None), DayOfJobs)
+        ]
+
+
 @pytest.fixture
 def runner(settings, clock, app) -> JobRunner:
     """The app's own job table and effects, on the test's clock."""

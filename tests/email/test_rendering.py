@@ -93,6 +93,10 @@ EVERY_EMAIL = {
     "minimum_not_reached_kept": lambda render, s, p: render(
         s, min_participants=5, letterhead=LETTERHEAD, written_at=WRITTEN
     ),
+    "session_reminder": lambda render, s, p: render(
+        s, p, room_url=None, instructions=None, opens_at=s.starts_at - timedelta(minutes=10),
+        letterhead=LETTERHEAD, written_at=WRITTEN,
+    ),
 }
 
 
@@ -161,6 +165,20 @@ ATTACK = "Salary\r\nBcc: victim@evil.example\r\n\r\n<script>alert(1)</script>"
         pytest.param(
             lambda s, p: emails.minimum_not_reached_kept(s, min_participants=5, letterhead=LETTERHEAD, written_at=WRITTEN),
             False, id="minimum_not_reached_kept",
+        ),
+        pytest.param(
+            lambda s, p: emails.session_reminder(
+                s, p, room_url="https://meet.example.org/room?x=<b>&y=1", instructions=ATTACK,
+                opens_at=s.starts_at - timedelta(minutes=10), letterhead=LETTERHEAD, written_at=WRITTEN,
+            ),
+            True, id="session_reminder",
+        ),
+        pytest.param(
+            lambda s, p: emails.session_reminder(
+                s, p, room_url=None, instructions=None, opens_at=s.starts_at - timedelta(minutes=10),
+                letterhead=LETTERHEAD, written_at=WRITTEN,
+            ),
+            True, id="session_reminder_before_the_window",
         ),
     ],
 )
@@ -238,3 +256,36 @@ def test_the_minimum_warning_says_how_many_of_how_many_and_when_it_is_decided_in
     assert "3 of the 5 needed so far (you included)" in text
     assert "Mon 30 Nov, 17:00 (Europe/Paris)" in text  # the decision, in the host's zone
     assert "the session is cancelled and everyone registered is told" in text
+
+
+def test_a_reminder_before_the_window_says_when_the_room_opens_in_the_recipients_zone():
+    gus = Person(2, "Gus", "gus@example.org", "America/New_York")
+    rendered = emails.session_reminder(
+        facts(), gus, room_url=None, instructions="Passcode 1234", opens_at=datetime(2026, 12, 1, 15, 50, tzinfo=UTC),
+        letterhead=LETTERHEAD, written_at=datetime(2026, 12, 1, 15, 0, tzinfo=UTC),
+    )
+    message = parse(rendered)
+    assert str(message["Subject"]) == "Reminder: Salary talks, Tue 1 Dec, 11:00–12:30 (America/New_York)"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "“Salary talks”, hosted by Hannah, is coming up." in text
+    assert "Room opens: Tue 1 Dec, 10:50 (America/New_York)" in text
+    assert "appears on the session page from Tue 1 Dec, 10:50 (America/New_York)" in text
+    assert "Enter the room" not in text and "Passcode" not in text
+    (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_param("method") == "REQUEST"
+    (event,) = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
+    assert str(event["UID"]) == "group-session-7@example.org"  # the session's one UID, as every invite
+    assert int(event["SEQUENCE"]) == 0
+
+
+def test_a_reminder_inside_the_window_has_the_room_link_and_the_instructions():
+    rendered = emails.session_reminder(
+        facts(), facts().host, room_url="https://meet.example.org/abc", instructions="Passcode 1234",
+        opens_at=datetime(2026, 12, 1, 15, 50, tzinfo=UTC), letterhead=LETTERHEAD,
+        written_at=datetime(2026, 12, 1, 15, 55, tzinfo=UTC),
+    )
+    text = parse(rendered).get_body(preferencelist=("plain",)).get_content()
+    assert text.startswith("Your group session “Salary talks” is coming up.")  # to the host
+    assert "Enter the room: https://meet.example.org/abc" in text
+    assert "Passcode 1234" in text
+    assert "Tue 1 Dec, 17:00–18:30 (Europe/Paris)" in text

@@ -41,6 +41,9 @@ def test_serve_gives_uvicorn_the_websocket_limits_from_the_environment():
     ({"METRICS_PORT": "70000"}, "METRICS_PORT must be between 1 and 65535"),
     ({"SHUTDOWN_GRACE": "soon"}, "SHUTDOWN_GRACE must be a duration"),
     ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL"),
+    ({"REMINDER_OFFSETS": "1h,soon"}, "REMINDER_OFFSETS must be a duration"),
+    ({"REMINDER_OFFSETS": "1h,60m"}, "REMINDER_OFFSETS must list up to 10 different durations"),
+    ({"REMINDER_OFFSETS": "0s"}, "REMINDER_OFFSETS: each duration must be between 1s and 30d"),
 ])
 def test_bad_configuration_fails_with_one_clear_line(env, message):
     with pytest.raises(ConfigError) as error:
@@ -76,3 +79,20 @@ def test_a_process_the_tests_start_reads_back_exactly_the_tests_settings():
     )
     assert Settings.from_env(settings_environment(changed)) == changed
     assert Settings.from_env(settings_environment(Settings())) == Settings()
+    from datetime import timedelta
+
+    for offsets in [(), (timedelta(seconds=30),), (timedelta(hours=2), timedelta(days=2))]:
+        timed = Settings(reminder_offsets=offsets, join_window=timedelta(seconds=5))
+        read = Settings.from_env(settings_environment(timed))
+        assert (read.reminder_offsets, read.join_window) == (tuple(sorted(offsets, reverse=True)), timedelta(seconds=5))
+
+
+def test_reminder_offsets_are_read_longest_first_and_none_turns_them_off():
+    from datetime import timedelta
+
+    assert Settings().reminder_offsets == (timedelta(hours=24), timedelta(hours=1))
+    assert str(Settings().reminder_offsets) == "1d,1h"
+    assert Settings.from_env({"REMINDER_OFFSETS": "1h, 24h ,90s"}).reminder_offsets == (
+        timedelta(days=1), timedelta(hours=1), timedelta(seconds=90)
+    )
+    assert Settings.from_env({"REMINDER_OFFSETS": "none"}).reminder_offsets == ()

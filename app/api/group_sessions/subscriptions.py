@@ -190,8 +190,10 @@ async def registration_events(
 
 
 @strawberry.subscription(
-    description="The session again whenever its seats, time, details or status change, or an invited guest "
-    "declines, for any member who can see it (a Join button turns into Full without a reload). After a "
+    description="The session again whenever its seats, time, details or status change, an invited guest "
+    "declines, or its room opens (at joinOpensAt: room and viewerCanEnter turn on for the host and confirmed "
+    "participants, so an Enter button appears without a reload), for any member who can see it (a Join button "
+    "turns into Full without a reload). After a "
     "cancellation it sends the cancelled session once more and completes. An ID the viewer cannot see gets an error NOT_FOUND."
 )
 async def group_session_updated(info: Info, id: strawberry.ID) -> AsyncGenerator[GroupSession, None]:
