@@ -191,6 +191,13 @@ async def test_a_session_from_the_create_form_to_the_past_list(app, api, clock):
     assert [(e["node"]["startsAtLocal"], e["node"]["phase"], e["node"]["participantCount"]) for e in future["edges"]] == [
         (f"{day}T17:00", "UPCOMING", 1), (f"{day + timedelta(days=1)}T10:00", "UPCOMING", 1)]
     assert all(menu(e["node"]) == HOST_MENU for e in future["edges"])
+    # A phone shows one card at a time and loads the next with the cursor it was given.
+    one = (await ada.send(screens.SESSIONS, timeframe="FUTURE", first=1))["dashboard"]["sessions"]
+    assert [e["node"]["id"] for e in one["edges"]] == [session_id] and one["pageInfo"]["hasNextPage"]
+    more = (await ada.send(screens.SESSIONS, timeframe="FUTURE", first=1, after=one["pageInfo"]["endCursor"]))[
+        "dashboard"]["sessions"]
+    assert [e["node"]["id"] for e in more["edges"]] == [spare_id]
+    assert not more["pageInfo"]["hasNextPage"] and more["pageInfo"]["hasPreviousPage"]
     profile = (await ada.send(screens.PROFILE, userId=ids["ada"]))["profile"]
     assert (profile["name"], profile["email"], profile["timeZone"]) == ("Ada Lovelace", "ada@example.org", "Europe/Paris")
     assert profile["upcomingGroupSessions"]["totalCount"] == 2
