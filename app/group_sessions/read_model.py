@@ -86,11 +86,12 @@ async def dashboard_sessions(
     role: SessionRole | None,
     include_cancelled: bool,
     window: Window[SessionCursor],
+    now: datetime | None = None,
 ) -> Page:
     """What the viewer hosts or attends (the host is always registered, so: registered;
     not what they only wait for);
     for INVITED, the sessions the viewer is invited to and has not declined (pending or
-    accepted), registered or not."""
+    accepted), registered or not. `now` (default: the wall clock) splits FUTURE from PAST."""
     if role == SessionRole.INVITED:
         query = GroupSession.filter(
             guests__user_id=viewer_id, guests__status__in=[InvitationStatus.PENDING, InvitationStatus.ACCEPTED]
@@ -105,26 +106,26 @@ async def dashboard_sessions(
         query = query.filter(host_id__not=viewer_id)
     if not include_cancelled:
         query = query.filter(status=SessionStatus.SCHEDULED)
-    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, window)
+    return await _page(_timeframe_filter(query, timeframe, now or utcnow()), timeframe, window)
 
 
 async def upcoming_hosted_sessions(
-    *, host_id: int, visible_program_ids: Iterable[int], window: Window[SessionCursor]
+    *, host_id: int, visible_program_ids: Iterable[int], window: Window[SessionCursor], now: datetime | None = None
 ) -> Page:
     """Sessions the user hosts that have not ended and are not cancelled, in programs the
     viewer can see."""
     query = GroupSession.filter(
         host_id=host_id, program_id__in=list(visible_program_ids), status=SessionStatus.SCHEDULED
     )
-    return await _page(_timeframe_filter(query, Timeframe.FUTURE, utcnow()), Timeframe.FUTURE, window)
+    return await _page(_timeframe_filter(query, Timeframe.FUTURE, now or utcnow()), Timeframe.FUTURE, window)
 
 
 async def program_sessions(
-    *, program_id: int, timeframe: Timeframe, window: Window[SessionCursor]
+    *, program_id: int, timeframe: Timeframe, window: Window[SessionCursor], now: datetime | None = None
 ) -> Page:
     """A program's sessions that are not cancelled."""
     query = GroupSession.filter(program_id=program_id, status=SessionStatus.SCHEDULED)
-    return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, window)
+    return await _page(_timeframe_filter(query, timeframe, now or utcnow()), timeframe, window)
 
 
 async def participants_of_sessions(

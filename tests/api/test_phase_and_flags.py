@@ -190,3 +190,29 @@ async def test_phase_and_flags_in_lists_match_the_session_page(api, world, clock
         {"node": {"id": session["id"], "phase": "UPCOMING", "viewerCanLeave": True, "viewerCanCancel": False,
                   "viewerCanReschedule": False}}
     ]
+
+
+async def test_every_list_splits_future_from_past_by_the_same_clock_as_phase(api, world, clock):
+    """A session that `phase` calls ENDED is in every PAST list and in no upcoming one."""
+    session = await create_session(api, world, startsAt=(clock() + timedelta(hours=1)).isoformat(), durationMinutes=30)
+    lists = """
+    query($program: ID!, $host: ID!) {
+      dashboard { future: sessions(timeframe: FUTURE) { nodes { id phase } } past: sessions(timeframe: PAST) { nodes { id phase } } }
+      program(id: $program) { future: groupSessions(timeframe: FUTURE) { nodes { id } } past: groupSessions(timeframe: PAST) { nodes { id } } }
+      profile(userId: $host) { upcomingGroupSessions { nodes { id } } }
+    }
+    """
+
+    async def ids() -> tuple:
+        data = await api.data(lists, {"program": world.program_gid, "host": world.host.gid}, token=world.host.token)
+        return (
+            [(n["id"], n["phase"]) for n in data["dashboard"]["future"]["nodes"]],
+            [(n["id"], n["phase"]) for n in data["dashboard"]["past"]["nodes"]],
+            [n["id"] for n in data["program"]["future"]["nodes"]],
+            [n["id"] for n in data["program"]["past"]["nodes"]],
+            [n["id"] for n in data["profile"]["upcomingGroupSessions"]["nodes"]],
+        )
+
+    assert await ids() == ([(session["id"], "UPCOMING")], [], [session["id"]], [], [session["id"]])
+    clock.advance(HOUR + 30 * 60 + 1)
+    assert await ids() == ([], [(session["id"], "ENDED")], [], [session["id"]], [])

@@ -103,6 +103,7 @@ class User(Node):
             host_id=self.row.id,
             visible_program_ids=await visibility.member_program_ids(info.context.loaders),
             window=window,
+            now=info.context.clock(),
         )
         return _connection().from_page(page, info)
 
@@ -189,7 +190,9 @@ class Program(Node):
         window = connection_window(
             info, first=first, after=after, last=last, before=before, decode=decode_session_cursor
         )
-        page = await read_model.program_sessions(program_id=self.row.id, timeframe=timeframe, window=window)
+        page = await read_model.program_sessions(
+            program_id=self.row.id, timeframe=timeframe, window=window, now=info.context.clock()
+        )
         return _connection().from_page(page, info)
 
     @strawberry.field(

@@ -573,6 +573,7 @@ class Dashboard:
             role=role,
             include_cancelled=bool(include_cancelled),
             window=window,
+            now=info.context.clock(),  # the clock `phase` reads: an ENDED session is listed in PAST
         )
         # Every listed session is one the viewer attends, except in the invitations list.
         attends = None if role == SessionRole.INVITED else True
