@@ -57,12 +57,24 @@ async def feed_url_for(user_id: int, settings: Settings) -> str:
     the secret changes, the stored hash is the old link's, and is replaced by the new one's."""
     feed = await CalendarFeed.get_or_none(user_id=user_id)
     if feed is None:
-        return await reset_feed(user_id, settings)
+        feed = await _first_feed(user_id, settings)
     token = _token(settings.calendar_feed_secret, user_id, feed.nonce)
     digest = token_hash(token)
     if digest != feed.token_hash:
         await CalendarFeed.filter(id=feed.id).update(token_hash=digest)
     return feed_url(settings, token)
+
+
+async def _first_feed(user_id: int, settings: Settings) -> CalendarFeed:
+    """The user's feed row, made now unless another request or field (two calendarFeedUrl
+    fields of one response run at once) made it first: then theirs is kept, so every link
+    handed out works. (A reset here would replace the other's link as it is sent.)"""
+    nonce = secrets.token_urlsafe(24)
+    try:
+        token = _token(settings.calendar_feed_secret, user_id, nonce)
+        return await CalendarFeed.create(user_id=user_id, nonce=nonce, token_hash=token_hash(token))
+    except IntegrityError:
+        return await CalendarFeed.get(user_id=user_id)
 
 
 async def reset_feed(user_id: int, settings: Settings) -> str:
