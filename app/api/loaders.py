@@ -71,7 +71,7 @@ class Loaders:
         self.viewer_registration_by_session: DataLoader[int, Registration | None] = DataLoader(
             self._viewer_registrations
         )
-        self.participants_by_session: DataLoader[tuple[int, int, int | None], list[Registration]] = DataLoader(
+        self.participants_by_session: DataLoader[tuple[int, int, int | None], list[read_model.RegistrationRow]] = DataLoader(
             self._participants
         )
         self.guest_users_by_session: DataLoader[int, list[User]] = DataLoader(self._guest_users)
@@ -210,13 +210,13 @@ class Loaders:
         }
         return [rows.get(sid) for sid in session_ids]
 
-    async def _participants(self, keys: Sequence[tuple[int, int, int | None]]) -> list[list[Registration]]:
+    async def _participants(self, keys: Sequence[tuple[int, int, int | None]]) -> list[list[read_model.RegistrationRow]]:
         # Keys are (session_id, first, after_id); one statement per distinct page shape,
         # which in practice is one statement.
         by_shape: dict[tuple[int, int | None], list[int]] = defaultdict(list)
         for session_id, first, after_id in keys:
             by_shape[(first, after_id)].append(session_id)
-        pages: dict[tuple[int, int, int | None], list[Registration]] = {}
+        pages: dict[tuple[int, int, int | None], list[read_model.RegistrationRow]] = {}
         for (first, after_id), session_ids in by_shape.items():
             found = await read_model.participants_of_sessions(sorted(set(session_ids)), first=first, after_id=after_id)
             for registrations in found.values():

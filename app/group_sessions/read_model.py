@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 
 from tortoise.expressions import Q
@@ -115,9 +115,44 @@ async def program_sessions(
     return await _page(_timeframe_filter(query, timeframe, utcnow()), timeframe, first, after)
 
 
+@dataclass(slots=True)
+class ParticipantRow:
+    """A participant as the participants list reads them: the person's columns the API
+    shows, as plain values (no ORM instance: a dashboard page holds a thousand of them,
+    read once)."""
+
+    id: int
+    email: str
+    name: str
+    time_zone: str
+    email_reminders: bool
+
+
+@dataclass(slots=True)
+class RegistrationRow:
+    """A registration in a participants list, with its participant (`user`), as plain
+    values; it has the attributes of `Registration` the API reads."""
+
+    id: int
+    session_id: int
+    user_id: int
+    is_host: bool
+    registered_at: datetime
+    user: ParticipantRow
+
+
+_registered_at = Registration._meta.fields_map["registered_at"].to_python_value
+
+
+def _aware(value: object) -> datetime:
+    # asyncpg answers aware UTC datetimes already; anything else (SQLite's text) goes
+    # through the ORM's own conversion, as for a model instance.
+    return value if type(value) is datetime and value.tzinfo is timezone.utc else _registered_at(value)
+
+
 async def participants_of_sessions(
     session_ids: Sequence[int], *, first: int, after_id: int | None
-) -> dict[int, list[Registration]]:
+) -> dict[int, list[RegistrationRow]]:
     """Up to `first` + 1 registrations of each session, in registration order (the host's
     is always the first row), each with its participant (`registration.user`) fetched
     along, in one statement however many sessions are asked for."""
@@ -133,33 +168,22 @@ async def participants_of_sessions(
     values.append(first + 1)
     sql = (
         "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, "
-        "u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash, "
-        "u.time_zone AS u_time_zone, u.created_at AS u_created_at FROM ("
-        "SELECT id, session_id, user_id, is_host, registered_at, "
+        "u.email AS u_email, u.name AS u_name, u.time_zone AS u_time_zone, u.email_reminders AS u_email_reminders "
+        "FROM (SELECT id, session_id, user_id, is_host, registered_at, "
         "ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS rn "
         f'FROM "registration" WHERE session_id IN ({in_list}){after_clause}'
         f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} ORDER BY r.session_id, r.id'
     )
     _, rows = await db.execute_query(sql, values)
-    result: dict[int, list[Registration]] = {sid: [] for sid in session_ids}
+    result: dict[int, list[RegistrationRow]] = {sid: [] for sid in session_ids}
     for row in rows:
-        row = dict(row)
-        registration = Registration._init_from_db(
-            id=row["id"],
-            session_id=row["session_id"],
-            user_id=row["user_id"],
-            is_host=row["is_host"],
-            registered_at=row["registered_at"],
+        user_id = row["user_id"]
+        user = ParticipantRow(
+            user_id, row["u_email"], row["u_name"], row["u_time_zone"], bool(row["u_email_reminders"])
         )
-        user = User._init_from_db(
-            id=row["user_id"],
-            email=row["u_email"],
-            name=row["u_name"],
-            password_hash=row["u_password_hash"],
-            time_zone=row["u_time_zone"],
-            created_at=row["u_created_at"],
+        registration = RegistrationRow(
+            row["id"], row["session_id"], user_id, bool(row["is_host"]), _aware(row["registered_at"]), user
         )
-        object.__setattr__(registration, "_user", user)  # as select_related("user") would
         result[registration.session_id].append(registration)
     return result
 
