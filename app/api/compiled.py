@@ -102,12 +102,27 @@ class FieldPlan:
 class ObjectPlan:
     """The fields to execute on one object type for one selection."""
 
-    __slots__ = ("type", "fields", "is_type_of")
+    __slots__ = ("type", "fields", "is_type_of", "info_free")
 
     def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan]):
         self.type = object_type
         self.fields = fields
         self.is_type_of = object_type.is_type_of
+        self.info_free = _reads_no_info(self.is_type_of)
+
+
+def _reads_no_info(is_type_of: Any) -> bool:
+    """True for the is_type_of Strawberry generates for each type (an isinstance check that
+    never reads its info argument): it is called without one, which spares building a
+    resolve info for every object completed from a plain attribute. A type's own
+    is_type_of classmethod may read it, and gets it."""
+    code = getattr(is_type_of, "__code__", None)
+    return (
+        code is not None
+        and getattr(is_type_of, "__module__", None) == "strawberry.schema.schema_converter"
+        and code.co_qualname.endswith("._get_is_type_of.<locals>.is_type_of")
+        and code.co_varnames[1:2] == ("_info",)
+    )
 
 
 # Plans of the operations executed lately, by the identity of the operation's AST node (the
@@ -371,13 +386,14 @@ class Run:
         return value
 
     def complete_object(self, field: FieldPlan, parent_type: Any, object_type: Any, value: Any, path: Path, box: list) -> Any:
-        is_type_of = object_type.is_type_of
+        plan = _subplan(self.executor, field, object_type)
+        is_type_of = plan.is_type_of
         if is_type_of is not None:
-            ok = is_type_of(value, self.info_of(field, parent_type, path, box))
+            ok = is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, box))
             if ok is not True:
                 _discard([ok])
                 raise Bail
-        return self.fields(_subplan(self.executor, field, object_type), value, path)
+        return self.fields(plan, value, path)
 
     def complete_list(self, field: FieldPlan, parent_type: Any, item_type: Any, value: Any, path: Path, box: list) -> Any:
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
