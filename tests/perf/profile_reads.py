@@ -3,7 +3,8 @@
 Seeds a throwaway database as scripts/bench does, serves it with create_app in this
 process (httpx's ASGI transport: no sockets, no wrk), and sends each request N times after
 a warm-up. Prints the median time per request over `--rounds` rounds (the spread is the
-min-max), and with `--profile` the top functions by own time (cProfile) over one round.
+min-max) and the CPU time this process spent per request (server and client: compare
+variants with it, not with the server-only figure of scripts/bench), and with `--profile` the top functions by own time (cProfile) over one round.
 
     .venv/bin/python -m tests.perf.profile_reads --requests 300 --rounds 3 [--profile public]
 """
@@ -67,13 +68,15 @@ async def main(args: argparse.Namespace) -> None:
 
                 for key in args.only or requests:
                     await send(key, 20)  # warm-up
-                    per_round = []
+                    per_round, cpu_round = [], []
                     for _ in range(args.rounds):
-                        started = time.perf_counter()
+                        started, cpu = time.perf_counter(), time.process_time()
                         await send(key, args.requests)
                         per_round.append((time.perf_counter() - started) / args.requests * 1e6)
+                        cpu_round.append((time.process_time() - cpu) / args.requests * 1e6)
                     print(f"{key:<10} {statistics.median(per_round):8.0f} us/request "
-                          f"({min(per_round):.0f}-{max(per_round):.0f} over {args.rounds} rounds of {args.requests})")
+                          f"({min(per_round):.0f}-{max(per_round):.0f}), CPU of this process {statistics.median(cpu_round):6.0f} us "
+                          f"({min(cpu_round):.0f}-{max(cpu_round):.0f}; client included) over {args.rounds} rounds of {args.requests}")
                 for key in args.profile or []:
                     profiler = cProfile.Profile()
                     profiler.enable()
