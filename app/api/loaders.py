@@ -218,10 +218,9 @@ class Loaders:
             by_shape[(first, after_id)].append(session_id)
         pages: dict[tuple[int, int, int | None], list[read_model.RegistrationRow]] = {}
         for (first, after_id), session_ids in by_shape.items():
+            # Each row holds its participant (fetched along, in the same statement), which
+            # Registration.participant reads from it: no loader needs priming with them.
             found = await read_model.participants_of_sessions(sorted(set(session_ids)), first=first, after_id=after_id)
-            for registrations in found.values():
-                for registration in registrations:  # the participant came along (one statement)
-                    self.user_by_id.prime(registration.user_id, registration.user)
             for session_id in session_ids:
                 pages[(session_id, first, after_id)] = found[session_id]
         return [pages[key] for key in keys]
