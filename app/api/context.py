@@ -38,14 +38,19 @@ class Context:
     viewer_roles: dict[int, ProgramRole] | None = None
     # When the token stops signing in unless used again (WebSocket: the socket closes then).
     token_expires_at: datetime | None = None
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(init=False, default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        self.fresh_loaders()
+    @property
+    def loaders(self) -> Loaders:
+        """This operation's loaders, made when first asked for (an HTTP request used to
+        build them twice: with its context, and again as its operation started)."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.viewer, self.viewer_roles)
+        return self._loaders
 
     def fresh_loaders(self) -> None:
         """New loaders for the next operation (a WebSocket context outlives many)."""
-        self.loaders = Loaders(self.viewer, self.viewer_roles)
+        self._loaders = None
 
     @property
     def client_address(self) -> str | None:
