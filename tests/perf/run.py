@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,6 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import statistics
 
 from app.api.persisted_queries import sha256_of
 from app.api.pagination import to_global_id
