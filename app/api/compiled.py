@@ -61,7 +61,7 @@ class FieldPlan:
 
     __slots__ = (
         "key", "name", "field_def", "details", "nodes", "resolve", "basic", "has_args", "leaf",
-        "return_type", "subplans", "typename",
+        "return_type", "subplans", "typename", "direct",
     )
 
     def __init__(self, key: str, details: list[FieldDetails], parent_type: GraphQLObjectType, schema: GraphQLSchema):
@@ -72,6 +72,7 @@ class FieldPlan:
         self.nodes = [d.node for d in details]
         self.typename = self.name == "__typename"
         self.subplans: dict[str, ObjectPlan] = {}
+        self.direct = None
         if self.typename:
             self.field_def = None
             self.resolve = None
@@ -97,17 +98,70 @@ class FieldPlan:
         self.return_type = field_def.type
         inner = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
         self.leaf = is_leaf_type(inner)
+        if not self.basic and not self.has_args:
+            self.direct = _direct_call(field_def, resolve, schema)
+
+
+def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -> Any:
+    """For a Strawberry resolver without arguments, field extensions (permissions) or
+    exception handlers: a function (source, resolve info) -> what Strawberry's wrapper
+    would return, calling the resolver as that wrapper does (the source as `self`, `root`
+    or `parent`, Strawberry's Info as `info`) without re-deriving all that on every call.
+    None for anything else (it goes through Strawberry's wrapper)."""
+    field = (field_def.extensions or {}).get("strawberry-definition")
+    resolver = getattr(field, "base_resolver", None)
+    if resolver is None or field.extensions or field.arguments:
+        return None
+    # Strawberry's wrapper is `_resolver` or `_async_resolver`; it holds the field's
+    # exception handlers (empty unless the schema declares some for this field's type).
+    cells = dict(zip(resolve.__code__.co_freevars, resolve.__closure__ or ()))
+    handlers = cells.get("field_exception_handlers")
+    if resolve.__name__ not in ("_resolver", "_async_resolver") or handlers is None or handlers.cell_contents:
+        return None
+    function = resolver.wrapped_func
+    if not callable(function):
+        return None
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    info_class = strawberry_schema.config.info_class if strawberry_schema is not None else None
+    if info_class is None:
+        return None
+    by_self = resolver.self_parameter is not None
+    source_names = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
+    info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+
+    def call(source: Any, info: Any) -> Any:
+        kwargs = dict.fromkeys(source_names, source)
+        if info_name is not None:
+            kwargs[info_name] = info_class(_raw_info=info, _field=field)
+        return function(source, **kwargs) if by_self else function(**kwargs)
+
+    return call
 
 
 class ObjectPlan:
     """The fields to execute on one object type for one selection."""
 
-    __slots__ = ("type", "fields", "is_type_of")
+    __slots__ = ("type", "fields", "is_type_of", "info_free")
 
     def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan]):
         self.type = object_type
         self.fields = fields
         self.is_type_of = object_type.is_type_of
+        self.info_free = _reads_no_info(self.is_type_of)
+
+
+def _reads_no_info(is_type_of: Any) -> bool:
+    """True for the is_type_of Strawberry generates for each type (an isinstance check that
+    never reads its info argument): it is called without one, which spares building a
+    resolve info for every object completed from a plain attribute. A type's own
+    is_type_of classmethod may read it, and gets it."""
+    code = getattr(is_type_of, "__code__", None)
+    return (
+        code is not None
+        and getattr(is_type_of, "__module__", None) == "strawberry.schema.schema_converter"
+        and code.co_qualname.endswith("._get_is_type_of.<locals>.is_type_of")
+        and code.co_varnames[1:2] == ("_info",)
+    )
 
 
 # Plans of the operations executed lately, by the identity of the operation's AST node (the
@@ -293,7 +347,8 @@ class Run:
                         if field.has_args
                         else {}
                     )
-                    value = field.resolve(source, info, **args)
+                    direct = field.direct
+                    value = direct(source, info) if direct is not None else field.resolve(source, info, **args)
                 if is_awaitable(value):
                     results[key] = self.later(field, object_type, value, field_path, info)
                     pending.append(key)
@@ -377,13 +432,14 @@ class Run:
         return value
 
     def complete_object(self, field: FieldPlan, parent_type: Any, object_type: Any, value: Any, path: Path, box: list) -> Any:
-        is_type_of = object_type.is_type_of
+        plan = _subplan(self.executor, field, object_type)
+        is_type_of = plan.is_type_of
         if is_type_of is not None:
-            ok = is_type_of(value, self.info_of(field, parent_type, path, box))
+            ok = is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, box))
             if ok is not True:
                 _discard([ok])
                 raise Bail
-        return self.fields(_subplan(self.executor, field, object_type), value, path)
+        return self.fields(plan, value, path)
 
     def complete_list(self, field: FieldPlan, parent_type: Any, item_type: Any, value: Any, path: Path, box: list) -> Any:
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):

@@ -173,3 +173,16 @@ async def test_the_reminders_choice_shows_on_the_viewers_own_row_in_any_list(api
     choices = {node["id"]: node["emailReminders"] for node in nodes}
     assert choices.pop(world.host.gid) is True
     assert set(choices.values()) == {None}
+
+
+async def test_links_asked_for_at_once_are_one_link_that_works(api, world):
+    """Two calendarFeedUrl fields in one response (the viewer's and their own profile's) on
+    the first ask, and another request at the same moment: one link, and it works."""
+    import asyncio
+
+    document = "query($id: ID!) { viewer { calendarFeedUrl } profile(userId: $id) { calendarFeedUrl } }"
+    member = world.mentees[0]
+    answers = await asyncio.gather(*(api.data(document, {"id": member.gid}, token=member.token) for _ in range(3)))
+    links = {a["viewer"]["calendarFeedUrl"] for a in answers} | {a["profile"]["calendarFeedUrl"] for a in answers}
+    assert len(links) == 1
+    assert (await fetch(api, links.pop())).status_code == 200

@@ -1,9 +1,16 @@
 """The raw baseline: a minimal Starlette endpoint with hand-written SQL on asyncpg that
 answers the benchmark's two read queries (the public session page and Dashboard Future)
-with byte-for-byte the JSON the GraphQL endpoint returns. It is the limit a Python GraphQL
-layer is measured against: no ORM, no GraphQL parsing, validation or resolvers.
+with byte-for-byte the JSON the GraphQL endpoint returns, and the join mutation with the
+same writes the app makes. It is the limit a Python GraphQL layer is measured against: no
+ORM, no GraphQL parsing, validation or resolvers.
 
-It understands exactly the documents in tests/scale/pages.py, chosen by operationName.
+It understands exactly the documents in tests/scale/pages.py and tests/documents.py's JOIN,
+chosen by operationName. The join does, in one transaction, what the app's join does: the
+session with its host and the viewer's registration and invitation, the conditional seat
+UPDATE ... RETURNING, the registration INSERT, the last coalesced notice to the host, and
+both emails as outbox rows in one INSERT, rendered by the same pure render functions (the
+rows hold the same messages). It leaves out what is a safeguard rather than work: the
+parse-back check of each message, and the live publish (nobody listens in the benchmark).
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from starlette.routing import Route
 from app.api.pagination import encode_cursor, to_global_id
 from app.api.scalars import serialize_datetime
 from app.group_sessions import rules
+from app.group_sessions.events import Person
+from app.links import group_session_url
+from app.notifications import emails
+from app.settings import Settings
 
 VIEWER_SQL = """
 SELECT u.id, m.program_id, m.role FROM access_token t JOIN "user" u ON u.id = t.user_id
@@ -53,6 +64,45 @@ FROM registration r JOIN group_session s ON s.id = r.session_id
 JOIN program p ON p.id = s.program_id JOIN "user" h ON h.id = s.host_id
 WHERE r.user_id = $1 AND s.status = 'SCHEDULED' AND s.ends_at > $2
 ORDER BY s.starts_at, s.id LIMIT $3
+"""
+
+JOIN_VIEWER_SQL = """
+SELECT u.id, u.name, u.email, u.time_zone, m.program_id, m.role FROM access_token t JOIN "user" u ON u.id = t.user_id
+LEFT JOIN membership m ON m.user_id = u.id WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+"""
+
+JOIN_SESSION_SQL = """
+SELECT s.*, h.name AS h_name, h.email AS h_email, h.time_zone AS h_time_zone,
+       r.id AS r_id, g.id AS g_id, g.status AS g_status
+FROM group_session s JOIN "user" h ON h.id = s.host_id
+LEFT JOIN registration r ON r.session_id = s.id AND r.user_id = $2
+LEFT JOIN guest g ON g.session_id = s.id AND g.user_id = $2
+WHERE s.id = $1
+"""
+
+TAKE_SEAT_SQL = """
+UPDATE group_session SET participant_count = participant_count + 1
+WHERE id = $1 AND status = 'SCHEDULED' AND starts_at > $2 AND participant_count < max_participants
+RETURNING *
+"""
+
+REGISTER_SQL = """
+INSERT INTO registration (session_id, user_id, is_host, registered_at) VALUES ($1, $2, false, $3)
+RETURNING id, registered_at
+"""
+
+ACCEPT_INVITATION_SQL = "UPDATE guest SET status = 'ACCEPTED', responded_at = $2 WHERE id = $1"
+
+LATEST_NOTICE_SQL = """
+SELECT id, kind, status, attempts, coalesce_until, coalesced FROM outbox_email
+WHERE coalesce_key = $1 ORDER BY id DESC LIMIT 1
+"""
+
+OUTBOX_SQL = """
+INSERT INTO outbox_email (message_id, kind, recipient, subject, message, status, attempts, next_attempt_at,
+                          created_at, coalesce_key, coalesce_until, coalesced)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+                     $8::timestamptz[], $9::timestamptz[], $10::text[], $11::timestamptz[], $12::int[])
 """
 
 DASHBOARD_COUNT_SQL = """
@@ -123,13 +173,23 @@ class _Counted:
         self._owner.statements += 1
         return await self._connection.fetchval(*args)
 
+    async def execute(self, *args):
+        self._owner.statements += 1
+        return await self._connection.execute(*args)
+
+    def transaction(self):
+        return self._connection.transaction()
+
 
 class Baseline:
-    def __init__(self, database_url: str, public_web_url: str) -> None:
+    def __init__(self, database_url: str, public_web_url: str, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
         self.database_url = database_url
         self.public_web_url = public_web_url.rstrip("/")
         self.pool: asyncpg.Pool | None = None
         self.statements = 0
+        self.letterhead = emails.Letterhead(settings.mail_from)
+        self.coalesce_window = settings.host_notice_coalesce_window
 
     async def _reset(self, connection: asyncpg.Connection) -> None:
         # The same light reset as the app's pool (app/db.py), to compare like with like.
@@ -147,6 +207,8 @@ class Baseline:
         body = json.loads(await request.body())
         variables = body.get("variables") or {}
         token = _bearer(request)
+        if body.get("operationName") == "Join":
+            return await self.join(token, variables["id"])
         async with self.pool.acquire() as raw:
             conn = _Counted(raw, self)
             rows = await conn.fetch(VIEWER_SQL, hashlib.sha256(token.encode()).hexdigest()) if token else []
@@ -275,8 +337,87 @@ class Baseline:
         }
 
 
-def create_baseline_app(database_url: str, public_web_url: str) -> Starlette:
-    baseline = Baseline(database_url, public_web_url)
+    async def join(self, token: str | None, global_id: str) -> Response:
+        """The join: what app.group_sessions.services.join_group_session writes, in one
+        transaction, answered in the shape of tests/documents.py's JOIN."""
+        async with self.pool.acquire() as raw:
+            conn = _Counted(raw, self)
+            rows = await conn.fetch(JOIN_VIEWER_SQL, hashlib.sha256(token.encode()).hexdigest()) if token else []
+            if not rows:
+                return _error("Sign in first: send 'Authorization: Bearer <token>'.", "UNAUTHENTICATED")
+            viewer = Person(rows[0]["id"], rows[0]["name"], rows[0]["email"], rows[0]["time_zone"])
+            roles = {r["program_id"] for r in rows if r["program_id"] is not None}
+            pk = _pk(global_id, "GroupSession")
+            now = datetime.now(timezone.utc)
+            async with conn.transaction():
+                found = await conn.fetchrow(JOIN_SESSION_SQL, pk, viewer.id) if pk else None
+                if found is None or found["program_id"] not in roles:
+                    return _join_refused("NOT_FOUND", "No such group session.")
+                refusal = _reasons(found, is_member=True, attending=found["r_id"] is not None, now=now)
+                session = None if refusal else await conn.fetchrow(TAKE_SEAT_SQL, pk, now)
+                if session is None:
+                    code = (refusal or ["SESSION_FULL"])[0]
+                    return _join_refused(code, rules.JOIN_REFUSAL_MESSAGES[rules.ErrorCode(code)])
+                registration = await conn.fetchrow(REGISTER_SQL, pk, viewer.id, now)
+                if found["g_id"] is not None and found["g_status"] != "ACCEPTED":
+                    await conn.execute(ACCEPT_INVITATION_SQL, found["g_id"], now)
+                host = Person(session["host_id"], found["h_name"], found["h_email"], found["h_time_zone"])
+                await self._outbox(conn, session, host, viewer, now)
+        gid = to_global_id("GroupSession", session["id"])
+        reasons = _reasons(session, is_member=True, attending=True, now=now)
+        return _json({"data": {"joinGroupSession": {
+            "registration": {
+                "id": to_global_id("Registration", registration["id"]),
+                "isHost": False,
+                "participant": {"name": viewer.name},
+                "session": {"id": gid},
+            },
+            "groupSession": {
+                "id": gid,
+                **{k: v for k, v in _counts(session).items() if k != "maxParticipants"},
+                "viewerIsAttending": True,
+                "viewerCanJoin": not reasons,
+                "viewerCannotJoinReasons": reasons,
+            },
+            "userErrors": [],
+        }}})
+
+    async def _outbox(self, conn, session, host: Person, participant: Person, now: datetime) -> None:
+        """Both emails of a join as outbox rows, in one INSERT: the participant's
+        confirmation and the host's notice (coalesced as app.notifications.outbox does;
+        the benchmark's joins are each a first notice)."""
+        facts = emails.SessionFacts(
+            id=session["id"], title=session["title"], objective=session["objective"],
+            starts_at=session["starts_at"], ends_at=session["ends_at"],
+            participant_count=session["participant_count"], max_participants=session["max_participants"],
+            sequence=session["sequence"], cancelled=False,
+            url=group_session_url(self.public_web_url, session["id"]), host=host,
+        )
+        key = f"host-notice:{session['id']}:{participant.id}"
+        latest = await conn.fetchrow(LATEST_NOTICE_SQL, key)
+        if latest is not None and now < latest["coalesce_until"]:
+            raise NotImplementedError("the baseline writes first notices only (each benchmark join is a new pair)")
+        notice = emails.registration_added(facts, participant, letterhead=self.letterhead, written_at=now)
+        confirmation = emails.registration_confirmed(facts, participant, letterhead=self.letterhead, written_at=now)
+        queued = [(notice, key, now + self.coalesce_window), (confirmation, None, None)]
+        due = datetime.now(timezone.utc)  # as the app's enqueue: due when queued
+        await conn.execute(
+            OUTBOX_SQL,
+            [e.message_id for e, _, _ in queued], [e.kind for e, _, _ in queued], [e.recipient for e, _, _ in queued],
+            [e.subject[:500] for e, _, _ in queued], [e.message for e, _, _ in queued], ["PENDING"] * 2, [0, 0],
+            [due, due], [due, due], [k for _, k, _ in queued], [u for _, _, u in queued], [1, 1],
+        )
+
+
+def _join_refused(code: str, message: str) -> Response:
+    return _json({"data": {"joinGroupSession": {
+        "registration": None, "groupSession": None,
+        "userErrors": [{"field": ["input", "id"], "message": message, "code": code}],
+    }}})
+
+
+def create_baseline_app(database_url: str, public_web_url: str, settings: Settings | None = None) -> Starlette:
+    baseline = Baseline(database_url, public_web_url, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
