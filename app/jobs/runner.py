@@ -168,21 +168,17 @@ class JobRunner:
 
     async def run_once(self) -> int:
         """Claim due jobs and run each; returns how many were run (whatever their outcome).
-        Stopping (or cancelled) mid-batch, the claims not run are handed back at once."""
+        Told to stop mid-batch, it finishes the job in hand and hands the rest back at once
+        (a job cut short by cancellation instead stays claimed until its lease ends: on
+        SQLite a cancelled transaction can leave the connection locked, so nothing more is
+        written after one)."""
         jobs = await self._claim()
-        done = 0
-        try:
-            for job in jobs:
-                if self._stopping:
-                    break
-                await self._run(job)
-                done += 1
-        finally:
-            if done < len(jobs):
-                # Due again at once for another runner (or this one, restarted), instead of
-                # in LEASE; a job cut short mid-run rolled back and is among them.
-                await asyncio.shield(self._release(jobs[done:]))
-        return done
+        for done, job in enumerate(jobs):
+            if self._stopping:
+                await self._release(jobs[done:])
+                return done
+            await self._run(job)
+        return len(jobs)
 
     async def _release(self, jobs: list[TimedJob]) -> None:
         """Hand claimed jobs back, as they were before the claim (the attempt not counted)."""
@@ -309,8 +305,9 @@ class JobRunner:
             self._task = asyncio.create_task(self.run(), name="jobs-runner")
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Finish the current job (up to `timeout` seconds, then cancel) and stop. A job cut
-        short rolls back; it and the batch's other claims are handed back, due at once."""
+        """Finish the current job (up to `timeout` seconds, then cancel) and stop; the
+        batch's other claims are handed back, due at once. A job cut short rolls back and is
+        due again when its lease ends."""
         self._stopping = True
         self.wake()
         task, self._task = self._task, None

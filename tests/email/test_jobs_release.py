@@ -1,6 +1,6 @@
-"""Stopping the timed-jobs runner (SIGTERM: app/main.py's shutdown) hands its claims back:
-the job in hand is cut short and rolled back, and it and the rest of the batch are due
-again at once for another runner, the attempt not counted."""
+"""Stopping the timed-jobs runner (SIGTERM: app/main.py's shutdown) finishes the job in hand
+and hands the rest of its batch back: due again at once for another runner, the attempt not
+counted, never run twice."""
 
 from __future__ import annotations
 
@@ -10,35 +10,35 @@ from app.jobs.models import JobStatus, TimedJob
 from app.jobs.runner import JobRunner, Outcome
 
 
-async def test_stopping_hands_the_batch_back(app, settings, clock):
+async def test_stopping_finishes_the_job_in_hand_and_hands_the_batch_back(app, settings, clock):
     due = clock()
-    await TimedJob.bulk_create(
-        [TimedJob(kind="slow", session_id=None, run_at=due, fingerprint=str(i)) for i in range(3)]
-    )
-    entered, forever = asyncio.Event(), asyncio.Event()
+    await TimedJob.bulk_create([TimedJob(kind="work", session_id=None, run_at=due, fingerprint=str(i)) for i in range(3)])
+    entered, go_on = asyncio.Event(), asyncio.Event()
+    ran: list[int] = []
 
-    async def slow(run):
+    async def work(run):
         entered.set()
-        await forever.wait()  # a job that does not finish within the stop's bound
-        return Outcome.done("never")
-
-    runner = JobRunner(settings, {"slow": slow}, app.state.effects, clock=clock)
-    runner.start()
-    await asyncio.wait_for(entered.wait(), timeout=10)
-    assert await TimedJob.filter(status=JobStatus.RUNNING).count() == 3  # the whole batch is claimed
-    await runner.stop(timeout=0.2)
-
-    jobs = await TimedJob.all().order_by("id")
-    assert [(j.status, j.attempts, j.lease_until) for j in jobs] == [(JobStatus.PENDING, 0, None)] * 3
-    assert all(j.run_at <= clock() for j in jobs)  # due at once, not after the lease
-
-    # Another runner takes them at once and runs each exactly once.
-    ran = []
-
-    async def quick(run):
+        await go_on.wait()  # the stop arrives while this job is in hand
         ran.append(run.job.id)
         return Outcome.done("ran")
 
-    assert await JobRunner(settings, {"slow": quick}, app.state.effects, clock=clock).drain() == 3
-    assert sorted(ran) == [j.id for j in jobs]
+    runner = JobRunner(settings, {"work": work}, app.state.effects, clock=clock)
+    runner.start()
+    # (No query while the job's transaction is open: on SQLite it would wait for that
+    # transaction, which waits for this test.)
+    await asyncio.wait_for(entered.wait(), timeout=10)
+    stopping = asyncio.create_task(runner.stop(timeout=10))
+    await asyncio.sleep(0)  # let stop() raise the flag before the job in hand finishes
+    go_on.set()
+    await asyncio.wait_for(stopping, timeout=15)
+
+    jobs = {j.id: j for j in await TimedJob.all()}
+    assert len(ran) == 1 and jobs[ran[0]].status == JobStatus.DONE
+    rest = [j for i, j in jobs.items() if i != ran[0]]
+    assert [(j.status, j.attempts, j.lease_until) for j in rest] == [(JobStatus.PENDING, 0, None)] * 2
+    assert all(j.run_at <= clock() for j in rest)  # due at once, not after the lease
+
+    # Another runner takes them at once; each job has run exactly once in all.
+    assert await JobRunner(settings, {"work": work}, app.state.effects, clock=clock).drain() == 2
+    assert sorted(ran) == sorted(jobs)
     assert await TimedJob.filter(status=JobStatus.DONE).count() == 3
