@@ -153,6 +153,9 @@ async def seed(database_url: str, *, members: int, hosts: int, joiners: int, pop
                 program_id=program.id, host_id=host, title=title, objective="Measure live delivery.",
                 starts_at=starts, ends_at=starts + timedelta(minutes=60), duration_minutes=60,
                 min_participants=1, max_participants=seats, participant_count=count,
+                # As createGroupSession leaves it: the host alone reaches a minimum of 1, so a
+                # join announces no MINIMUM_REACHED (one frame per join, as the bench counts).
+                minimum_deadline=starts - timedelta(days=1), minimum_reached_at=datetime.now(timezone.utc),
             )
 
         popular_seats = members + joiners + 10
