@@ -4,29 +4,14 @@ database (SQLite, or PostgreSQL with TEST_PASS=postgres)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
-import pytest
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api.migrate import migrate
 
 from app.db import tortoise_config
-from tests import backends
+from tests.api.conftest import rows
 
-
-@pytest.fixture
-async def empty_database(tmp_path) -> AsyncIterator[str]:
-    if backends.current_pass() == "postgres":
-        async with backends.postgres_database(backends.require_postgres(), kind="migration") as url:
-            yield url
-    else:
-        yield f"sqlite://{tmp_path / 'before.sqlite3'}"
-
-
-async def _rows(sql: str) -> list[tuple]:
-    _, rows = await connections.get("default").execute_query(sql)
-    return [tuple(dict(row).values()) for row in rows]
 
 
 async def test_registered_guests_have_accepted_the_others_are_pending(empty_database):
@@ -58,10 +43,10 @@ async def test_registered_guests_have_accepted_the_others_are_pending(empty_data
 
         await migrate(config=config)
 
-        answers = await _rows("SELECT user_id, status, responded_at FROM guest ORDER BY user_id")
+        answers = await rows("SELECT user_id, status, responded_at FROM guest ORDER BY user_id")
         assert [(user, status) for user, status, _ in answers] == [(2, "ACCEPTED"), (3, "PENDING")]
         assert answers[0][2] is not None and answers[1][2] is None
-        assert await _rows("SELECT user_id FROM guest_invitation ORDER BY user_id") == [(2,), (3,)]
+        assert await rows("SELECT user_id FROM guest_invitation ORDER BY user_id") == [(2,), (3,)]
     finally:
         await Tortoise.close_connections()
         EXECUTOR_CACHE.clear()

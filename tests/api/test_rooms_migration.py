@@ -4,29 +4,14 @@ or PostgreSQL with TEST_PASS=postgres)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
-import pytest
 from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api.migrate import migrate
 
 from app.db import tortoise_config
-from tests import backends
+from tests.api.conftest import rows
 
-
-@pytest.fixture
-async def empty_database(tmp_path) -> AsyncIterator[str]:
-    if backends.current_pass() == "postgres":
-        async with backends.postgres_database(backends.require_postgres(), kind="migration") as url:
-            yield url
-    else:
-        yield f"sqlite://{tmp_path / 'before.sqlite3'}"
-
-
-async def _rows(sql: str) -> list[tuple]:
-    _, rows = await connections.get("default").execute_query(sql)
-    return [tuple(dict(row).values()) for row in rows]
 
 
 async def test_existing_sessions_get_distinct_random_rooms_and_users_keep_reminders(empty_database):
@@ -53,11 +38,11 @@ async def test_existing_sessions_get_distinct_random_rooms_and_users_keep_remind
 
         await migrate(config=config)
 
-        rooms = await _rows("SELECT room_name, meeting_url, join_instructions FROM group_session ORDER BY id")
+        rooms = await rows("SELECT room_name, meeting_url, join_instructions FROM group_session ORDER BY id")
         names = [name for name, _, _ in rooms]
         assert len(set(names)) == 3 and all(len(name) >= 32 for name in names)
         assert all(url is None and instructions is None for _, url, instructions in rooms)
-        assert [bool(on) for (on,) in await _rows('SELECT email_reminders FROM "user"')] == [True]
+        assert [bool(on) for (on,) in await rows('SELECT email_reminders FROM "user"')] == [True]
     finally:
         await Tortoise.close_connections()
         EXECUTOR_CACHE.clear()
