@@ -236,7 +236,7 @@ async def test_generated_documents_get_the_same_answer_from_both_executors(api, 
         examples.append(example)
 
     collect()
-    compared = served_compiled = 0
+    compared = clean = clean_compiled = 0
     rng = random.Random(7)
     for query, flag, who in examples:
         viewer = viewers[who]
@@ -246,7 +246,10 @@ async def test_generated_documents_get_the_same_answer_from_both_executors(api, 
         served, standard, used = await both(api, query, variables, viewer.token if viewer else None)
         assert served == standard, query
         compared += 1
-        served_compiled += used
+        if '"errors"' not in standard:  # a plain read: the compiled path must serve it, not bail
+            clean += 1
+            clean_compiled += used
     assert compared == len(examples) >= 100
-    # Most generated documents are plain reads: the compiled path must serve them, not bail.
-    assert served_compiled >= compared // 2, (served_compiled, compared)
+    # (Documents with errors go to graphql-core on purpose; half the generated ones have
+    # some, from arguments such as first and last together.)
+    assert clean >= 20 and clean_compiled >= clean * 9 // 10, (clean_compiled, clean, compared)
