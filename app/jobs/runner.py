@@ -25,7 +25,6 @@ Adding a kind of job is one entry in the table (`app.jobs.table`) and its handle
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +35,7 @@ from typing import Any
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from app.background import PollingLoop
 from app.clock import Clock, utcnow
 from app.group_sessions.events import Effects
 from app.jobs.models import JobStatus, TimedJob
@@ -141,10 +141,16 @@ async def drop(
     )
 
 
-class JobRunner:
+class JobRunner(PollingLoop):
     """Runs due jobs with `handlers` (kind -> handler), recording their events through
     `effects`. `run_once()` is one pass; `start()`/`stop()` run passes in the background
-    every `jobs_poll_seconds` (or at once after `wake()`)."""
+    every `jobs_poll_seconds` (or at once after `wake()`); see app.background.
+
+    `stop()` finishes the job in hand (up to its timeout, then cancels: a job cut short
+    rolls back and is due again when its lease ends); the batch's other claims are handed
+    back, due at once."""
+
+    name = "jobs-runner"
 
     def __init__(
         self,
@@ -160,9 +166,13 @@ class JobRunner:
         self.effects = effects
         self.clock = clock
         self.rand = rand
-        self._wakeup = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
+
+    def batch_size(self) -> int:
+        return BATCH
+
+    def poll_seconds(self) -> float:
+        return self.settings.jobs_poll_seconds
 
     # --- one pass ---------------------------------------------------------------------------
 
@@ -174,7 +184,7 @@ class JobRunner:
         written after one)."""
         jobs = await self._claim()
         for done, job in enumerate(jobs):
-            if self._stopping:
+            if self.stopping:
                 await self._release(jobs[done:])
                 return done
             await self._run(job)
@@ -272,56 +282,6 @@ class JobRunner:
             )
             changes = {"status": JobStatus.PENDING, "run_at": now + delay}
         await _still_claimed(job).update(last_error=error[:2000], lease_until=None, **changes)
-
-    # --- in the background -----------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Run the next pass now."""
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        """Passes until `stop()`: at once while a pass found work, otherwise after a wake-up
-        or `jobs_poll_seconds`. A failing pass (database down) is logged, not fatal."""
-        while not self._stopping:
-            self._wakeup.clear()
-            try:
-                ran = await self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must outlive a bad pass
-                logger.exception("jobs: pass failed")
-                ran = 0
-            if self._stopping:
-                break
-            if ran >= BATCH:
-                continue
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.settings.jobs_poll_seconds)
-            except TimeoutError:
-                pass
-
-    def start(self) -> None:
-        """Start `run()` as a background task of the running loop."""
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.create_task(self.run(), name="jobs-runner")
-
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Finish the current job (up to `timeout` seconds, then cancel) and stop; the
-        batch's other claims are handed back, due at once. A job cut short rolls back and is
-        due again when its lease ends."""
-        self._stopping = True
-        self.wake()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=timeout)
-        except TimeoutError:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-
 
 # --- for operators --------------------------------------------------------------------------
 

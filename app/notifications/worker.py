@@ -18,7 +18,6 @@ message keeps its Message-ID across attempts, so receivers can drop it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import aiosmtplib
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from app.background import PollingLoop
 from app.clock import utcnow
 from app.group_sessions.services import forget_expired_idempotency_keys
 from app.notifications.mailer import (
@@ -58,9 +58,16 @@ def retry_delay(attempt: int, *, base_seconds: float, max_seconds: float, rand: 
     return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
 
 
-class OutboxWorker:
+class OutboxWorker(PollingLoop):
     """Delivers the outbox. `run_once()` is one pass; `start()`/`stop()` run passes in the
-    background until stopped; `wake()` starts the next pass now instead of at the next poll."""
+    background until stopped; `wake()` starts the next pass now instead of at the next poll
+    (e.g. right after a commit wrote outbox rows); see app.background.
+
+    `stop()` finishes the message in flight (up to its timeout, then cancels the pass) and
+    releases the rest of the batch. A pass cancelled mid-send leaves its rows claimed; they
+    are due again when the lease ends (never sent twice meanwhile)."""
+
+    name = "outbox-worker"
 
     def __init__(
         self,
@@ -74,9 +81,7 @@ class OutboxWorker:
         self.mailer = mailer or SmtpMailer(settings)
         self.clock = clock
         self.rand = rand
-        self._wakeup = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
         self._next_sweep: datetime | None = None
         # A claim is a lease: long enough to connect and send a whole batch, each step
         # bounded by the SMTP timeout. After it a row is due again (its worker died).
@@ -149,7 +154,7 @@ class OutboxWorker:
         try:
             async with self.mailer.session() as smtp:
                 while pending:
-                    if self._stopping:
+                    if self.stopping:
                         # Shutting down: the message in flight was finished; the rest of
                         # the batch goes back to the queue now, for the next worker,
                         # instead of waiting out its lease.
@@ -228,56 +233,11 @@ class OutboxWorker:
         if forgotten:
             logger.info("worker: forgot %d expired idempotency keys", forgotten)
 
-    def wake(self) -> None:
-        """Run the next pass now (e.g. right after a commit wrote outbox rows)."""
-        self._wakeup.set()
+    def batch_size(self) -> int:
+        return self.settings.outbox_batch_size
 
-    async def run(self) -> None:
-        """Passes until `stop()`: at once while batches come back full, otherwise after a
-        wake-up or `outbox_poll_seconds`. A failing pass (database down) is logged, not fatal."""
-        batch = self.settings.outbox_batch_size
-        while not self._stopping:
-            self._wakeup.clear()
-            try:
-                tried = await self.run_once()
-            except Exception:  # noqa: BLE001 - the loop must outlive a bad pass
-                logger.exception("outbox: delivery pass failed")
-                tried = 0
-            if self._stopping:
-                break
-            await self._sweep_when_due()
-            if tried >= batch:
-                continue
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.settings.outbox_poll_seconds)
-            except TimeoutError:
-                pass
+    def poll_seconds(self) -> float:
+        return self.settings.outbox_poll_seconds
 
-    def start(self) -> None:
-        """Start `run()` as a background task of the running loop."""
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.create_task(self.run(), name="outbox-worker")
-
-    def request_stop(self) -> None:
-        """Stop after the message in flight: the rest of the batch is released (see
-        `_deliver`), and no new pass starts. `stop()` says this, then waits."""
-        self._stopping = True
-        self.wake()
-
-    async def stop(self, timeout: float = 5.0) -> None:
-        """Finish the message in flight (up to `timeout` seconds, then cancel the pass),
-        release the rest of the batch, and stop. A pass cancelled mid-send leaves its rows
-        claimed; they are due again when the lease ends (never sent twice meanwhile)."""
-        self.request_stop()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=timeout)
-        except TimeoutError:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+    async def after_pass(self) -> None:
+        await self._sweep_when_due()
