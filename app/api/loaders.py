@@ -76,7 +76,9 @@ class Loaders:
     def __init__(self, viewer: User | None, viewer_roles: Mapping[int, ProgramRole] | None = None) -> None:
         """`viewer_roles`, when the caller has them (loaded with the token), saves a statement."""
         self.viewer = viewer
-        self.user_by_id: DataLoader[int, User | None] = SharedLoader(_by_id(User))
+        # A participants list primes it with plain rows (read_model.ParticipantRow): they
+        # have what the API's User reads (id, name, email, time zone).
+        self.user_by_id: DataLoader[int, User | read_model.ParticipantRow | None] = SharedLoader(_by_id(User))
         self.program_by_id: DataLoader[int, Program | None] = SharedLoader(_by_id(Program))
         self.session_by_id: DataLoader[int, GroupSession | None] = SharedLoader(self._sessions)
         self.registration_by_id: DataLoader[int, Registration | None] = SharedLoader(_by_id(Registration))
@@ -84,9 +86,9 @@ class Loaders:
         self.viewer_registration_by_session: DataLoader[int, Registration | None] = SharedLoader(
             self._viewer_registrations
         )
-        self.participants_by_session: DataLoader[tuple[int, Window[int]], list[Registration]] = SharedLoader(
-            self._participants
-        )
+        self.participants_by_session: DataLoader[
+            tuple[int, Window[int]], list[read_model.RegistrationRow]
+        ] = SharedLoader(self._participants)
         self.guest_users_by_session: DataLoader[int, list[User]] = SharedLoader(self._guest_users)
         # Guest rows (with their answers and users) of a session; the viewer's own guest row.
         self.guests_by_session: DataLoader[int, list[Guest]] = SharedLoader(self._guests)
@@ -233,13 +235,15 @@ class Loaders:
         }
         return [rows.get(sid) for sid in session_ids]
 
-    async def _participants(self, keys: Sequence[tuple[int, Window[int]]]) -> list[list[Registration]]:
+    async def _participants(
+        self, keys: Sequence[tuple[int, Window[int]]]
+    ) -> list[list[read_model.RegistrationRow]]:
         # Keys are (session_id, window); one statement per distinct window, which in
         # practice is one statement.
         by_window: dict[Window[int], list[int]] = defaultdict(list)
         for session_id, window in keys:
             by_window[window].append(session_id)
-        pages: dict[tuple[int, Window[int]], list[Registration]] = {}
+        pages: dict[tuple[int, Window[int]], list[read_model.RegistrationRow]] = {}
         for window, session_ids in by_window.items():
             found = await read_model.participants_of_sessions(sorted(set(session_ids)), window=window)
             for registrations in found.values():

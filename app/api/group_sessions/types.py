@@ -443,7 +443,8 @@ def _registration_participant(root: Registration, info: Info) -> User:
 
 @strawberry.type(description="One person's registration for a group session.")
 class Registration(Node):
-    row: strawberry.Private[models.Registration]
+    # A participants list gives plain values with the same attributes (see read_model).
+    row: strawberry.Private[models.Registration | read_model.RegistrationRow]
     # The place in line when the caller knows it already (a page of the waitlist).
     known_position: strawberry.Private[int | None] = None
 
