@@ -76,9 +76,7 @@ class Loaders:
     def __init__(self, viewer: User | None, viewer_roles: Mapping[int, ProgramRole] | None = None) -> None:
         """`viewer_roles`, when the caller has them (loaded with the token), saves a statement."""
         self.viewer = viewer
-        # A participants list primes it with plain rows (read_model.ParticipantRow): they
-        # have what the API's User reads (id, name, email, time zone).
-        self.user_by_id: DataLoader[int, User | read_model.ParticipantRow | None] = SharedLoader(_by_id(User))
+        self.user_by_id: DataLoader[int, User | None] = SharedLoader(_by_id(User))
         self.program_by_id: DataLoader[int, Program | None] = SharedLoader(_by_id(Program))
         self.session_by_id: DataLoader[int, GroupSession | None] = SharedLoader(self._sessions)
         self.registration_by_id: DataLoader[int, Registration | None] = SharedLoader(_by_id(Registration))
@@ -245,10 +243,9 @@ class Loaders:
             by_window[window].append(session_id)
         pages: dict[tuple[int, Window[int]], list[read_model.RegistrationRow]] = {}
         for window, session_ids in by_window.items():
+            # Each row holds its participant (fetched along, in the same statement), which
+            # Registration.participant reads from it: no loader needs priming with them.
             found = await read_model.participants_of_sessions(sorted(set(session_ids)), window=window)
-            for registrations in found.values():
-                for registration in registrations:  # the participant came along (one statement)
-                    self.user_by_id.prime(registration.user_id, registration.user)
             for session_id in session_ids:
                 pages[(session_id, window)] = found[session_id]
         return [pages[key] for key in keys]

@@ -438,7 +438,10 @@ def _registration_session(root: Registration, info: Info) -> GroupSession:
 
 
 def _registration_participant(root: Registration, info: Info) -> User:
-    return now_or_later(info.context.loaders.user_by_id, root.row.user_id, User.from_row)
+    row = root.row
+    if type(row) is read_model.RegistrationRow:  # a participants list fetched the person along
+        return User.from_row(row.user)
+    return now_or_later(info.context.loaders.user_by_id, row.user_id, User.from_row)
 
 
 @strawberry.type(description="One person's registration for a group session.")
