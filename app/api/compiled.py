@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
+from inspect import CORO_CREATED, getcoroutinestate
+from types import CoroutineType
 from typing import Any
 from collections import OrderedDict
 
@@ -259,17 +261,45 @@ def _subplan(executor: Any, field: FieldPlan, object_type: GraphQLObjectType) ->
     return plan
 
 
-def _discard(awaitables: list[Any]) -> None:
+def _discard(awaitables: Any) -> None:
     """After a bail: close the coroutines nobody will await. Futures are left alone: a
     DataLoader hands the same future to every field that asks for a key, and graphql-core's
     rerun must find it still there (cancelling it would cancel the rerun's field too); only
-    their outcome is marked as seen."""
+    their outcome is marked as seen.
+
+    A coroutine that never started holds its arguments, and closing it drops them: a
+    resolver's coroutine waiting in this module's wrappers (`Run.later`, `_settle`), or in
+    the app's own (`converted`), would then be dropped unawaited ("coroutine ... was never
+    awaited"). So the awaitables among an unstarted coroutine's arguments (and in the
+    lists and dicts it was given) are discarded first."""
     for awaitable in awaitables:
+        if isinstance(awaitable, CoroutineType):
+            if getcoroutinestate(awaitable) == CORO_CREATED:
+                _discard(_held(awaitable.cr_frame.f_locals.values()))
+            awaitable.close()
+            continue
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()
         elif hasattr(awaitable, "add_done_callback"):
             awaitable.add_done_callback(_seen)
+
+
+def _held(values: Any) -> list[Any]:
+    """The coroutines and futures among `values`, and in the lists and dicts among them."""
+    held = []
+    for value in values:
+        if isinstance(value, list):
+            held.extend(v for v in value if _is_pending(v))
+        elif isinstance(value, dict):
+            held.extend(v for v in value.values() if _is_pending(v))
+        elif _is_pending(value):
+            held.append(value)
+    return held
+
+
+def _is_pending(value: Any) -> bool:
+    return isinstance(value, CoroutineType) or isinstance(value, asyncio.Future)
 
 
 def _seen(future: Any) -> None:
