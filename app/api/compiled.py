@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
+from inspect import CORO_CREATED, getcoroutinestate
+from operator import attrgetter
+from types import CoroutineType
 from typing import Any
 from collections import OrderedDict
 
@@ -61,7 +64,7 @@ class FieldPlan:
 
     __slots__ = (
         "key", "name", "field_def", "details", "nodes", "resolve", "basic", "has_args", "leaf",
-        "return_type", "subplans", "typename", "direct",
+        "return_type", "subplans", "typename", "direct", "read", "coerce", "non_null",
     )
 
     def __init__(self, key: str, details: list[FieldDetails], parent_type: GraphQLObjectType, schema: GraphQLSchema):
@@ -72,7 +75,8 @@ class FieldPlan:
         self.nodes = [d.node for d in details]
         self.typename = self.name == "__typename"
         self.subplans: dict[str, ObjectPlan] = {}
-        self.direct = None
+        self.direct = self.read = self.coerce = None
+        self.non_null = False
         if self.typename:
             self.field_def = None
             self.resolve = None
@@ -96,10 +100,29 @@ class FieldPlan:
         # Strawberry's "basic field" resolver reads the attribute and takes no info.
         self.basic = bool(getattr(resolve, "_is_default", False)) and resolve.__name__ == "_get_basic_result"
         self.return_type = field_def.type
-        inner = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+        self.non_null = is_non_null_type(field_def.type)
+        inner = field_def.type.of_type if self.non_null else field_def.type
         self.leaf = is_leaf_type(inner)
-        if not self.basic and not self.has_args:
+        if self.leaf:
+            self.coerce = inner.coerce_output_value
+        if self.basic:
+            self.read = _attribute_read(field_def, resolve, schema)
+        elif not self.has_args:
             self.direct = _direct_call(field_def, resolve, schema)
+
+
+def _attribute_read(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -> Any:
+    """For a Strawberry basic field: a function source -> what its resolver returns (the
+    attribute, read by the schema's default resolver, Python's getattr unless configured
+    otherwise), without the two calls Strawberry's wrapper makes per field."""
+    field = (field_def.extensions or {}).get("strawberry-definition")
+    if field is None or field.base_resolver is not None or field.extensions:
+        return resolve
+    name = field.python_name
+    default_resolver = field.default_resolver
+    if default_resolver is getattr and isinstance(name, str):
+        return attrgetter(name)
+    return lambda source: default_resolver(source, name)
 
 
 def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -> Any:
@@ -259,17 +282,45 @@ def _subplan(executor: Any, field: FieldPlan, object_type: GraphQLObjectType) ->
     return plan
 
 
-def _discard(awaitables: list[Any]) -> None:
+def _discard(awaitables: Any) -> None:
     """After a bail: close the coroutines nobody will await. Futures are left alone: a
     DataLoader hands the same future to every field that asks for a key, and graphql-core's
     rerun must find it still there (cancelling it would cancel the rerun's field too); only
-    their outcome is marked as seen."""
+    their outcome is marked as seen.
+
+    A coroutine that never started holds its arguments, and closing it drops them: a
+    resolver's coroutine waiting in this module's wrappers (`Run.later`, `_settle`), or in
+    the app's own (`converted`), would then be dropped unawaited ("coroutine ... was never
+    awaited"). So the awaitables among an unstarted coroutine's arguments (and in the
+    lists and dicts it was given) are discarded first."""
     for awaitable in awaitables:
+        if isinstance(awaitable, CoroutineType):
+            if getcoroutinestate(awaitable) == CORO_CREATED:
+                _discard(_held(awaitable.cr_frame.f_locals.values()))
+            awaitable.close()
+            continue
         close = getattr(awaitable, "close", None)
         if close is not None:
             close()
         elif hasattr(awaitable, "add_done_callback"):
             awaitable.add_done_callback(_seen)
+
+
+def _held(values: Any) -> list[Any]:
+    """The coroutines and futures among `values`, and in the lists and dicts among them."""
+    held = []
+    for value in values:
+        if isinstance(value, list):
+            held.extend(v for v in value if _is_pending(v))
+        elif isinstance(value, dict):
+            held.extend(v for v in value.values() if _is_pending(v))
+        elif _is_pending(value):
+            held.append(value)
+    return held
+
+
+def _is_pending(value: Any) -> bool:
+    return isinstance(value, CoroutineType) or isinstance(value, asyncio.Future)
 
 
 def _seen(future: Any) -> None:
@@ -305,6 +356,30 @@ async def _settle_list(items: list[Any], indexes: list[int]) -> list[Any]:
     return items
 
 
+# What `Run.complete` does with a value of each output type, by the type's class (graphql-
+# core's is_*_type predicates are isinstance checks, so the class decides): one dict
+# lookup instead of up to five predicate calls per value.
+_NON_NULL, _LIST, _LEAF, _ABSTRACT, _OBJECT, _OTHER = "non-null", "list", "leaf", "abstract", "object", "other"
+_KINDS: dict[type, str] = {}
+
+
+def _kind(return_type: Any) -> str:
+    if is_non_null_type(return_type):
+        kind = _NON_NULL
+    elif is_list_type(return_type):
+        kind = _LIST
+    elif is_leaf_type(return_type):
+        kind = _LEAF
+    elif is_abstract_type(return_type):
+        kind = _ABSTRACT
+    elif is_object_type(return_type):
+        kind = _OBJECT
+    else:
+        kind = _OTHER
+    _KINDS[return_type.__class__] = kind
+    return kind
+
+
 class Run:
     """One execution of a plan, on the executor graphql-core built for the request."""
 
@@ -327,9 +402,20 @@ class Run:
                     results[key] = object_type.name
                     continue
                 if field.basic and not field.has_args:
-                    value = field.resolve(source)
+                    value = field.read(source)
                     if field.leaf and not is_awaitable(value):
-                        results[key] = self.leaf(field.return_type, value)
+                        # Run.leaf, inlined: the commonest field of all.
+                        if value is None or value is Undefined:
+                            if field.non_null:
+                                raise Bail
+                            results[key] = None
+                            continue
+                        if isinstance(value, Exception):
+                            raise Bail
+                        coerced = field.coerce(value)
+                        if coerced is None or coerced is Undefined:
+                            raise Bail
+                        results[key] = coerced
                         continue
                     field_path = Path(path, key, object_type.name)
                     info = None
@@ -368,21 +454,6 @@ class Run:
         completed = self.complete(field, parent_type, field.return_type, await value, path, [info])
         return await completed if self.is_awaitable(completed) else completed
 
-    @staticmethod
-    def leaf(return_type: Any, value: Any) -> Any:
-        if return_type.__class__.__name__ == "GraphQLNonNull":
-            if value is None or value is Undefined:
-                raise Bail
-            return_type = return_type.of_type
-        elif value is None or value is Undefined:
-            return None
-        if isinstance(value, Exception):
-            raise Bail
-        coerced = return_type.coerce_output_value(value)
-        if coerced is None or coerced is Undefined:
-            raise Bail
-        return coerced
-
     def info_of(self, field: FieldPlan, parent_type: Any, path: Path, box: list) -> Any:
         """The resolve info of the field (made once per field execution, as graphql-core does)."""
         if box[0] is None:
@@ -392,7 +463,10 @@ class Run:
     def complete(self, field: FieldPlan, parent_type: Any, return_type: Any, value: Any, path: Path, box: list) -> Any:
         if isinstance(value, Exception):
             raise Bail
-        if is_non_null_type(return_type):
+        kind = _KINDS.get(return_type.__class__)
+        if kind is None:
+            kind = _kind(return_type)
+        if kind is _NON_NULL:
             if value is None or value is Undefined:
                 raise Bail
             completed = self.complete(field, parent_type, return_type.of_type, value, path, box)
@@ -403,14 +477,16 @@ class Run:
             return completed
         if value is None or value is Undefined:
             return None
-        if is_list_type(return_type):
+        if kind is _OBJECT:
+            return self.complete_object(field, parent_type, return_type, value, path, box)
+        if kind is _LIST:
             return self.complete_list(field, parent_type, return_type.of_type, value, path, box)
-        if is_leaf_type(return_type):
+        if kind is _LEAF:
             coerced = return_type.coerce_output_value(value)
             if coerced is None or coerced is Undefined:
                 raise Bail
             return coerced
-        if is_abstract_type(return_type):
+        if kind is _ABSTRACT:
             info = self.info_of(field, parent_type, path, box)
             resolve_type = return_type.resolve_type or self.executor.type_resolver
             runtime_name = resolve_type(value, info, return_type)
@@ -421,8 +497,6 @@ class Run:
             if not is_object_type(runtime_type) or not self.executor.schema.is_sub_type(return_type, runtime_type):
                 raise Bail
             return self.complete_object(field, parent_type, runtime_type, value, path, box)
-        if is_object_type(return_type):
-            return self.complete_object(field, parent_type, return_type, value, path, box)
         raise Bail  # pragma: no cover - every output type is handled above
 
     async def _not_null(self, completed: Any) -> Any:
@@ -432,7 +506,9 @@ class Run:
         return value
 
     def complete_object(self, field: FieldPlan, parent_type: Any, object_type: Any, value: Any, path: Path, box: list) -> Any:
-        plan = _subplan(self.executor, field, object_type)
+        plan = field.subplans.get(object_type.name)
+        if plan is None:
+            plan = _subplan(self.executor, field, object_type)
         is_type_of = plan.is_type_of
         if is_type_of is not None:
             ok = is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, box))

@@ -42,16 +42,23 @@ class Context:
     # The server's clock (tests move it forward): what "now" is for phases, action flags
     # and the commands resolvers call.
     clock: Clock = utcnow
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
     # (viewer, viewer_roles) as they were before `sign_in_as`, restored when the operation ends.
     _before_sign_in: tuple[User | None, dict[int, ProgramRole] | None] | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self.fresh_loaders()
+    @property
+    def loaders(self) -> Loaders:
+        """This operation's loaders, made when first asked for (an HTTP request made them
+        twice: with its context, and again as its operation started)."""
+        loaders = self._loaders
+        if loaders is None:
+            loaders = self._loaders = Loaders(self.viewer, self.viewer_roles)
+        return loaders
 
     def fresh_loaders(self) -> None:
-        """New loaders for the next operation (a WebSocket context outlives many)."""
-        self.loaders = Loaders(self.viewer, self.viewer_roles)
+        """New loaders for the next operation (a WebSocket context outlives many), made
+        when it first asks for them, for the viewer it has then."""
+        self._loaders = None
 
     def sign_in_as(self, user: User) -> None:
         """Treat `user` as the viewer for the rest of this operation: signIn's payload shows
@@ -62,7 +69,7 @@ class Context:
             self._before_sign_in = (self.viewer, self.viewer_roles)
         self.viewer = user
         self.viewer_roles = None
-        self.loaders = Loaders(user)
+        self._loaders = Loaders(user)
 
     def end_operation(self) -> None:
         """Undo `sign_in_as` once its operation is over."""

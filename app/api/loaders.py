@@ -84,9 +84,9 @@ class Loaders:
         self.viewer_registration_by_session: DataLoader[int, Registration | None] = SharedLoader(
             self._viewer_registrations
         )
-        self.participants_by_session: DataLoader[tuple[int, Window[int]], list[Registration]] = SharedLoader(
-            self._participants
-        )
+        self.participants_by_session: DataLoader[
+            tuple[int, Window[int]], list[read_model.RegistrationRow]
+        ] = SharedLoader(self._participants)
         self.guest_users_by_session: DataLoader[int, list[User]] = SharedLoader(self._guest_users)
         # Guest rows (with their answers and users) of a session; the viewer's own guest row.
         self.guests_by_session: DataLoader[int, list[Guest]] = SharedLoader(self._guests)
@@ -233,18 +233,19 @@ class Loaders:
         }
         return [rows.get(sid) for sid in session_ids]
 
-    async def _participants(self, keys: Sequence[tuple[int, Window[int]]]) -> list[list[Registration]]:
+    async def _participants(
+        self, keys: Sequence[tuple[int, Window[int]]]
+    ) -> list[list[read_model.RegistrationRow]]:
         # Keys are (session_id, window); one statement per distinct window, which in
         # practice is one statement.
         by_window: dict[Window[int], list[int]] = defaultdict(list)
         for session_id, window in keys:
             by_window[window].append(session_id)
-        pages: dict[tuple[int, Window[int]], list[Registration]] = {}
+        pages: dict[tuple[int, Window[int]], list[read_model.RegistrationRow]] = {}
         for window, session_ids in by_window.items():
+            # Each row holds its participant (fetched along, in the same statement), which
+            # Registration.participant reads from it: no loader needs priming with them.
             found = await read_model.participants_of_sessions(sorted(set(session_ids)), window=window)
-            for registrations in found.values():
-                for registration in registrations:  # the participant came along (one statement)
-                    self.user_by_id.prime(registration.user_id, registration.user)
             for session_id in session_ids:
                 pages[(session_id, window)] = found[session_id]
         return [pages[key] for key in keys]

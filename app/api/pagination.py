@@ -25,7 +25,7 @@ from app.group_sessions.models import GroupSession
 from app.accounts.member_list import MemberCursor
 from app.group_sessions.read_model import SessionCursor
 from app.keyset import Slice, Window
-from app.links import global_id
+from app.links import base64url, global_id
 
 NODE_TYPES = ("User", "Program", "GroupSession", "Registration")
 # Primary keys are 32-bit integers (PostgreSQL `integer`): a larger number in an ID or a
@@ -115,7 +115,7 @@ def check_first(first: int | None, max_page_size: int) -> int:
 
 
 def _b64encode(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return base64url(text)
 
 
 def _b64decode(text: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 
 from tortoise.expressions import Q
@@ -128,9 +128,47 @@ async def program_sessions(
     return await _page(_timeframe_filter(query, timeframe, now or utcnow()), timeframe, window)
 
 
+@dataclass(slots=True)
+class ParticipantRow:
+    """A participant as a participants list reads them: the person's columns the API
+    shows, as plain values (no ORM instance: a dashboard page holds hundreds of them,
+    each read once)."""
+
+    id: int
+    email: str
+    name: str
+    time_zone: str
+
+
+@dataclass(slots=True)
+class RegistrationRow:
+    """A registration in a participants list, with its participant (`user`), as plain
+    values; it has the attributes of `Registration` the API reads."""
+
+    id: int
+    session_id: int
+    user_id: int
+    is_host: bool
+    registered_at: datetime
+    status: RegistrationStatus
+    waitlisted_at: datetime | None
+    user: ParticipantRow
+
+
+_to_datetime = Registration._meta.fields_map["registered_at"].to_python_value
+
+
+def _aware(value: object) -> datetime | None:
+    # asyncpg answers aware UTC datetimes already; anything else (SQLite's text) goes
+    # through the ORM's own conversion, as for a model instance.
+    if type(value) is datetime and value.tzinfo is timezone.utc:
+        return value
+    return _to_datetime(value)
+
+
 async def participants_of_sessions(
     session_ids: Sequence[int], *, window: Window[int]
-) -> dict[int, list[Registration]]:
+) -> dict[int, list[RegistrationRow]]:
     """Up to `window.size` + 1 CONFIRMED registrations of each session (the waitlist is not
     among them), strictly between the registration ids `window.after` and `window.before`:
     the first ones in registration order (the host's is always the first row), or the last
@@ -151,38 +189,32 @@ async def participants_of_sessions(
     values.append(window.size + 1)
     direction = "DESC" if window.backward else ""
     sql = (
-        "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, r.status, r.waitlisted_at, "
-        "u.email AS u_email, u.name AS u_name, u.password_hash AS u_password_hash, "
-        "u.time_zone AS u_time_zone, u.created_at AS u_created_at FROM ("
-        "SELECT id, session_id, user_id, is_host, registered_at, status, waitlisted_at, "
+        "SELECT r.id, r.session_id, r.user_id, r.is_host, r.registered_at, r.waitlisted_at, "
+        "u.email, u.name, u.time_zone FROM ("
+        "SELECT id, session_id, user_id, is_host, registered_at, waitlisted_at, "
         f"ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id {direction}) AS rn "
         f'FROM "registration" WHERE status = {sql_parameter(db, 1)} AND session_id IN ({in_list}){bounds}'
         f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} '
         f"ORDER BY r.session_id, r.id {direction}"
     )
     _, rows = await db.execute_query(sql, values)
-    result: dict[int, list[Registration]] = {sid: [] for sid in session_ids}
-    for row in rows:
-        row = dict(row)
-        registration = Registration._init_from_db(
-            id=row["id"],
-            session_id=row["session_id"],
-            user_id=row["user_id"],
-            is_host=row["is_host"],
-            registered_at=row["registered_at"],
-            status=row["status"],
-            waitlisted_at=row["waitlisted_at"],
+    result: dict[int, list[RegistrationRow]] = {sid: [] for sid in session_ids}
+    confirmed = RegistrationStatus.CONFIRMED
+    for (
+        registration_id, session_id, user_id, is_host, registered_at, waitlisted_at, email, name, time_zone
+    ) in rows:
+        result[session_id].append(
+            RegistrationRow(
+                registration_id,
+                session_id,
+                user_id,
+                bool(is_host),
+                _aware(registered_at),
+                confirmed,
+                None if waitlisted_at is None else _aware(waitlisted_at),
+                ParticipantRow(user_id, email, name, time_zone),
+            )
         )
-        user = User._init_from_db(
-            id=row["user_id"],
-            email=row["u_email"],
-            name=row["u_name"],
-            password_hash=row["u_password_hash"],
-            time_zone=row["u_time_zone"],
-            created_at=row["u_created_at"],
-        )
-        object.__setattr__(registration, "_user", user)  # as select_related("user") would
-        result[registration.session_id].append(registration)
     return result
 
 

@@ -9,6 +9,7 @@ byte for byte (data, errors with their paths and extensions, order of keys).
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import re
@@ -133,6 +134,24 @@ async def test_errors_fall_back_and_answer_exactly_as_graphql_core(api, seeded):
         served, standard, _ = await both(api, query, variables, token)
         assert served == standard
         assert ('"errors"' in served) is has_errors
+
+
+async def test_a_bail_leaves_no_resolver_unawaited(api, seeded, recwarn):
+    # groupSession's resolver answers with a coroutine, waiting in the compiled path's own
+    # wrapper when dashboard raises (anonymous): the bail must close both, not drop the inner one.
+    session = seeded.sessions[0]["id"]
+    cases = [
+        ("query($id: ID!) { groupSession(id: $id) { id } dashboard { __typename } }", {"id": session}),
+        ("query($id: ID!) { a: groupSession(id: $id) { participants { totalCount } } b: groupSession(id: $id) "
+         "{ participants { totalCount } } viewer { id } dashboard { __typename } }", {"id": session}),
+    ]
+    for query, variables in cases:
+        served, standard, _ = await both(api, query, variables, None)
+        assert served == standard
+        assert '"UNAUTHENTICATED"' in served
+    gc.collect()
+    unawaited = [str(w.message) for w in recwarn if "was never awaited" in str(w.message)]
+    assert unawaited == []
 
 
 async def test_skip_and_include_on_variables_pick_their_own_plan(api, seeded):

@@ -438,12 +438,16 @@ def _registration_session(root: Registration, info: Info) -> GroupSession:
 
 
 def _registration_participant(root: Registration, info: Info) -> User:
-    return now_or_later(info.context.loaders.user_by_id, root.row.user_id, User.from_row)
+    row = root.row
+    if type(row) is read_model.RegistrationRow:  # a participants list fetched the person along
+        return User.from_row(row.user)
+    return now_or_later(info.context.loaders.user_by_id, row.user_id, User.from_row)
 
 
 @strawberry.type(description="One person's registration for a group session.")
 class Registration(Node):
-    row: strawberry.Private[models.Registration]
+    # A participants list gives plain values with the same attributes (see read_model).
+    row: strawberry.Private[models.Registration | read_model.RegistrationRow]
     # The place in line when the caller knows it already (a page of the waitlist).
     known_position: strawberry.Private[int | None] = None
 
