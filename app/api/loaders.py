@@ -3,8 +3,9 @@ so a page of N sessions costs a fixed handful of statements, not N of them.
 
 Loaders only load, batch and remember what a list query already fetched; who may see
 what is decided in `app.api.visibility`, which calls them. A `Loaders` lives for one
-operation (see `extensions.FreshLoaders`): a WebSocket keeps its context for hours, and
-loaders kept that long would serve stale rows.
+operation (see `extensions.FreshLoaders`), or one execution of a live event: a WebSocket
+keeps its context for hours, and loaders kept that long would serve stale rows. A live
+event's executions read each viewer's own rows together (`EventReads`).
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ def _by_id(model):
     return load
 
 
-# Rows of a viewer's own in one session: at most this many viewers per statement (SQLite
-# caps the parameters of one statement; PostgreSQL does not mind).
-VIEWERS_PER_STATEMENT = 500
+# Viewers' own rows in one session: at most this many viewers per statement (SQLite before
+# 3.32 takes 999 parameters per statement; PostgreSQL does not mind).
+VIEWERS_PER_STATEMENT = 900
 
 
 def _by_session_and_user(model):
@@ -116,7 +117,8 @@ class EventReads:
         self.guests: DataLoader[tuple[int, int], Guest | None] = DataLoader(_by_session_and_user(Guest))
 
     async def load_registrations(self, session_id: int, user_ids: Sequence[int]) -> None:
-        """Read the registrations of these viewers for the session (one statement). A
+        """Read the registrations of these viewers for the session (one statement per
+        `VIEWERS_PER_STATEMENT` of them). A
         failure is not raised here: each execution that needs a row gets it as its error."""
         try:
             await self.registrations.load_many([(session_id, user_id) for user_id in user_ids])

@@ -67,7 +67,7 @@ class Subscription:
 
     def fail(self, error: BaseException) -> None:
         self.dropped = True
-        while len(self._items) >= self._size:  # make room, so the error is the next thing the reader sees
+        while self._items and len(self._items) >= self._size:  # make room, so the error is the next thing the reader sees
             self._items.popleft()
         self._put(error)
 
