@@ -11,7 +11,7 @@ graphql-core.
 
 The plan covers the common case only, and is exact by construction: anything it does not
 handle the same way (an error or a null in a non-null field, introspection, `@defer`,
-mutations and subscriptions, field middleware, an abstract type whose runtime type must be
+mutations, field middleware, an abstract type whose runtime type must be
 awaited) makes the whole operation run again through graphql-core (`Bail`), which then
 gives the standard answer with its errors and paths. Queries have no side effects, and the
 loaders keep what the first attempt loaded, so a rerun repeats no statement it already ran.
@@ -546,10 +546,12 @@ class Run:
 
 
 def can_compile(executor: Any) -> bool:
-    """Queries only, without field middleware, when not switched off."""
+    """Queries and subscription events (graphql-core executes a subscription's selection
+    once per event, as a query on the event), without field middleware, when not switched
+    off. Mutations are not: their fields run serially, with side effects."""
     if not compiled_execution_enabled.get():
         return False
-    if executor.operation.operation is not OperationType.QUERY:
+    if executor.operation.operation is OperationType.MUTATION:
         return False
     manager = executor.middleware_manager
     return manager is None or not manager.middlewares

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from starlette.websockets import WebSocket
 
 from app.accounts.models import ProgramRole, User
 from app.clock import Clock, utcnow
-from app.api.loaders import Loaders
+from app.api.loaders import EventReads, Loaders
 from app.group_sessions.events import Effects
 from app.settings import Settings
 
@@ -60,6 +61,11 @@ class Context:
         when it first asks for them, for the viewer it has then."""
         self._loaders = None
 
+    def for_event(self, event_reads: EventReads, prime: Callable[[Loaders], None]) -> EventContext:
+        """This context for one execution of a live event, with loaders of its own, which
+        `prime` fills with what the event carries."""
+        return EventContext(self, event_reads, prime)
+
     def sign_in_as(self, user: User) -> None:
         """Treat `user` as the viewer for the rest of this operation: signIn's payload shows
         the signed-in user as they see themself (their email included). The request's own
@@ -84,3 +90,33 @@ class Context:
         client = getattr(self.request, "client", None)
         return client.host if client else None
 
+
+class EventContext:
+    """A WebSocket's context for one execution of a live event: everything is the
+    connection's (`Context`), except the loaders, which are this execution's own and read
+    the viewer's rows along with every other subscriber's (`EventReads`).
+
+    Its own object, not the connection's context with its loaders replaced: several
+    subscriptions of one socket may execute events at the same time, and the loaders of
+    an event are dropped with its execution instead of being kept by an idle socket.
+    """
+
+    __slots__ = ("_connection", "_event_reads", "_prime", "loaders", "viewer", "settings", "clock")
+
+    def __init__(self, connection: Context, event_reads: EventReads, prime: Callable[[Loaders], None]) -> None:
+        self._connection = connection
+        self._event_reads = event_reads
+        self._prime = prime
+        # Read by most resolvers: kept here rather than looked up through __getattr__.
+        self.viewer = connection.viewer
+        self.settings = connection.settings
+        self.clock = connection.clock
+        self.fresh_loaders()
+
+    def fresh_loaders(self) -> None:
+        """New loaders for this execution (the compiled executor's fallback asks for them)."""
+        self.loaders = Loaders(self.viewer, self._connection.viewer_roles, self._event_reads)
+        self._prime(self.loaders)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)

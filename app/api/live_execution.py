@@ -29,14 +29,13 @@ class SharedEvent:
     """A subscription event shared by every local subscriber of one message.
 
     `prepare(context)` runs before each actual execution (not for subscribers served from
-    the cache): it gives that context fresh DataLoaders primed with what the message
-    carries. Fresh loaders for every subscriber and event would cost more than the
-    execution itself (seven DataLoaders each).
+    the cache) and returns the context that execution runs with: the subscriber's, with
+    fresh loaders primed with what the message carries.
     """
 
     __slots__ = ("prepare", "results", "value")
 
-    def __init__(self, value: Any, prepare: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, value: Any, prepare: Callable[[Any], Any] | None = None) -> None:
         self.value = value
         self.prepare = prepare
         self.results: dict[tuple, Any] = {}
@@ -55,7 +54,7 @@ class _SharedRun:
         if found is None:
             executor = self.build()
             if self.event.prepare is not None:
-                self.event.prepare(executor.context_value)
+                executor.context_value = self.event.prepare(executor.context_value)
             result = executor.execute_operation(*args)
             # A task, so every subscriber can await the one execution; shielded below, so
             # one subscriber going away does not cancel it for the others.

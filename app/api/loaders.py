@@ -3,8 +3,9 @@ so a page of N sessions costs a fixed handful of statements, not N of them.
 
 Loaders only load, batch and remember what a list query already fetched; who may see
 what is decided in `app.api.visibility`, which calls them. A `Loaders` lives for one
-operation (see `extensions.FreshLoaders`): a WebSocket keeps its context for hours, and
-loaders kept that long would serve stale rows.
+operation (see `extensions.FreshLoaders`), or one execution of a live event: a WebSocket
+keeps its context for hours, and loaders kept that long would serve stale rows. A live
+event's executions read each viewer's own rows together (`EventReads`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from strawberry.dataloader import DataLoader
+from strawberry.dataloader import DataLoader, DefaultCache
 
 from app.accounts.models import Program, ProgramRole, User
 from app.accounts.services import program_roles
@@ -70,35 +71,155 @@ def _by_id(model):
     return load
 
 
-class Loaders:
-    """The DataLoaders of one operation, for one viewer (or none)."""
+# Viewers' own rows in one session: at most this many viewers per statement (SQLite before
+# 3.32 takes 999 parameters per statement; PostgreSQL does not mind).
+VIEWERS_PER_STATEMENT = 900
 
-    def __init__(self, viewer: User | None, viewer_roles: Mapping[int, ProgramRole] | None = None) -> None:
-        """`viewer_roles`, when the caller has them (loaded with the token), saves a statement."""
-        self.viewer = viewer
-        self.user_by_id: DataLoader[int, User | None] = SharedLoader(_by_id(User))
-        self.program_by_id: DataLoader[int, Program | None] = SharedLoader(_by_id(Program))
-        self.session_by_id: DataLoader[int, GroupSession | None] = SharedLoader(self._sessions)
-        self.registration_by_id: DataLoader[int, Registration | None] = SharedLoader(_by_id(Registration))
-        self.guest_ids_by_session: DataLoader[int, list[int]] = SharedLoader(self._guest_ids)
-        self.viewer_registration_by_session: DataLoader[int, Registration | None] = SharedLoader(
-            self._viewer_registrations
+
+def _by_session_and_user(model):
+    """Rows of `model` by (session_id, user_id): one statement per session of the batch."""
+
+    async def load(keys: Sequence[tuple[int, int]]):
+        users_by_session: dict[int, set[int]] = defaultdict(set)
+        for session_id, user_id in keys:
+            users_by_session[session_id].add(user_id)
+        found = {}
+        for session_id, user_ids in users_by_session.items():
+            ordered = sorted(user_ids)
+            for start in range(0, len(ordered), VIEWERS_PER_STATEMENT):
+                chunk = ordered[start:start + VIEWERS_PER_STATEMENT]
+                for row in await model.filter(session_id=session_id, user_id__in=chunk):
+                    found[(row.session_id, row.user_id)] = row
+        return [found.get(key) for key in keys]
+
+    return load
+
+
+class EventReads:
+    """What every local subscriber of one live event reads for themself, loaded for all of
+    them at once: each viewer's own registration and guest row, keyed (session_id, user_id).
+
+    A thousand members watching one session each see their own viewerIsAttending: with
+    loaders of their own, that is a thousand statements per event. Their loaders delegate
+    here instead (`ViewerRows`): the executions an event starts in one turn of the event
+    loop share one statement, and rows loaded beforehand (`load_registrations`, for every
+    subscriber of the channel) are known to each execution without waiting at all. One
+    instance per message and process: rows read after the commit, never kept for the next
+    message.
+    """
+
+    __slots__ = ("registrations", "guests")
+
+    def __init__(self) -> None:
+        self.registrations: DataLoader[tuple[int, int], Registration | None] = DataLoader(
+            _by_session_and_user(Registration)
         )
-        self.participants_by_session: DataLoader[
-            tuple[int, Window[int]], list[read_model.RegistrationRow]
-        ] = SharedLoader(self._participants)
-        self.guest_users_by_session: DataLoader[int, list[User]] = SharedLoader(self._guest_users)
-        # Guest rows (with their answers and users) of a session; the viewer's own guest row.
-        self.guests_by_session: DataLoader[int, list[Guest]] = SharedLoader(self._guests)
-        self.viewer_guest_by_session: DataLoader[int, Guest | None] = SharedLoader(self._viewer_guests)
+        self.guests: DataLoader[tuple[int, int], Guest | None] = DataLoader(_by_session_and_user(Guest))
+
+    async def load_registrations(self, session_id: int, user_ids: Sequence[int]) -> None:
+        """Read the registrations of these viewers for the session (one statement per
+        `VIEWERS_PER_STATEMENT` of them). A
+        failure is not raised here: each execution that needs a row gets it as its error."""
+        try:
+            await self.registrations.load_many([(session_id, user_id) for user_id in user_ids])
+        except Exception:  # noqa: BLE001 - reported by the executions that read the rows
+            pass
+
+
+class _ViewerCache(DefaultCache):
+    """A viewer's view of a shared loader's cache: what this execution primed, else what the
+    event's shared loader holds for (key, viewer)."""
+
+    def __init__(self, shared: DataLoader, viewer_id: int) -> None:
+        super().__init__()
+        self._shared_map = shared.cache_map
+        self._viewer_id = viewer_id
+
+    def get(self, key):  # noqa: ANN001, ANN201
+        found = self.cache_map.get(key)
+        return found if found is not None else self._shared_map.get((key, self._viewer_id))
+
+
+class ViewerRows(DataLoader):
+    """One viewer's rows of an `EventReads` loader, by session id: a loader like the others
+    (`load`, `prime`, `loaded`), whose loads join the event's shared batch and which knows
+    at once what that batch loaded already. Like `SharedLoader`, it hands out shields: a
+    field that is cancelled cannot cancel the row for the other fields, nor for the other
+    subscribers. Priming stays this viewer's own."""
+
+    def __init__(self, shared: DataLoader, viewer_id: int) -> None:
+        super().__init__(self._never, cache_map=_ViewerCache(shared, viewer_id))
+        self._shared, self._viewer_id = shared, viewer_id
+
+    def load(self, key):  # noqa: ANN001, ANN201
+        future = self.cache_map.get(key)
+        if future is None or future.cancelled():
+            future = self._shared.load((key, self._viewer_id))
+        return asyncio.shield(future)
+
+    @staticmethod
+    async def _never(keys):  # noqa: ANN001, ANN205 - loads go to the shared loader
+        raise AssertionError("ViewerRows loads through its shared loader")
+
+
+class Loaders:
+    """The DataLoaders of one operation, for one viewer (or none).
+
+    Each DataLoader is made when first used: a subscription's idle socket keeps a `Loaders`
+    for hours, and most operations use a few of them only.
+    """
+
+    def __init__(
+        self,
+        viewer: User | None,
+        viewer_roles: Mapping[int, ProgramRole] | None = None,
+        event_reads: EventReads | None = None,
+    ) -> None:
+        """`viewer_roles`, when the caller has them (loaded with the token), saves a statement.
+        `event_reads`, for the execution of a live event: the viewer's own rows are read
+        with every other subscriber's (see `EventReads`)."""
+        self.viewer = viewer
+        self._event_reads = event_reads
         # Sessions where the status of the viewer's registration (None: none) is known
         # without asking the database (listed on their dashboard, which only lists
         # sessions they are registered for; loaded by ID, which reads it along).
         self._known_status: dict[int, RegistrationStatus | None] = {}
-        self._viewer_roles: dict[int, ProgramRole] | None = dict(viewer_roles) if viewer_roles is not None else None
+        # Read only (never changed in place), so the caller's mapping is kept as it is.
+        self._viewer_roles: Mapping[int, ProgramRole] | None = viewer_roles
         self._viewer_roles_loading: asyncio.Future[dict[int, ProgramRole]] | None = None
-        if viewer is not None:
-            self.user_by_id.prime(viewer.id, viewer)
+
+    # The DataLoaders, made on first use (see `__getattr__`).
+    user_by_id: DataLoader[int, User | None]
+    program_by_id: DataLoader[int, Program | None]
+    session_by_id: DataLoader[int, GroupSession | None]
+    registration_by_id: DataLoader[int, Registration | None]
+    guest_ids_by_session: DataLoader[int, list[int]]
+    viewer_registration_by_session: DataLoader[int, Registration | None]
+    participants_by_session: DataLoader[tuple[int, Window[int]], list[read_model.RegistrationRow]]
+    guest_users_by_session: DataLoader[int, list[User]]
+    # Guest rows (with their answers and users) of a session; the viewer's own guest row.
+    guests_by_session: DataLoader[int, list[Guest]]
+    viewer_guest_by_session: DataLoader[int, Guest | None]
+
+    def __getattr__(self, name: str) -> DataLoader:
+        # Only called for attributes not set yet: the loaders, on first use.
+        make = _LOADERS.get(name)
+        if make is None:
+            raise AttributeError(name)
+        loader = make(self)
+        setattr(self, name, loader)
+        return loader
+
+    def _make_user_by_id(self) -> DataLoader:
+        loader = SharedLoader(_by_id(User))
+        if self.viewer is not None:
+            loader.prime(self.viewer.id, self.viewer)
+        return loader
+
+    def _make_viewer_rows(self, shared: str, load: Callable) -> DataLoader:
+        if self._event_reads is not None and self.viewer is not None:
+            return ViewerRows(getattr(self._event_reads, shared), self.viewer.id)
+        return SharedLoader(load)
 
     def prime_sessions(self, rows: Sequence[GroupSession], *, viewer_attends: bool | None = None) -> None:
         """Rows a list query already returned need not be loaded again by ID, nor their
@@ -146,7 +267,10 @@ class Loaders:
         if self.viewer.id == session.host_id:
             return RegistrationStatus.CONFIRMED
         # A mutation primes the registration loader with what it just did: that wins.
-        registration = loaded(self.viewer_registration_by_session, session.id)
+        loader = self.__dict__.get("viewer_registration_by_session")  # not made just to look...
+        if loader is None and self._event_reads is not None:
+            loader = self.viewer_registration_by_session  # ...unless the event's reads may know
+        registration = MISSING if loader is None else loaded(loader, session.id)
         if registration is not MISSING:
             return None if registration is None else RegistrationStatus(registration.status)
         return self._known_status.get(session.id, MISSING)
@@ -249,3 +373,19 @@ class Loaders:
             for session_id in session_ids:
                 pages[(session_id, window)] = found[session_id]
         return [pages[key] for key in keys]
+
+
+_LOADERS: dict[str, Callable[[Loaders], DataLoader]] = {
+    "user_by_id": Loaders._make_user_by_id,
+    "program_by_id": lambda loaders: SharedLoader(_by_id(Program)),
+    "session_by_id": lambda loaders: SharedLoader(loaders._sessions),
+    "registration_by_id": lambda loaders: SharedLoader(_by_id(Registration)),
+    "guest_ids_by_session": lambda loaders: SharedLoader(loaders._guest_ids),
+    "viewer_registration_by_session": lambda loaders: loaders._make_viewer_rows(
+        "registrations", loaders._viewer_registrations
+    ),
+    "participants_by_session": lambda loaders: SharedLoader(loaders._participants),
+    "guest_users_by_session": lambda loaders: SharedLoader(loaders._guest_users),
+    "guests_by_session": lambda loaders: SharedLoader(loaders._guests),
+    "viewer_guest_by_session": lambda loaders: loaders._make_viewer_rows("guests", loaders._viewer_guests),
+}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -28,47 +28,66 @@ class BrokerUnavailable(Exception):
 
 
 class Subscription:
-    """One subscriber's bounded queue on one channel.
+    """One subscriber's bounded queue on one channel, read by one reader.
 
     `on_overflow`, when set, is called once when the queue overflows: the reader is stuck
     (typically behind a congested socket), so waiting for it to notice the error would not
     do; the WebSocket layer uses it to close the connection at once.
+
+    A deque and the reader's one waiting future, not an `asyncio.Queue` (four deques, an
+    event and a lock's worth of state): a thousand idle subscribers each keep one.
     """
+
+    __slots__ = ("channel", "_items", "_size", "_waiter", "dropped", "on_overflow", "viewer_id")
 
     def __init__(self, channel: str, size: int) -> None:
         self.channel = channel
-        self._queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(maxsize=size)
+        self._items: deque[dict[str, Any] | BaseException] = deque()
+        self._size = size
+        self._waiter: asyncio.Future[None] | None = None
         self.dropped = False
         self.on_overflow: Callable[[], None] | None = None
+        # Who subscribed (a user id), when the subscriber says: what is read for every local
+        # subscriber of a message at once needs to know whom for.
+        self.viewer_id: int | None = None
 
     def offer(self, message: dict[str, Any]) -> None:
         """Never blocks the publisher: a full queue marks the subscriber as too slow."""
         if self.dropped:
             return
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if len(self._items) >= self._size:
             self.fail(SubscriberTooSlow("too many undelivered messages; resubscribe to catch up"))
             if self.on_overflow is not None:
                 try:
                     self.on_overflow()
                 except Exception:  # noqa: BLE001 - one subscriber's hook must not stop the fan-out
                     logger.exception("on_overflow hook failed for a subscriber of %s", self.channel)
+            return
+        self._put(message)
 
     def fail(self, error: BaseException) -> None:
         self.dropped = True
-        while True:  # make room, so the error is the next thing the reader sees
-            try:
-                self._queue.put_nowait(error)
-                return
-            except asyncio.QueueFull:
-                self._queue.get_nowait()
+        while self._items and len(self._items) >= self._size:  # make room, so the error is the next thing the reader sees
+            self._items.popleft()
+        self._put(error)
+
+    def _put(self, item: dict[str, Any] | BaseException) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        item = await self._queue.get()
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
         if isinstance(item, BaseException):
             raise item
         return item

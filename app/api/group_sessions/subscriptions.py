@@ -25,7 +25,7 @@ from app.api.enums import RegistrationEventKind
 from app.api.errors import TopLevelError, TopLevelErrorCode
 from app.api.group_sessions.types import GroupSession, Registration, RegistrationEvent
 from app.api.live_execution import SharedEvent
-from app.api.loaders import Loaders
+from app.api.loaders import EventReads, Loaders
 from app.api.mutation import require_viewer
 from app.api.pagination import pk_of
 from app.api.websocket import StillVisible
@@ -59,6 +59,8 @@ async def _open(info: Info, channel: str, still_visible: StillVisible | None = N
         raise TopLevelError(
             "Live updates are unavailable right now; try again shortly.", TopLevelErrorCode.LIVE_UPDATES_UNAVAILABLE
         ) from None
+    viewer = getattr(info.context, "viewer", None)
+    subscription.viewer_id = viewer.id if viewer is not None else None
     task = asyncio.current_task()
     guard = getattr(info.context, "guard_subscription", None)
     stop_guarding = guard(subscription, still_visible) if guard is not None and still_visible is not None else None
@@ -69,6 +71,11 @@ async def _open(info: Info, channel: str, still_visible: StillVisible | None = N
     drop_connection = getattr(info.context, "drop_connection", None)
     if drop_connection is not None:
         subscription.on_overflow = drop_connection
+    # The loaders served the access check; an idle socket would keep them (and the rows they
+    # read) for as long as it stays subscribed. Events get loaders of their own.
+    fresh_loaders = getattr(info.context, "fresh_loaders", None)
+    if fresh_loaders is not None:
+        fresh_loaders()
     return subscription
 
 
@@ -98,7 +105,7 @@ def _rows(message: dict[str, Any]) -> dict[str, Any]:
     subscriber receives the same dict, and building Tortoise rows is not cheap."""
     rows = message.get(_ROWS)
     if rows is None:
-        rows = message[_ROWS] = {"session": session_from_snapshot(message["session"])}
+        rows = message[_ROWS] = {"session": session_from_snapshot(message["session"]), "reads": EventReads()}
         if "registration" in message:
             rows["registration"] = registration_from_message(message["registration"])
         if message.get("participant"):
@@ -107,15 +114,20 @@ def _rows(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _preparer(rows: dict[str, Any]):
-    """Fresh DataLoaders for an execution of this event (a subscription is one operation
-    lasting hours: loaders kept from one event to the next would serve stale rows),
-    primed with what the message carries so it is not read again."""
+    """The context of an execution of this event: the connection's, with fresh loaders (a
+    subscription is one operation lasting hours: loaders kept from one event to the next
+    would serve stale rows), primed with what the message carries so it is not read again,
+    and reading each viewer's own rows with every other local subscriber's (`EventReads`)."""
+    session = rows["session"]
+    participant = rows.get("participant")
 
-    def prepare(context: Any) -> None:
-        context.fresh_loaders()
-        context.loaders.session_by_id.prime(rows["session"].id, rows["session"])
-        if "participant" in rows:
-            context.loaders.user_by_id.prime(rows["participant"].id, rows["participant"])
+    def prime(loaders: Loaders) -> None:
+        loaders.session_by_id.prime(session.id, session)
+        if participant is not None:
+            loaders.user_by_id.prime(participant.id, participant)
+
+    def prepare(context: Any) -> Any:
+        return context.for_event(rows["reads"], prime)
 
     return prepare
 
@@ -150,11 +162,31 @@ async def _registration_events(
             yield _registration_event(message)
 
 
+def _viewers_read(rows: dict[str, Any], subscription: BrokerSubscription, fanout: Any) -> asyncio.Future:
+    """The registrations of every local subscriber of the message's channel, read once for
+    all of them (the first subscriber to get the message starts it, the others wait for
+    the same read): their executions then know their own viewerIsAttending and
+    viewerCanJoin without waiting on a query each. A subscriber who is not among them (it
+    subscribed meanwhile) still gets its row, through the event's shared loader."""
+    read = rows.get("viewers")
+    if read is None:
+        viewer_ids = sorted(
+            {s.viewer_id for s in fanout.subscribers.get(subscription.channel, ()) if s.viewer_id is not None}
+        )
+        read = rows["viewers"] = asyncio.ensure_future(
+            rows["reads"].load_registrations(rows["session"].id, viewer_ids)
+        )
+    # Shielded: a subscriber going away does not cancel the read for the others.
+    return asyncio.shield(read)
+
+
 async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[SharedEvent, None]:
+    fanout = info.context.broker.fanout
     async for message in _messages(info, subscription):
         rows = _rows(message)
         if "event" not in rows:
             rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows))
+        await _viewers_read(rows, subscription, fanout)
         yield rows["event"]
         if rows["session"].status == SessionStatus.CANCELLED:
             return
