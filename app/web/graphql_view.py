@@ -57,7 +57,7 @@ from app.group_sessions.events import Effects
 from app.live.broker import Broker
 from app.settings import Settings
 from app.web import graphiql, request_body
-from app.web.negotiation import GRAPHQL_RESPONSE_JSON, error_response, response_media_type
+from app.web.negotiation import GRAPHQL_RESPONSE_JSON, encode_json, error_response, response_media_type
 
 SUBSCRIPTIONS_OVER_WEBSOCKET = (
     "Subscriptions are served over WebSocket at this path (graphql-transport-ws), not over plain HTTP."
@@ -273,6 +273,12 @@ class GraphQLView(GraphQL):
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
 
+    def encode_json(self, data: object) -> str:
+        """WebSocket messages (Strawberry's `send_json`): orjson's JSON as text, because
+        bytes would go out as binary frames, which graphql-transport-ws clients refuse.
+        HTTP bodies skip the round trip through `str` (see `create_response`)."""
+        return encode_json(data).decode()
+
     def parse_json(self, data: str | bytes) -> Any:
         """HTTP only (Strawberry's multipart path; ours call request_body directly):
         strict JSON, bounded nesting. WebSocket messages go through `decode_json`,
@@ -312,9 +318,14 @@ class GraphQLView(GraphQL):
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
-        response = super().create_response(response_data, sub_response)
+        # Strawberry's, with the body encoded by orjson straight to UTF-8 bytes.
         media_type = sub_response.media_type or "application/json"
-        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        response = Response(encode_json(response_data), media_type=f"{media_type}; charset=utf-8")
+        response.headers.raw.extend(item for item in sub_response.headers.raw if item[0] != b"content-type")
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
         if (
             media_type == GRAPHQL_RESPONSE_JSON
             and not sub_response.status_code
