@@ -25,6 +25,7 @@ request errors as `text/plain`. This view adds what the spec asks for:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import uuid
 from datetime import timedelta
@@ -68,6 +69,10 @@ _ERROR_CODES = {
     405: TopLevelErrorCode.METHOD_NOT_ALLOWED,
     413: TopLevelErrorCode.PAYLOAD_TOO_LARGE,
 }
+
+# Strawberry's parser goes through email.message for each request; clients send a handful
+# of distinct Content-Type values.
+_content_type = functools.lru_cache(maxsize=256)(parse_content_type)
 
 # A client's X-Request-Id is reused only when it is a plain token: it goes into logs.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -293,7 +298,7 @@ class GraphQLView(GraphQL):
         Other content types go to Strawberry, which refuses them."""
         if request.method == "GET":
             return request_body.operation_in_query(request.query_params)
-        content_type, _ = parse_content_type(request.content_type or "")
+        content_type, _ = _content_type(request.content_type or "")
         if "application/json" in content_type:
             return request_body.operations_in(
                 request_body.decode_json(await request.get_body()),

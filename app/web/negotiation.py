@@ -10,6 +10,7 @@ well-formed GraphQL response. Missing Accept, `*/*` and `application/*` mean
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 
@@ -33,6 +34,8 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
+# Clients send a handful of distinct Accept values, and a request asks up to three times.
+@functools.lru_cache(maxsize=256)
 def response_media_type(accept: str | None) -> str:
     """The media type to answer with for this Accept header value."""
     best: dict[str, float] = {}
