@@ -7,7 +7,6 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -109,7 +108,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
         routes.append(graphiql.assets_route())
     app = Starlette(
         routes=routes,
-        middleware=[*tracing_middleware, Middleware(metrics_web.PoolSampling), *middleware(settings)],
+        middleware=[*tracing_middleware, *middleware(settings)],
         lifespan=lifespan,
     )
     app.state.settings = settings

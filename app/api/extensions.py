@@ -77,6 +77,14 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: not is_expected(error), error_message="Unexpected error.")
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry's, without its isinstance against a runtime-checkable Protocol, which
+        # re-derives the protocol's members on every call (~20 us a request, measured): the
+        # same test, "has errors", asked of the attribute directly.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "")
         return GraphQLError(

@@ -20,6 +20,7 @@ from app.api.accounts import queries as accounts_queries
 from app.api.accounts.types import Program, User
 from app.api.errors import TopLevelErrorCode, is_expected, set_code
 from app.api.execution import AppExecutionContext
+from app.api.extension_hooks import CachedHooksRunner
 from app.api.extensions import (
     DocumentLimits,
     ExecutionTimeout,
@@ -97,7 +98,13 @@ _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 class AppSchema(strawberry.Schema):
     """Strawberry's schema with our error policy: bugs are logged in full with the
     request id (clients see them masked, see MaskUnexpectedErrors); client errors are not
-    logged as errors; in production no message suggests names from the schema."""
+    logged as errors; in production no message suggests names from the schema. Extension
+    hooks are looked up once per class."""
+
+    def create_extensions_runner(self, execution_context: ExecutionContext, extensions: list[Any]) -> CachedHooksRunner:
+        """Strawberry's runner, with each extension class's hooks looked up once
+        (app.api.extension_hooks), not per operation."""
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         hide_suggestions = self.config.disable_field_suggestions

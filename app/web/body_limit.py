@@ -3,12 +3,16 @@
 The body is read here, up to the cap, before the application sees any of it, so an
 oversized request (announced by Content-Length or streamed chunked) is answered
 413 with a JSON error and never parsed. The query string (GET queries) is held to the
-same number: 414 past it.
+same number: 414 past it. Checks that need only the request's headers and come after
+the size cap (the CSRF rule) run in this same layer, on the headers it parsed already.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import TopLevelErrorCode
@@ -19,13 +23,19 @@ def more_body(message: Message) -> bool:
     return bool(message.get("more_body", False))
 
 
-class BodySizeLimitMiddleware:
-    """Refuses HTTP requests whose body or query string exceeds `max_bytes`."""
+# A check of a request within the size cap: the refusal to answer with, or None to go on.
+RequestCheck = Callable[[Scope, Headers], "Response | None"]
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+class BodySizeLimitMiddleware:
+    """Refuses HTTP requests whose body or query string exceeds `max_bytes`; then refuses
+    those one of `checks` answers for (in order, once the body is read)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, checks: Sequence[RequestCheck] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = max(1_000_000, 10 * max_bytes)
+        self.checks = tuple(checks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,8 +79,14 @@ class BodySizeLimitMiddleware:
             if not more_body(message):
                 break
 
+        for check in self.checks:
+            refusal = check(scope, headers)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+
         replayed = False
-        body = b"".join(chunks)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
         async def replay() -> Message:
             nonlocal replayed

@@ -13,7 +13,8 @@ pass. GET is not checked: it carries queries only (mutations over GET are a 405)
 from __future__ import annotations
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Scope
 
 from app.api.errors import TopLevelErrorCode
 from app.web.negotiation import error_response
@@ -38,19 +39,11 @@ def needs_preflight_header(method: str, headers: Headers) -> bool:
     return not any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS)
 
 
-class CSRFMiddleware:
-    """Answers 400 (CSRF_PREFLIGHT_REQUIRED) to simple cross-site-able POSTs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = Headers(scope=scope)
-            if needs_preflight_header(scope["method"], headers):
-                response = error_response(
-                    MESSAGE, status_code=400, code=TopLevelErrorCode.CSRF_PREFLIGHT_REQUIRED, accept=headers.get("accept")
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def csrf_refusal(scope: Scope, headers: Headers) -> Response | None:
+    """The 400 (CSRF_PREFLIGHT_REQUIRED) for a simple cross-site-able POST, else None.
+    A check of `BodySizeLimitMiddleware` (app.web.stack): it runs there, after the size cap."""
+    if scope["type"] != "http" or not needs_preflight_header(scope["method"], headers):
+        return None
+    return error_response(
+        MESSAGE, status_code=400, code=TopLevelErrorCode.CSRF_PREFLIGHT_REQUIRED, accept=headers.get("accept")
+    )

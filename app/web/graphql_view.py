@@ -25,6 +25,7 @@ request errors as `text/plain`. This view adds what the spec asks for:
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import uuid
 from datetime import timedelta
@@ -57,7 +58,7 @@ from app.group_sessions.events import Effects
 from app.live.broker import Broker
 from app.settings import Settings
 from app.web import graphiql, request_body
-from app.web.negotiation import GRAPHQL_RESPONSE_JSON, error_response, response_media_type
+from app.web.negotiation import GRAPHQL_RESPONSE_JSON, encode_json, error_response, response_media_type
 
 SUBSCRIPTIONS_OVER_WEBSOCKET = (
     "Subscriptions are served over WebSocket at this path (graphql-transport-ws), not over plain HTTP."
@@ -68,6 +69,10 @@ _ERROR_CODES = {
     405: TopLevelErrorCode.METHOD_NOT_ALLOWED,
     413: TopLevelErrorCode.PAYLOAD_TOO_LARGE,
 }
+
+# Strawberry's parser goes through email.message for each request; clients send a handful
+# of distinct Content-Type values.
+_content_type = functools.lru_cache(maxsize=256)(parse_content_type)
 
 # A client's X-Request-Id is reused only when it is a plain token: it goes into logs.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -273,6 +278,12 @@ class GraphQLView(GraphQL):
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
 
+    def encode_json(self, data: object) -> str:
+        """WebSocket messages (Strawberry's `send_json`): orjson's JSON as text, because
+        bytes would go out as binary frames, which graphql-transport-ws clients refuse.
+        HTTP bodies skip the round trip through `str` (see `create_response`)."""
+        return encode_json(data).decode()
+
     def parse_json(self, data: str | bytes) -> Any:
         """HTTP only (Strawberry's multipart path; ours call request_body directly):
         strict JSON, bounded nesting. WebSocket messages go through `decode_json`,
@@ -287,7 +298,7 @@ class GraphQLView(GraphQL):
         Other content types go to Strawberry, which refuses them."""
         if request.method == "GET":
             return request_body.operation_in_query(request.query_params)
-        content_type, _ = parse_content_type(request.content_type or "")
+        content_type, _ = _content_type(request.content_type or "")
         if "application/json" in content_type:
             return request_body.operations_in(
                 request_body.decode_json(await request.get_body()),
@@ -312,9 +323,14 @@ class GraphQLView(GraphQL):
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
-        response = super().create_response(response_data, sub_response)
+        # Strawberry's, with the body encoded by orjson straight to UTF-8 bytes.
         media_type = sub_response.media_type or "application/json"
-        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        response = Response(encode_json(response_data), media_type=f"{media_type}; charset=utf-8")
+        response.headers.raw.extend(item for item in sub_response.headers.raw if item[0] != b"content-type")
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
         if (
             media_type == GRAPHQL_RESPONSE_JSON
             and not sub_response.status_code

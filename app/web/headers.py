@@ -9,7 +9,8 @@ A header a response already carries is left alone, so a route can give its own.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from collections.abc import Callable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -40,11 +41,16 @@ def security_headers(*, hsts: bool) -> dict[str, str]:
 
 
 class SecurityHeadersMiddleware:
-    """Adds `security_headers()` to each HTTP response that lacks them."""
+    """Adds `security_headers()` to each HTTP response that lacks them; then, once the
+    request is answered, calls `after_request` (the outermost layer does the pool sampling
+    too, instead of a layer of its own per request)."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, after_request: Callable[[], None] | None = None) -> None:
         self.app = app
         self.headers = security_headers(hsts=hsts)
+        # Encoded once: each response then costs one pass over its own headers.
+        self.raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
+        self.after_request = after_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,10 +59,13 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    if name not in headers:
-                        headers[name] = value
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in self.raw if item[0] not in present)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if self.after_request is not None:
+                self.after_request()

@@ -77,18 +77,3 @@ async def metrics_server(port: int, clock) -> AsyncIterator[None]:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
         sock.close()
-
-
-class PoolSampling:
-    """ASGI middleware: after each HTTP request, the database pool's gauges are sampled
-    (a few attribute reads), so every worker's share of the sum stays current."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            if scope["type"] == "http":
-                metrics.sample_pool()

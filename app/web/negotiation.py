@@ -10,9 +10,11 @@ well-formed GraphQL response. Missing Accept, `*/*` and `application/*` mean
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 
+import orjson
 from starlette.responses import Response
 
 from app.api.errors import TopLevelErrorCode
@@ -32,6 +34,8 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
+# Clients send a handful of distinct Accept values, and a request asks up to three times.
+@functools.lru_cache(maxsize=256)
 def response_media_type(accept: str | None) -> str:
     """The media type to answer with for this Accept header value."""
     best: dict[str, float] = {}
@@ -43,6 +47,18 @@ def response_media_type(accept: str | None) -> str:
     wanted = best.get(GRAPHQL_RESPONSE_JSON, 0.0)
     legacy = max(best.get(JSON, 0.0), best.get("application/*", 0.0), best.get("*/*", 0.0))
     return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= legacy else JSON
+
+
+def encode_json(data: object) -> bytes:
+    """`data` as compact JSON in UTF-8 (non-ASCII characters as themselves, not `\\u`
+    escapes: the responses declare `charset=utf-8`), encoded by orjson."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        # What orjson refuses and the stdlib takes: a lone surrogate (a request may carry
+        # "\\ud800", and an error message may quote it back), an integer past 64 bits, a
+        # key that is not a string. Escaped to ASCII, the answer is still valid JSON.
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def error_response(
@@ -57,7 +73,7 @@ def error_response(
     in the media type the client accepts."""
     body = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
     return Response(
-        json.dumps(body, separators=(",", ":")),
+        encode_json(body),
         status_code=status_code,
         headers=dict(headers or {}),
         media_type=f"{response_media_type(accept)}; charset=utf-8",

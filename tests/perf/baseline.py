@@ -112,7 +112,8 @@ WHERE r.user_id = $1 AND s.status = 'SCHEDULED' AND s.ends_at > $2
 
 
 def _json(data: object) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")), media_type="application/json")
+    # The app's bytes (it encodes UTF-8, not \u escapes), by the stdlib encoder as before.
+    return Response(json.dumps(data, separators=(",", ":"), ensure_ascii=False), media_type="application/json")
 
 
 def _error(message: str, code: str) -> Response:

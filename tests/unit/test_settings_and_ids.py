@@ -23,6 +23,7 @@ def test_serve_gives_uvicorn_the_websocket_limits_from_the_environment():
         {"WS_MAX_MESSAGE_BYTES": "12345", "WS_PER_MESSAGE_DEFLATE": "true", "SHUTDOWN_GRACE": "1m30s"}
     )
     assert uvicorn_options(settings) == {
+        "http": "httptools",  # in the app's lock: tests parse HTTP as production does
         "ws_max_size": 12345, "ws_per_message_deflate": True, "proxy_headers": True, "timeout_graceful_shutdown": 90,
     }
 
