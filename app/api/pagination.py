@@ -114,10 +114,6 @@ def check_first(first: int | None, max_page_size: int) -> int:
 # --- global IDs ------------------------------------------------------------------------------
 
 
-def _b64encode(text: str) -> str:
-    return base64url(text)
-
-
 def _b64decode(text: str) -> str | None:
     if not isinstance(text, str) or len(text) > 200:
         return None
@@ -161,8 +157,8 @@ def pk_of(global_id: str, type_name: str) -> int | None:
 def encode_cursor(*values: Any) -> str:
     """An opaque cursor holding `values` (ints and strings)."""
     if len(values) == 1 and type(values[0]) is int:  # the common case, without json.dumps
-        return _b64encode(f"[{values[0]}]")
-    return _b64encode(json.dumps(list(values), separators=(",", ":")))
+        return base64url(f"[{values[0]}]")
+    return base64url(json.dumps(list(values), separators=(",", ":")))
 
 
 def decode_cursor(cursor: str, arity: int) -> list[Any]:
