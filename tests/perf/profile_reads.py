@@ -6,7 +6,7 @@ a warm-up. Prints the median time per request over `--rounds` rounds (the spread
 min-max) and the CPU time this process spent per request (server and client: compare
 variants with it, not with the server-only figure of scripts/bench), and with `--profile` the top functions by own time (cProfile) over one round.
 
-    .venv/bin/python -m tests.perf.profile_reads --requests 300 --rounds 3 [--profile public]
+    .venv/bin/python -m tests.perf.profile_reads --requests 300 --rounds 3 [--profile public] [--generic]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 import asyncpg
 import httpx
 
+from app.api.lean import lean_executor
 from app.api.pagination import to_global_id
 from app.db import migrate_database
 from app.main import create_app
@@ -31,6 +32,7 @@ from tests.perf.seed import seed
 from tests.scale.pages import DASHBOARD_FUTURE, PUBLIC_SESSION_PAGE
 
 PUBLIC_WEB_URL = "https://sessions.example.org"
+REQUESTS = ["public", "dashboard", "viewer", "typename"]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -53,15 +55,22 @@ async def main(args: argparse.Namespace) -> None:
             "dashboard": ({"query": DASHBOARD_FUTURE, "operationName": "DashboardFuture", "variables": {"first": 20}},
                           data.tokens[data.dashboard_viewer - 1]),
             "viewer": ({"query": "{ viewer { id name } }"}, data.tokens[data.public_viewer - 1]),
+            # anonymous and one field: what the HTTP path costs around execution
+            "typename": ({"query": "{ __typename }"}, None),
         }
         settings = Settings(database_url=database_url, public_web_url=PUBLIC_WEB_URL, outbox_worker_in_serve=False)
         app = create_app(settings)
+        if args.generic:
+            view = next(route.endpoint for route in app.routes if getattr(route, "path", None) == "/graphql")
+            executor = lean_executor(view.schema)
+            if executor is not None:
+                executor.enabled = False
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as http:
 
                 async def send(key: str, n: int) -> None:
                     body, token = requests[key]
-                    headers = {"Authorization": f"Bearer {token}"}
+                    headers = {"Authorization": f"Bearer {token}"} if token else {}
                     for _ in range(n):
                         response = await http.post("/graphql", json=body, headers=headers)
                         assert response.status_code == 200 and "errors" not in response.json(), response.text[:300]
@@ -98,8 +107,10 @@ def cli() -> None:
     parser.add_argument("--url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", nargs="*", choices=["public", "dashboard", "viewer"])
-    parser.add_argument("--profile", nargs="*", choices=["public", "dashboard", "viewer"])
+    parser.add_argument("--only", nargs="*", choices=REQUESTS)
+    parser.add_argument("--profile", nargs="*", choices=REQUESTS)
+    parser.add_argument("--generic", action="store_true",
+                        help="switch the lean path off (app.api.lean): every request through Strawberry's view")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--dump", help="also write each profile to <DUMP>.<request>.prof (pstats)")
