@@ -7,6 +7,7 @@ lean path must have taken the common cases and none of the refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -226,3 +227,59 @@ async def test_refusals_before_and_around_the_view_hold(api, world, executor, ca
     assert response.json()["errors"][0]["extensions"]["code"] == code
     if status == 405:
         assert response.headers["allow"] == "POST"
+
+
+# --- what happens during execution: masking, the error log, the timeout ---------------------
+
+
+@pytest.fixture
+def buggy_view(settings):
+    """The real view serving a schema with a buggy and a slow field (the security tests'),
+    built from the real extension list, so the lean path serves it."""
+    from tests.security import test_errors_and_timeout as buggy  # noqa: PLC0415
+
+    settings = settings.with_(request_timeout_seconds=0.3)
+    view = GraphQLView(settings=settings, effects=buggy.Effects(), broker=buggy.InMemoryBroker(queue_size=4))
+    view.schema = buggy.AppSchema(
+        query=buggy.BuggyQuery, mutation=buggy.BuggyMutation,
+        extensions=buggy.schema_extensions(settings), config=buggy.schema_config(settings),
+    )
+    return view
+
+
+@pytest.mark.parametrize(
+    "query", ["query Q { fine broken }", "{ slow }", "mutation { slowWrite }"], ids=["bug", "slow query", "slow mutation"]
+)
+async def test_masking_error_logs_and_the_timeout_are_the_same_on_the_lean_path(buggy_view, caplog, query):
+    import httpx  # noqa: PLC0415
+
+    caplog.set_level(logging.INFO)
+    executor = lean_executor(buggy_view.schema)
+    assert executor is not None
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=buggy_view), base_url="http://t") as http:
+        answers = []
+        for enabled in (False, True):
+            executor.enabled = enabled
+            caplog.clear()
+            before = lean.STATS["lean"]
+            response = await asyncio.wait_for(
+                http.post("/graphql", json={"query": query}, headers={"X-Request-Id": "req-42"}), timeout=10
+            )
+            errors_logged = [
+                (r.request_id, r.getMessage(), r.exc_info[0] if r.exc_info else None)
+                for r in caplog.records if r.name == "app.errors"
+            ]
+            answers.append((response.status_code, response.content, errors_logged, log_lines(caplog)))
+        assert lean.STATS["lean"] == before + 1
+    generic, lean_answer = answers
+    assert lean_answer == generic
+    [error] = response.json()["errors"]
+    if query.startswith("query Q"):
+        assert error == {
+            "message": "Unexpected error.", "locations": error["locations"], "path": ["broken"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"},
+        }
+        assert len(generic[2]) == 1 and generic[2][0][0] == "req-42"  # the bug, logged in full once
+    else:
+        assert error["extensions"]["code"] == "TIMEOUT"
+        assert "0.3 seconds" in error["message"]
