@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from types import SimpleNamespace
 
 import pytest
 
@@ -283,3 +284,26 @@ async def test_masking_error_logs_and_the_timeout_are_the_same_on_the_lean_path(
     else:
         assert error["extensions"]["code"] == "TIMEOUT"
         assert "0.3 seconds" in error["message"]
+
+
+async def test_in_production_introspection_stays_refused_and_typename_is_lean(settings, world, caplog):
+    """Production adds DisableIntrospection's rule: the lean path validates with it too."""
+    import httpx  # noqa: PLC0415
+
+    from app.main import create_app  # noqa: PLC0415
+
+    caplog.set_level(logging.INFO, logger="app.requests")
+    app = create_app(settings.with_(app_env="production"))
+    async with app.router.lifespan_context(app):
+        executor = lean_executor(the_view(app).schema)
+        assert executor is not None
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            api = SimpleNamespace(http=http)
+            refused, taken = await both_ways(
+                api, executor, caplog, post(api, {"query": "{ __schema { queryType { name } } }"})
+            )
+            assert taken == 0
+            assert refused.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+            typename, taken = await both_ways(api, executor, caplog, post(api, {"query": "{ __typename }"}))
+            assert taken == 1
+            assert typename.json()["data"] == {"__typename": "Query"}
