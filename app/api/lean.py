@@ -55,8 +55,9 @@ class _Document:
     """A document that parsed and validated without errors under the schema's limits."""
 
     document: Any
-    # provided operationName -> (the name Strawberry runs it under, its type); None: not there
-    operations: dict[str | None, tuple[str | None, OperationType] | None]
+    # provided operationName -> (the name Strawberry runs it under, its type), for the
+    # operations of the document the lean path may run
+    operations: dict[str | None, tuple[str | None, OperationType]]
 
 
 @dataclass(slots=True)
@@ -125,12 +126,13 @@ class LeanExecutor:
         if known is None:
             return None
         provided = data.operation_name
-        if provided in known.operations:
-            operation = known.operations[provided]
-        else:
-            operation = known.operations[provided] = self._operation(known.document, provided)
+        operation = known.operations.get(provided)
         if operation is None:
-            return None
+            operation = self._operation(known.document, provided)
+            if operation is None:
+                return None
+            # Only names the document holds are kept: a client's made-up names grow nothing.
+            known.operations[provided] = operation
         name, operation_type = operation
         variables = data.variables
         try:

@@ -307,3 +307,13 @@ async def test_in_production_introspection_stays_refused_and_typename_is_lean(se
             typename, taken = await both_ways(api, executor, caplog, post(api, {"query": "{ __typename }"}))
             assert taken == 1
             assert typename.json()["data"] == {"__typename": "Query"}
+
+
+async def test_made_up_operation_names_are_not_remembered(api, executor):
+    executor.enabled = True
+    for index in range(20):
+        response = await post(api, {"query": "query A { __typename }", "operationName": f"Made{index}"})()
+        assert response.status_code == 400
+    await post(api, {"query": "query A { __typename }", "operationName": "A"})()
+    [known] = [entry for query, entry in executor._prepared.items() if query == "query A { __typename }"]
+    assert list(known.operations) == ["A"]
