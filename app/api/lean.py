@@ -3,10 +3,10 @@ Strawberry's per-operation extension machinery.
 
 `schema.execute` makes twelve extension objects per operation, enters and leaves four
 hook stacks and builds an ExecutionContext, a middleware manager and two result objects:
-~250 us of CPU for `{ __typename }`, where graphql-core's own run of it is ~30 us
-(docs/performance.md). For the common case, a document that parses and validates
-cleanly, sent with a type it may be sent with and within every limit, the extensions
-decide nothing but add their effects: new loaders, the execution timeout, the cost in
+about 60% of the server CPU of an anonymous `{ __typename }`, of which graphql-core's own
+run of the field is a sixth (docs/performance.md, "The lean path"). For the common
+case, a document that parses and validates cleanly, sent with a type it may be sent with
+and within every limit, the extensions decide nothing but add their effects: new loaders, the execution timeout, the cost in
 `extensions`, masking, one log line and the metrics. `LeanExecutor` does exactly those.
 
 It takes only that case. `prepare` answers None whenever anything could go otherwise
