@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from app import metrics
 from app.api import lean
 from app.api.lean import lean_executor
 from app.group_sessions.models import GroupSession
@@ -49,6 +50,21 @@ def executor(app):
     return found
 
 
+def counted() -> dict[tuple, float]:
+    """The operation and error counters' samples (app.metrics), by name and labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for metric in (metrics.OPERATIONS, metrics.GRAPHQL_ERRORS)
+        for family in metric.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def counted_since(before: dict[tuple, float]) -> dict[tuple, float]:
+    return {key: value - before.get(key, 0) for key, value in counted().items() if value != before.get(key, 0)}
+
+
 def log_lines(caplog) -> list[tuple]:
     return [
         (r.operation_type, r.operation_name, r.outcome, tuple(r.error_codes), r.error_count, r.request_id)
@@ -59,15 +75,18 @@ def log_lines(caplog) -> list[tuple]:
 
 async def both_ways(api, executor, caplog, send) -> tuple[object, int]:
     """`send()` answered by the generic path, then with the lean path on: the lean answer
-    after checking it is the generic one (status, headers, body, log line), and how many
-    operations the lean path took."""
+    after checking it is the generic one (status, headers, body, log line, operation and
+    error counters), and how many operations the lean path took."""
     answers = []
     for enabled in (False, True):
         executor.enabled = enabled
         caplog.clear()
-        before = lean.STATS["lean"]
+        before, counters = lean.STATS["lean"], counted()
         response = await send()
-        answers.append((response.status_code, sorted(response.headers.items()), response.content, log_lines(caplog)))
+        answers.append(
+            (response.status_code, sorted(response.headers.items()), response.content, log_lines(caplog),
+             counted_since(counters))
+        )
         taken = lean.STATS["lean"] - before
     generic, lean_answer = answers
     assert lean_answer == generic
@@ -102,6 +121,10 @@ async def test_the_common_case_takes_the_lean_path(api, world, executor, caplog)
     assert taken == 1
     assert response.json()["data"]["viewer"]["name"]
     assert log_lines(caplog) == [("query", "Me", "ok", (), 0, "req-1")]
+    before = counted()
+    await post(api, {"query": VIEWER, "operationName": "Me"}, token=world.host.token)()
+    [(name, labels)] = counted_since(before)
+    assert name == "gs_graphql_operations_total" and dict(labels)["outcome"] == "ok"
 
 
 async def test_a_persisted_hash_takes_the_lean_path_once_known(api, world, executor, caplog):
