@@ -33,6 +33,8 @@ from app.api.errors import TopLevelError, TopLevelErrorCode, code_of, is_expecte
 
 request_logger = logging.getLogger("app.requests")
 
+UNEXPECTED_ERROR = "Unexpected error."
+
 
 class FreshLoaders(SchemaExtension):
     """New DataLoaders for every operation: a WebSocket context lives for the whole
@@ -75,7 +77,7 @@ class MaskUnexpectedErrors(MaskErrors):
     Expected errors (validation, UNAUTHENTICATED, limits) pass unchanged."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not is_expected(error), error_message="Unexpected error.")
+        super().__init__(should_mask_error=lambda error: not is_expected(error), error_message=UNEXPECTED_ERROR)
 
     def _process_result(self, result: object) -> None:
         # Strawberry's, without its isinstance against a runtime-checkable Protocol, which
@@ -86,15 +88,25 @@ class MaskUnexpectedErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", "")
-        return GraphQLError(
-            message=self.error_message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": TopLevelErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
-        )
+        return masked_error(error, getattr(self.execution_context.context, "request_id", ""))
+
+
+def masked_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    """What a client sees of a bug: "Unexpected error." where it happened, with the
+    request id to quote."""
+    return GraphQLError(
+        message=UNEXPECTED_ERROR,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": TopLevelErrorCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
+    )
+
+
+def mask_unexpected_errors(errors: list[GraphQLError], request_id: str) -> list[GraphQLError]:
+    """`errors` with every unexpected one masked (what MaskUnexpectedErrors does to a result)."""
+    return [error if is_expected(error) else masked_error(error, request_id) for error in errors]
 
 
 # --- document limits: size and tokens (parse), depth and aliases (validation) ---------------
@@ -347,47 +359,70 @@ class RequestLog(SchemaExtension):
 
     def _log(self, started: float, failure: BaseException | None) -> None:
         context = self.execution_context
-        operation_name = context.operation_name
         try:
             operation_type = context.operation_type.value if context.graphql_document is not None else None
         except Exception:  # noqa: BLE001 - no operation of that name in the document
             operation_type = None
-        if operation_name is not None and not _NAME.fullmatch(str(operation_name)):
-            operation_name = repr(str(operation_name)[:100])  # a client's operationName: no line breaks in logs
-        errors = list(getattr(context.result, "errors", None) or context.pre_execution_errors or ())
-        if isinstance(failure, GraphQLError):
-            errors.append(failure)
-        codes = sorted(
-            {code_of(e) or (TopLevelErrorCode.INTERNAL_SERVER_ERROR.value if not is_expected(e) else "ERROR") for e in errors}
+        log_operation(
+            started,
+            failure,
+            operation_name=context.operation_name,
+            operation_type=operation_type,
+            result=context.result,
+            pre_execution_errors=context.pre_execution_errors,
+            request_id=getattr(context.context, "request_id", None),
         )
-        if failure is not None and not isinstance(failure, GraphQLError):
-            codes.append(type(failure).__name__)
-        outcome = "ok" if not errors and failure is None else "error"
-        seconds = time.perf_counter() - started
-        duration_ms = round(seconds * 1000, 2)
-        metrics.record_operation(
-            context.operation_name,
-            (codes[0] if codes else "error") if outcome == "error" else _data_outcome(context.result),
-            seconds,
-            codes,
-        )
-        request_logger.info(
-            "%s %s %s %.2fms %s",
-            operation_type or "-",
-            operation_name or "-",
-            outcome,
-            duration_ms,
-            ",".join(codes) or "-",
-            extra={
-                "request_id": getattr(context.context, "request_id", None),
-                "operation_name": operation_name,
-                "operation_type": operation_type,
-                "duration_ms": duration_ms,
-                "outcome": outcome,
-                "error_count": len(errors) + (1 if failure is not None and not errors else 0),
-                "error_codes": codes,
-            },
-        )
+
+
+def log_operation(
+    started: float,
+    failure: BaseException | None,
+    *,
+    operation_name: str | None,
+    operation_type: str | None,
+    result: Any,
+    pre_execution_errors: list[GraphQLError] | None,
+    request_id: str | None,
+) -> None:
+    """RequestLog's line and metrics for one operation that began at `started`
+    (`time.perf_counter()`): `result` is what it answered (None when `failure` escaped)."""
+    metric_name = operation_name
+    if operation_name is not None and not _NAME.fullmatch(str(operation_name)):
+        operation_name = repr(str(operation_name)[:100])  # a client's operationName: no line breaks in logs
+    errors = list(getattr(result, "errors", None) or pre_execution_errors or ())
+    if isinstance(failure, GraphQLError):
+        errors.append(failure)
+    codes = sorted(
+        {code_of(e) or (TopLevelErrorCode.INTERNAL_SERVER_ERROR.value if not is_expected(e) else "ERROR") for e in errors}
+    )
+    if failure is not None and not isinstance(failure, GraphQLError):
+        codes.append(type(failure).__name__)
+    outcome = "ok" if not errors and failure is None else "error"
+    seconds = time.perf_counter() - started
+    duration_ms = round(seconds * 1000, 2)
+    metrics.record_operation(
+        metric_name,
+        (codes[0] if codes else "error") if outcome == "error" else _data_outcome(result),
+        seconds,
+        codes,
+    )
+    request_logger.info(
+        "%s %s %s %.2fms %s",
+        operation_type or "-",
+        operation_name or "-",
+        outcome,
+        duration_ms,
+        ",".join(codes) or "-",
+        extra={
+            "request_id": request_id,
+            "operation_name": operation_name,
+            "operation_type": operation_type,
+            "duration_ms": duration_ms,
+            "outcome": outcome,
+            "error_count": len(errors) + (1 if failure is not None and not errors else 0),
+            "error_codes": codes,
+        },
+    )
 
 
 def _data_outcome(result: Any) -> str:

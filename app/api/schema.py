@@ -101,6 +101,12 @@ class AppSchema(strawberry.Schema):
     logged as errors; in production no message suggests names from the schema. Extension
     hooks are looked up once per class."""
 
+    def __init__(self, *args: Any, extensions: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, extensions=extensions, **kwargs)
+        # Made on first use by the HTTP view (app.api.lean.lean_executor).
+        self.app_extensions = extensions if isinstance(extensions, AppExtensions) else None
+        self.lean: Any = None
+
     def create_extensions_runner(self, execution_context: ExecutionContext, extensions: list[Any]) -> CachedHooksRunner:
         """Strawberry's runner, with each extension class's hooks looked up once
         (app.api.extension_hooks), not per operation."""
@@ -128,7 +134,19 @@ class AppSchema(strawberry.Schema):
             )
 
 
-def schema_extensions(settings: Settings) -> list[Any]:
+class AppExtensions(list):
+    """The list `schema_extensions` makes, with what it was made from: a schema given this
+    very list (not a copy with more) can run the lean path (app.api.lean), which does what
+    these extensions do for a document that parsed and validated cleanly."""
+
+    def __init__(self, items: list[Any], *, settings: Settings, documents: DocumentStore, limit_rules: list[Any]) -> None:
+        super().__init__(items)
+        self.settings = settings
+        self.documents = documents
+        self.limit_rules = limit_rules
+
+
+def schema_extensions(settings: Settings) -> AppExtensions:
     """The extensions `settings` asks for, as classes or factories (never instances).
 
     A ParserCache or ValidationCache may be added anywhere in the list: the limits are
@@ -158,7 +176,7 @@ def schema_extensions(settings: Settings) -> list[Any]:
         from app.tracing import OperationSpan  # only then: without tracing, no OpenTelemetry import
 
         extensions.insert(0, OperationSpan)
-    return extensions
+    return AppExtensions(extensions, settings=settings, documents=documents, limit_rules=limit_rules)
 
 
 def schema_config(settings: Settings) -> StrawberryConfig:

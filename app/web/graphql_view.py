@@ -48,8 +48,10 @@ from strawberry.types.unset import UNSET
 
 from app.accounts.rate_limit import SignInLimiter, limiter_from_settings
 from app.accounts.services import SignedIn, TokenLifetime, viewer_for_token
+from app.api import lean
 from app.api.context import Context
 from app.api.errors import TopLevelErrorCode
+from app.api.lean import lean_executor
 from app.api.schema import build_schema
 from app.api.socket_limits import TOO_MANY_FROM_ADDRESS_CLOSE_CODE, TOO_MANY_FROM_ADDRESS_REASON, SocketLimits
 from app.api.websocket import LiveTransportWSHandler
@@ -201,10 +203,43 @@ class GraphQLView(GraphQL):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(request)
+            response = await self.run_lean(request)
+            if response is None:
+                response = await self.run(request)
         except HTTPException as exc:
             response = self._request_error(request, exc)
         await response(scope, receive, send)
+
+    async def run_lean(self, request: Request) -> Response | None:
+        """The answer to a JSON POST of one operation the lean path takes (app.api.lean:
+        a known-good document within every limit), or None: `run` answers it then, and
+        nothing observable has happened yet. The same steps as `run` otherwise: the
+        sub-response and the context (signing in), then the result processed and
+        answered by this view's own `process_result` and `create_response`. The checks
+        made before the view (size cap, CSRF) are middleware and hold for both paths."""
+        if request.method != "POST":
+            return None
+        executor = lean_executor(self.schema)
+        if executor is None:
+            return None
+        content_type, _ = _content_type(request.headers.get("content-type") or "")
+        if "application/json" not in content_type:
+            return None
+        try:
+            body = request_body.decode_json(await request.body())
+            if not isinstance(body, dict):
+                return None  # a batch or not an operation: `run` answers
+            plan = executor.prepare(request_body.operation_in(body))
+        except HTTPException:
+            return None  # `run` refuses it the same way, once the context is made as always
+        if plan is None:
+            return None
+        lean.STATS["lean"] += 1
+        root_value = await self.get_root_value(request)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await executor.execute(plan, context, root_value)
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     def _request_error(self, request: Request, exc: HTTPException) -> Response:
         headers: dict[str, str] = {}
