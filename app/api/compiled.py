@@ -588,11 +588,24 @@ class Run:
                 return
             if isinstance(value, Exception):
                 raise Bail
-            # An object's answer is a dict (or an awaitable of one), never None: the non-null
-            # check of `complete` has nothing to do.
-            completed = self.complete_object(field, parent_type, object_type, value, path, [info, path])
+            # complete_object, inline. Its answer is a dict (or an awaitable of one), never
+            # None: the non-null check of `complete` has nothing to do.
+            plan = field.subplans.get(object_type.name)
+            if plan is None:
+                plan = _subplan(self.executor, field, object_type)
+            instance_of = plan.instance_of
+            if instance_of is not None:  # Strawberry's is_type_of, inline
+                cast = getattr(value, _CAST_ATTRIBUTE, None)
+                if not (isinstance(value, instance_of) if cast is None else cast in plan.cast_types):
+                    raise Bail
+            elif plan.is_type_of is not None:
+                ok = plan.is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, [info, path]))
+                if ok is not True:
+                    _discard([ok])
+                    raise Bail
+            completed = plan.run(self, value, path)
             results[key] = completed
-            if is_awaitable(completed):
+            if type(completed) is not dict:  # what a plan's function gives: a dict or a coroutine
                 pending.append(key)
             return
         completed = self.complete(field, parent_type, field.return_type, value, path, [info, path])
@@ -743,7 +756,7 @@ class Run:
                         raise Bail
                 completed = run(self, item, item_path)
                 items.append(completed)
-                if is_awaitable(completed):
+                if type(completed) is not dict:  # what a plan's function gives: a dict or a coroutine
                     pending.append(index)
         except BaseException:
             _discard([items[i] for i in pending])
