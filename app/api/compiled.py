@@ -3,9 +3,11 @@
 For each validated document and operation, the fields to execute on each object type are
 collected once (fragments flattened, `@skip`/`@include` resolved, each field resolved to its
 definition, its resolver and its completion) and kept with the document (documents are
-shared between identical requests by the parser cache). Executing that plan builds the
+shared between identical requests by the parser cache). Each object type's part of the plan
+is also written out as a Python function (`_generate`), so executing the plan builds the
 response directly: fields Strawberry reads as plain attributes are read without a resolve
-info or a path, resolvers get exactly what graphql-core would give them, and loaders batch
+info or a path, resolvers get what graphql-core would give them (the resolve info built on
+first use of anything but the context, `_LazyInfo`), and loaders batch
 as before, because sibling fields and list items are started before any is awaited, as in
 graphql-core.
 
