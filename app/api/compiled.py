@@ -3,9 +3,11 @@
 For each validated document and operation, the fields to execute on each object type are
 collected once (fragments flattened, `@skip`/`@include` resolved, each field resolved to its
 definition, its resolver and its completion) and kept with the document (documents are
-shared between identical requests by the parser cache). Executing that plan builds the
+shared between identical requests by the parser cache). Each object type's part of the plan
+is also written out as a Python function (`_generate`), so executing the plan builds the
 response directly: fields Strawberry reads as plain attributes are read without a resolve
-info or a path, resolvers get exactly what graphql-core would give them, and loaders batch
+info or a path, resolvers get what graphql-core would give them (the resolve info built on
+first use of anything but the context, `_LazyInfo`), and loaders batch
 as before, because sibling fields and list items are started before any is awaited, as in
 graphql-core.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from contextvars import ContextVar
 from inspect import CORO_CREATED, getcoroutinestate
+from keyword import iskeyword
 from operator import attrgetter
 from types import CoroutineType
 from typing import Any
@@ -45,6 +48,8 @@ from graphql.execution.values import get_argument_values
 from graphql.language import DirectiveNode, OperationDefinitionNode, VariableNode, visit
 from graphql.language.visitor import Visitor
 from graphql.pyutils import Path, Undefined
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
 
 # Tests switch compiled execution off to get graphql-core's own answer for comparison.
 compiled_execution_enabled: ContextVar[bool] = ContextVar("compiled_execution_enabled", default=True)
@@ -64,7 +69,8 @@ class FieldPlan:
 
     __slots__ = (
         "key", "name", "field_def", "details", "nodes", "resolve", "basic", "has_args", "leaf",
-        "return_type", "subplans", "typename", "direct", "read", "coerce", "non_null",
+        "return_type", "subplans", "typename", "direct", "read", "coerce", "non_null", "attr", "same_type",
+        "object_type",
     )
 
     def __init__(self, key: str, details: list[FieldDetails], parent_type: GraphQLObjectType, schema: GraphQLSchema):
@@ -75,7 +81,7 @@ class FieldPlan:
         self.nodes = [d.node for d in details]
         self.typename = self.name == "__typename"
         self.subplans: dict[str, ObjectPlan] = {}
-        self.direct = self.read = self.coerce = None
+        self.direct = self.read = self.coerce = self.attr = self.same_type = self.object_type = None
         self.non_null = False
         if self.typename:
             self.field_def = None
@@ -103,10 +109,22 @@ class FieldPlan:
         self.non_null = is_non_null_type(field_def.type)
         inner = field_def.type.of_type if self.non_null else field_def.type
         self.leaf = is_leaf_type(inner)
+        if is_object_type(inner):
+            self.object_type = inner
         if self.leaf:
             self.coerce = inner.coerce_output_value
+            # Values of this Python type come out of the coercion unchanged (graphql-core's
+            # String and ID give back a str, Boolean a bool): the generated code stores them as is.
+            if self.coerce in (serialize_string, serialize_id):
+                self.same_type = str
+            elif self.coerce is serialize_boolean:
+                self.same_type = bool
         if self.basic:
             self.read = _attribute_read(field_def, resolve, schema)
+            if isinstance(self.read, attrgetter):
+                name = (field_def.extensions or {})["strawberry-definition"].python_name
+                if name.isidentifier() and not iskeyword(name):
+                    self.attr = name
         elif not self.has_args:
             self.direct = _direct_call(field_def, resolve, schema)
 
@@ -151,26 +169,143 @@ def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -
     by_self = resolver.self_parameter is not None
     source_names = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
     info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
-
-    def call(source: Any, info: Any) -> Any:
-        kwargs = dict.fromkeys(source_names, source)
-        if info_name is not None:
-            kwargs[info_name] = info_class(_raw_info=info, _field=field)
-        return function(source, **kwargs) if by_self else function(**kwargs)
-
+    # The call written out (`function(source, root=source, info=Info(...))`): no keyword
+    # dict to build and unpack per call. The names are the resolver's parameter names.
+    arguments = ["source"] if by_self else []
+    arguments += [f"{name}=source" for name in source_names]
+    if info_name is not None:
+        arguments.append(f"{info_name}=info_class(_raw_info=info, _field=field)")
+    if not all(name.isidentifier() and not iskeyword(name) for name in (*source_names, info_name or "info")):
+        return None
+    names = {"function": function, "info_class": info_class, "field": field}
+    text = f"def call(source, info):\n    return function({', '.join(arguments)})\n"
+    exec(compile(text, f"<direct call of {field.python_name}>", "exec"), names)  # noqa: S102
+    call = names["call"]
+    call.takes_info = info_name is not None
     return call
+
+
+def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
+    """Path(prev, key, typename), without the Python-level __new__ of a NamedTuple."""
+    return _tuple_new(Path, (prev, key, typename))
+
+
+_tuple_new = tuple.__new__
+
+
+class _LazyInfo:
+    """graphql-core's resolve info for one field execution, built on first use of anything
+    but `context` (what nearly every resolver reads, and all most of them read). Reading
+    any other attribute builds the real `GraphQLResolveInfo` (the one graphql-core would have
+    passed) and answers from it; it is not a tuple, so a resolver that unpacks or indexes
+    its raw info would see the difference (none here does)."""
+
+    __slots__ = ("context", "_executor", "_field", "_parent_type", "_path", "_real")
+
+    def __init__(self, executor: Any, field: FieldPlan, parent_type: Any, path: Path) -> None:
+        self.context = executor.context_value
+        self._executor = executor
+        self._field = field
+        self._parent_type = parent_type
+        self._path = path
+        self._real = None
+
+    def real(self) -> Any:
+        real = self._real
+        if real is None:
+            field = self._field
+            real = self._real = self._executor.build_resolve_info(field.field_def, field.nodes, self._parent_type, self._path)
+        return real
+
+    def __getattr__(self, name: str) -> Any:  # only for what the slots above do not hold
+        return getattr(self.real(), name)
 
 
 class ObjectPlan:
     """The fields to execute on one object type for one selection."""
 
-    __slots__ = ("type", "fields", "is_type_of", "info_free")
+    __slots__ = ("type", "fields", "is_type_of", "info_free", "run", "instance_of", "cast_types")
 
     def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan]):
         self.type = object_type
         self.fields = fields
         self.is_type_of = object_type.is_type_of
         self.info_free = _reads_no_info(self.is_type_of)
+        self.instance_of, self.cast_types = _is_type_of_test(self.is_type_of) if self.info_free else (None, None)
+        self.run = _generate(self)
+
+
+_CAST_ATTRIBUTE = TYPE_CAST_ATTRIBUTE  # where strawberry.cast marks an object
+
+
+def _is_type_of_test(is_type_of: Any) -> tuple[Any, Any]:
+    """For Strawberry's generated is_type_of of a non-generic type: (the classes it checks
+    with isinstance, the types an object cast with strawberry.cast may name), so that the
+    check runs inline, exactly as it does: a cast object passes when its cast is one of
+    the latter, any other when it is an instance of the former. (None, None) otherwise."""
+    cells = dict(zip(is_type_of.__code__.co_freevars, is_type_of.__closure__ or ()))
+    try:
+        definition = cells["object_type"].cell_contents
+        possible_types = cells["possible_types"].cell_contents
+        cast_types = cells["possible_cast_types"].cell_contents
+    except (KeyError, ValueError):
+        return None, None
+    # A generic type's check has a third case; and the cast must be read as below.
+    if getattr(definition, "concrete_of", True) or is_type_of.__globals__.get("get_strawberry_type_cast") is not get_strawberry_type_cast:
+        return None, None
+    return possible_types, cast_types
+
+
+def _generate(plan: ObjectPlan) -> Any:
+    """A function (run, source, path) -> the response object for `source` (or an awaitable of
+    it), written for this plan's fields: what `Run.basic_value` and `Run.resolved` would do,
+    with a basic leaf read straight into the response when its value is None or of the
+    Python type its scalar gives back unchanged (a str for String and ID, a bool for
+    Boolean), the commonest case of all; anything else goes through those methods."""
+    names: dict[str, Any] = {
+        "Bail": Bail, "_settle": _settle, "_discard": _discard, "_path": _path, "OT": plan.type, "TN": plan.type.name,
+        "BaseException": BaseException,
+    }
+    lines = ["def run_fields(run, source, path):", "    results = {}", "    pending = []", "    try:"]
+    for i, field in enumerate(plan.fields):
+        names[f"K{i}"] = field.key
+        names[f"F{i}"] = field
+        if field.typename:
+            names[f"T{i}"] = plan.type.name
+            lines.append(f"        results[K{i}] = T{i}")
+            continue
+        if not (field.basic and not field.has_args):
+            lines.append(f"        run.resolved(F{i}, OT, source, path, results, pending)")
+            continue
+        if field.attr is not None:
+            lines.append(f"        value = source.{field.attr}")
+        else:
+            names[f"R{i}"] = field.read
+            lines.append(f"        value = R{i}(source)")
+        if field.leaf:
+            if field.same_type is not None:
+                names[f"S{i}"] = field.same_type
+                lines += [f"        if type(value) is S{i}:", f"            results[K{i}] = value", "        el"]
+            else:
+                lines.append("        ")
+            lines[-1] += "if value is None:"
+            lines.append("            raise Bail" if field.non_null else f"            results[K{i}] = None")
+            lines += ["        else:", f"            run.basic_value(F{i}, OT, value, path, results, pending)"]
+        else:  # Run.basic_value's way for a value that is not a leaf's
+            lines.append(f"        run.settle_value(F{i}, OT, value, _path(path, K{i}, TN), None, results, pending)")
+    if len(lines) == 4:
+        lines.append("        pass")
+    lines += [
+        "    except BaseException:",
+        "        _discard([results[k] for k in pending])",
+        "        raise",
+        "    if pending:",
+        "        return _settle(results, pending)",
+        "    return results",
+    ]
+    source = "\n".join(lines)
+    exec(compile(source, f"<compiled plan of {plan.type.name}>", "exec"), names)  # noqa: S102 - our own text
+    return names["run_fields"]
 
 
 def _reads_no_info(is_type_of: Any) -> bool:
@@ -391,74 +526,108 @@ class Run:
 
     def fields(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
         """The response object for `source`, or an awaitable of it."""
-        results: dict[str, Any] = {}
-        pending: list[str] = []
+        return plan.run(self, source, path)
+
+    def basic_value(self, field: FieldPlan, parent_type: Any, value: Any, path: Path | None, results: dict, pending: list) -> None:
+        """Complete `value`, read by a basic field (no resolver of ours), into `results`
+        (the key goes to `pending` when the answer is awaitable)."""
+        key = field.key
         is_awaitable = self.is_awaitable
-        object_type = plan.type
-        try:
-            for field in plan.fields:
-                key = field.key
-                if field.typename:
-                    results[key] = object_type.name
-                    continue
-                if field.basic and not field.has_args:
-                    value = field.read(source)
-                    if field.leaf and not is_awaitable(value):
-                        # Run.leaf, inlined: the commonest field of all.
-                        if value is None or value is Undefined:
-                            if field.non_null:
-                                raise Bail
-                            results[key] = None
-                            continue
-                        if isinstance(value, Exception):
-                            raise Bail
-                        coerced = field.coerce(value)
-                        if coerced is None or coerced is Undefined:
-                            raise Bail
-                        results[key] = coerced
-                        continue
-                    field_path = Path(path, key, object_type.name)
-                    info = None
-                else:
-                    field_path = Path(path, key, object_type.name)
-                    info = self.executor.build_resolve_info(field.field_def, field.nodes, object_type, field_path)
-                    args = (
-                        get_argument_values(
-                            field.field_def,
-                            field.nodes[0],
-                            self.executor.variable_values,
-                            field.details[0].fragment_variable_values,
-                            self.executor.hide_suggestions,
-                        )
-                        if field.has_args
-                        else {}
-                    )
-                    direct = field.direct
-                    value = direct(source, info) if direct is not None else field.resolve(source, info, **args)
-                if is_awaitable(value):
-                    results[key] = self.later(field, object_type, value, field_path, info)
-                    pending.append(key)
-                    continue
-                completed = self.complete(field, object_type, field.return_type, value, field_path, [info])
-                results[key] = completed
-                if is_awaitable(completed):
-                    pending.append(key)
-        except BaseException:
-            _discard([results[k] for k in pending])
-            raise
-        if not pending:
-            return results
-        return _settle(results, pending)
+        if field.leaf and not is_awaitable(value):
+            if value is None or value is Undefined:
+                if field.non_null:
+                    raise Bail
+                results[key] = None
+                return
+            if isinstance(value, Exception):
+                raise Bail
+            coerced = field.coerce(value)
+            if coerced is None or coerced is Undefined:
+                raise Bail
+            results[key] = coerced
+            return
+        self.settle_value(field, parent_type, value, _path(path, key, parent_type.name), None, results, pending)
+
+    def resolved(self, field: FieldPlan, parent_type: Any, source: Any, path: Path | None, results: dict, pending: list) -> None:
+        """Run the resolver of `field` on `source` and complete its answer into `results`."""
+        field_path = _path(path, field.key, parent_type.name)
+        direct = field.direct
+        if direct is not None:
+            # The resolver gets the info lazily (most only read the context), or none at
+            # all when it takes none (the completion builds one if it needs it).
+            info: Any = _LazyInfo(self.executor, field, parent_type, field_path) if direct.takes_info else None
+            value = direct(source, info)
+        else:
+            executor = self.executor
+            info = executor.build_resolve_info(field.field_def, field.nodes, parent_type, field_path)
+            args = (
+                get_argument_values(
+                    field.field_def,
+                    field.nodes[0],
+                    executor.variable_values,
+                    field.details[0].fragment_variable_values,
+                    executor.hide_suggestions,
+                )
+                if field.has_args
+                else {}
+            )
+            value = field.resolve(source, info, **args)
+        self.settle_value(field, parent_type, value, field_path, info, results, pending)
+
+    def settle_value(self, field: FieldPlan, parent_type: Any, value: Any, path: Path, info: Any, results: dict, pending: list) -> None:
+        key = field.key
+        is_awaitable = self.is_awaitable
+        if is_awaitable(value):
+            results[key] = self.later(field, parent_type, value, path, info)
+            pending.append(key)
+            return
+        object_type = field.object_type
+        if object_type is not None:  # complete, for an object type: the commonest non-leaf
+            if value is None or value is Undefined:
+                if field.non_null:
+                    raise Bail
+                results[key] = None
+                return
+            if isinstance(value, Exception):
+                raise Bail
+            # complete_object, inline. Its answer is a dict (or an awaitable of one), never
+            # None: the non-null check of `complete` has nothing to do.
+            plan = field.subplans.get(object_type.name)
+            if plan is None:
+                plan = _subplan(self.executor, field, object_type)
+            instance_of = plan.instance_of
+            if instance_of is not None:  # Strawberry's is_type_of, inline
+                cast = getattr(value, _CAST_ATTRIBUTE, None)
+                if not (isinstance(value, instance_of) if cast is None else cast in plan.cast_types):
+                    raise Bail
+            elif plan.is_type_of is not None:
+                ok = plan.is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, [info, path]))
+                if ok is not True:
+                    _discard([ok])
+                    raise Bail
+            completed = plan.run(self, value, path)
+            results[key] = completed
+            if type(completed) is not dict:  # what a plan's function gives: a dict or a coroutine
+                pending.append(key)
+            return
+        completed = self.complete(field, parent_type, field.return_type, value, path, [info, path])
+        results[key] = completed
+        if is_awaitable(completed):
+            pending.append(key)
 
     async def later(self, field: FieldPlan, parent_type: Any, value: Any, path: Path, info: Any) -> Any:
-        completed = self.complete(field, parent_type, field.return_type, await value, path, [info])
+        completed = self.complete(field, parent_type, field.return_type, await value, path, [info, path])
         return await completed if self.is_awaitable(completed) else completed
 
     def info_of(self, field: FieldPlan, parent_type: Any, path: Path, box: list) -> Any:
-        """The resolve info of the field (made once per field execution, as graphql-core does)."""
-        if box[0] is None:
-            box[0] = self.executor.build_resolve_info(field.field_def, field.nodes, parent_type, path)
-        return box[0]
+        """The resolve info of the field (made once per field execution, as graphql-core does,
+        with the field's path, which `box` holds: `path` may be a list item's)."""
+        info = box[0]
+        if info is None:
+            info = box[0] = self.executor.build_resolve_info(field.field_def, field.nodes, parent_type, box[1])
+        elif type(info) is _LazyInfo:
+            info = box[0] = info.real()
+        return info
 
     def complete(self, field: FieldPlan, parent_type: Any, return_type: Any, value: Any, path: Path, box: list) -> Any:
         if isinstance(value, Exception):
@@ -509,13 +678,17 @@ class Run:
         plan = field.subplans.get(object_type.name)
         if plan is None:
             plan = _subplan(self.executor, field, object_type)
-        is_type_of = plan.is_type_of
-        if is_type_of is not None:
-            ok = is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, box))
+        instance_of = plan.instance_of
+        if instance_of is not None:  # Strawberry's is_type_of, inline
+            cast = getattr(value, _CAST_ATTRIBUTE, None)
+            if not (isinstance(value, instance_of) if cast is None else cast in plan.cast_types):
+                raise Bail
+        elif plan.is_type_of is not None:
+            ok = plan.is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, box))
             if ok is not True:
                 _discard([ok])
                 raise Bail
-        return self.fields(plan, value, path)
+        return plan.run(self, value, path)
 
     def complete_list(self, field: FieldPlan, parent_type: Any, item_type: Any, value: Any, path: Path, box: list) -> Any:
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
@@ -523,15 +696,69 @@ class Run:
         items: list[Any] = []
         pending: list[int] = []
         is_awaitable = self.is_awaitable
+        non_null = is_non_null_type(item_type)
+        object_type = item_type.of_type if non_null else item_type
+        if is_object_type(object_type):
+            return self.complete_objects(field, parent_type, item_type, object_type, non_null, value, path, box)
         try:
             for index, item in enumerate(value):
-                item_path = Path(path, index, None)
+                item_path = _path(path, index, None)
                 if is_awaitable(item):
                     completed = self._later_item(field, parent_type, item_type, item, item_path, box)
                 else:
                     completed = self.complete(field, parent_type, item_type, item, item_path, box)
                 items.append(completed)
                 if is_awaitable(completed):
+                    pending.append(index)
+        except BaseException:
+            _discard([items[i] for i in pending])
+            raise
+        if not pending:
+            return items
+        return _settle_list(items, pending)
+
+    def complete_objects(
+        self, field: FieldPlan, parent_type: Any, item_type: Any, object_type: Any, non_null: bool, value: Any, path: Path, box: list
+    ) -> Any:
+        """complete_list for items of one object type (nullable or not): what `complete` does
+        per item, with the item type's plan looked up once for the list."""
+        plan = field.subplans.get(object_type.name)
+        if plan is None:
+            plan = _subplan(self.executor, field, object_type)
+        is_type_of = plan.is_type_of
+        info_free = plan.info_free
+        instance_of, cast_types = plan.instance_of, plan.cast_types
+        run = plan.run
+        items: list[Any] = []
+        pending: list[int] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for index, item in enumerate(value):
+                item_path = _path(path, index, None)
+                if is_awaitable(item):
+                    completed = self._later_item(field, parent_type, item_type, item, item_path, box)
+                    items.append(completed)
+                    pending.append(index)
+                    continue
+                if isinstance(item, Exception):
+                    raise Bail
+                if item is None or item is Undefined:
+                    if non_null:
+                        raise Bail
+                    items.append(None)
+                    continue
+                if instance_of is not None:  # Strawberry's is_type_of, inline
+                    cast = getattr(item, _CAST_ATTRIBUTE, None)
+                    if not (isinstance(item, instance_of) if cast is None else cast in cast_types):
+                        raise Bail
+                elif is_type_of is not None:
+                    ok = is_type_of(item, None if info_free else self.info_of(field, parent_type, item_path, box))
+                    if ok is not True:
+                        _discard([ok])
+                        raise Bail
+                completed = run(self, item, item_path)
+                items.append(completed)
+                if type(completed) is not dict:  # what a plan's function gives: a dict or a coroutine
                     pending.append(index)
         except BaseException:
             _discard([items[i] for i in pending])
