@@ -118,12 +118,16 @@ class EventReads:
 
     async def load_registrations(self, session_id: int, user_ids: Sequence[int]) -> None:
         """Read the registrations of these viewers for the session (one statement per
-        `VIEWERS_PER_STATEMENT` of them). A
-        failure is not raised here: each execution that needs a row gets it as its error."""
+        `VIEWERS_PER_STATEMENT` of them) into the shared loader, as loaded rows: not through
+        `load_many`, which would make a thousand futures and gather them. A failure is not
+        raised here: each execution that needs a row then loads it through the shared
+        loader (one statement for all of them), and gets its error if that fails too."""
+        keys = [(session_id, user_id) for user_id in user_ids]
         try:
-            await self.registrations.load_many([(session_id, user_id) for user_id in user_ids])
+            rows = await self.registrations.load_fn(keys)
         except Exception:  # noqa: BLE001 - reported by the executions that read the rows
-            pass
+            return
+        self.registrations.prime_many(dict(zip(keys, rows, strict=True)))
 
 
 class _ViewerCache(DefaultCache):
