@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from strawberry.dataloader import DataLoader, DefaultCache
 
@@ -191,6 +192,8 @@ class Loaders:
         # Read only (never changed in place), so the caller's mapping is kept as it is.
         self._viewer_roles: Mapping[int, ProgramRole] | None = viewer_roles
         self._viewer_roles_loading: asyncio.Future[dict[int, ProgramRole]] | None = None
+        # loader name -> {key: value} to prime it with when it is made (see `prime_when_made`).
+        self._primes: dict[str, dict] | None = None
 
     # The DataLoaders, made on first use (see `__getattr__`).
     user_by_id: DataLoader[int, User | None]
@@ -212,7 +215,21 @@ class Loaders:
             raise AttributeError(name)
         loader = make(self)
         setattr(self, name, loader)
+        primes = self._primes.pop(name, None) if self._primes else None
+        if primes:
+            loader.prime_many(primes)
         return loader
+
+    def prime_when_made(self, name: str, key: Any, value: Any) -> None:
+        """Prime the loader `name` with key -> value, as `prime` does, but only once that
+        loader is made (at once if it is already): a live event primes each execution's
+        loaders with the rows it carries, and most of them are never asked for."""
+        if name in self.__dict__:
+            getattr(self, name).prime(key, value)
+            return
+        if self._primes is None:
+            self._primes = {}
+        self._primes.setdefault(name, {})[key] = value
 
     def _make_user_by_id(self) -> DataLoader:
         loader = SharedLoader(_by_id(User))

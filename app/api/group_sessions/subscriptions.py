@@ -124,9 +124,9 @@ def _preparer(rows: dict[str, Any]):
     participant = rows.get("participant")
 
     def prime(loaders: Loaders) -> None:
-        loaders.session_by_id.prime(session.id, session)
+        loaders.prime_when_made("session_by_id", session.id, session)
         if participant is not None:
-            loaders.user_by_id.prime(participant.id, participant)
+            loaders.prime_when_made("user_by_id", participant.id, participant)
 
     def prepare(context: Any) -> Any:
         return context.for_event(rows["reads"], prime)
