@@ -289,9 +289,14 @@ class Loaders:
             return RegistrationStatus.CONFIRMED
         # A mutation primes the registration loader with what it just did: that wins.
         loader = self.__dict__.get("viewer_registration_by_session")  # not made just to look...
-        if loader is None and self._event_reads is not None:
-            loader = self.viewer_registration_by_session  # ...unless the event's reads may know
-        registration = MISSING if loader is None else loaded(loader, session.id)
+        if loader is not None:
+            registration = loaded(loader, session.id)
+        elif self._event_reads is not None:
+            # ...but the event's reads may know: what this viewer's `ViewerRows` would find
+            # (it holds nothing of its own before it is made), without making one.
+            registration = loaded(self._event_reads.registrations, (session.id, self.viewer.id))
+        else:
+            registration = MISSING
         if registration is not MISSING:
             return None if registration is None else RegistrationStatus(registration.status)
         return self._known_status.get(session.id, MISSING)
