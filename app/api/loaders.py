@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from strawberry.dataloader import DataLoader, DefaultCache
 
@@ -118,12 +119,16 @@ class EventReads:
 
     async def load_registrations(self, session_id: int, user_ids: Sequence[int]) -> None:
         """Read the registrations of these viewers for the session (one statement per
-        `VIEWERS_PER_STATEMENT` of them). A
-        failure is not raised here: each execution that needs a row gets it as its error."""
+        `VIEWERS_PER_STATEMENT` of them) into the shared loader, as loaded rows: not through
+        `load_many`, which would make a thousand futures and gather them. A failure is not
+        raised here: each execution that needs a row then loads it through the shared
+        loader (one statement for all of them), and gets its error if that fails too."""
+        keys = [(session_id, user_id) for user_id in user_ids]
         try:
-            await self.registrations.load_many([(session_id, user_id) for user_id in user_ids])
+            rows = await self.registrations.load_fn(keys)
         except Exception:  # noqa: BLE001 - reported by the executions that read the rows
-            pass
+            return
+        self.registrations.prime_many(dict(zip(keys, rows, strict=True)))
 
 
 class _ViewerCache(DefaultCache):
@@ -187,6 +192,8 @@ class Loaders:
         # Read only (never changed in place), so the caller's mapping is kept as it is.
         self._viewer_roles: Mapping[int, ProgramRole] | None = viewer_roles
         self._viewer_roles_loading: asyncio.Future[dict[int, ProgramRole]] | None = None
+        # loader name -> {key: value} to prime it with when it is made (see `prime_when_made`).
+        self._primes: dict[str, dict] | None = None
 
     # The DataLoaders, made on first use (see `__getattr__`).
     user_by_id: DataLoader[int, User | None]
@@ -208,7 +215,21 @@ class Loaders:
             raise AttributeError(name)
         loader = make(self)
         setattr(self, name, loader)
+        primes = self._primes.pop(name, None) if self._primes else None
+        if primes:
+            loader.prime_many(primes)
         return loader
+
+    def prime_when_made(self, name: str, key: Any, value: Any) -> None:
+        """Prime the loader `name` with key -> value, as `prime` does, but only once that
+        loader is made (at once if it is already): a live event primes each execution's
+        loaders with the rows it carries, and most of them are never asked for."""
+        if name in self.__dict__:
+            getattr(self, name).prime(key, value)
+            return
+        if self._primes is None:
+            self._primes = {}
+        self._primes.setdefault(name, {})[key] = value
 
     def _make_user_by_id(self) -> DataLoader:
         loader = SharedLoader(_by_id(User))
@@ -268,9 +289,14 @@ class Loaders:
             return RegistrationStatus.CONFIRMED
         # A mutation primes the registration loader with what it just did: that wins.
         loader = self.__dict__.get("viewer_registration_by_session")  # not made just to look...
-        if loader is None and self._event_reads is not None:
-            loader = self.viewer_registration_by_session  # ...unless the event's reads may know
-        registration = MISSING if loader is None else loaded(loader, session.id)
+        if loader is not None:
+            registration = loaded(loader, session.id)
+        elif self._event_reads is not None:
+            # ...but the event's reads may know: what this viewer's `ViewerRows` would find
+            # (it holds nothing of its own before it is made), without making one.
+            registration = loaded(self._event_reads.registrations, (session.id, self.viewer.id))
+        else:
+            registration = MISSING
         if registration is not MISSING:
             return None if registration is None else RegistrationStatus(registration.status)
         return self._known_status.get(session.id, MISSING)

@@ -27,7 +27,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -48,6 +50,9 @@ ACCESS_CLOSE_CODE = 4403
 ACCESS_ENDED_REASON = "Sign-in ended (token revoked or expired): sign in again"
 SIGNED_OUT_REASON = "Signed out"
 NO_LONGER_VISIBLE = "You can no longer see what this subscription watched (your access changed)."
+
+# Sends one `next` message, given its payload already encoded as JSON text (see next_sender).
+NextSender = Callable[[str], Awaitable[None]]
 
 # Asked again when the viewer's access changes: may they still see what a subscription
 # watches? Given loaders made for the viewer's current roles.
@@ -72,6 +77,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         # Subscriptions reach the connection through their context (one per socket).
         self.context.drop_connection = self.drop_connection
         self.context.guard_subscription = self.guard_subscription
+        self.context.next_sender = self.next_sender
 
     # --- too slow --------------------------------------------------------------------------
 
@@ -130,6 +136,37 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         limit = self.view.socket_limits.per_user
         await self._close(TOO_MANY_FOR_USER_CLOSE_CODE, too_many_for_user_reason(limit))
         return False
+
+    # --- live events sent without Strawberry's per-result path -------------------------------
+
+    def next_sender(self) -> NextSender | None:
+        """For the operation running in the calling task (None if none is): a function that
+        sends it a `next` message whose payload is JSON text already encoded, exactly as
+        Strawberry would frame `{"id", "type": "next", "payload"}`, and sends nothing once the
+        operation completed or the socket is closing (as `send_message` does). Live events
+        use it to encode a payload once for every subscriber with the same result
+        (app.api.live_execution.deliver)."""
+        task = asyncio.current_task()
+        operation = next((op for op in self.operations.values() if op.task is task), None)
+        if operation is None:
+            return None
+        try:
+            prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        except TypeError:  # an id orjson refuses (a lone surrogate): the view's encoder escapes it
+            return None
+
+        async def send(payload: str) -> None:
+            if operation.completed or self._closing:
+                return
+            try:
+                await self.websocket.ws.send_text(prefix + payload + "}")
+            except WebSocketDisconnect:
+                # The peer is gone: the socket's reader sees it too and ends the connection
+                # with its operations (raised here, the error would travel the event stream
+                # and be logged as a failed event).
+                pass
+
+        return send
 
     # --- access ------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ there as a failure to create the stream, so graphql-transport-ws clients get an 
 message (and no events) for a refused subscription, instead of `next` + `complete`.
 
 Streams yield `SharedEvent`s, one per message and process, so subscribers asking the
-same thing share one execution (see live_execution.py).
+same thing share one execution (see live_execution.py). On a WebSocket each event is first
+offered to `deliver`, which sends it itself when that gives the same frame (see there);
+only the others are yielded.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from strawberry.types import Info
 from app.api import visibility
 from app.api.enums import RegistrationEventKind
 from app.api.errors import TopLevelError, TopLevelErrorCode
-from app.api.group_sessions.types import GroupSession, Registration, RegistrationEvent
-from app.api.live_execution import SharedEvent
+from app.api.group_sessions.types import GroupSession, Registration, RegistrationEvent, viewer_state
+from app.api.live_execution import SharedEvent, deliver
 from app.api.loaders import EventReads, Loaders
 from app.api.mutation import require_viewer
 from app.api.pagination import pk_of
@@ -122,9 +124,9 @@ def _preparer(rows: dict[str, Any]):
     participant = rows.get("participant")
 
     def prime(loaders: Loaders) -> None:
-        loaders.session_by_id.prime(session.id, session)
+        loaders.prime_when_made("session_by_id", session.id, session)
         if participant is not None:
-            loaders.user_by_id.prime(participant.id, participant)
+            loaders.prime_when_made("user_by_id", participant.id, participant)
 
     def prepare(context: Any) -> Any:
         return context.for_event(rows["reads"], prime)
@@ -147,9 +149,16 @@ def _registration_event(message: dict[str, Any]) -> SharedEvent:
     return rows["event"]
 
 
+def _sender(info: Info) -> Any:
+    """The function sending this operation's `next` messages directly (WebSocket only)."""
+    next_sender = getattr(info.context, "next_sender", None)
+    return next_sender() if next_sender is not None else None
+
+
 async def _registration_events(
     info: Info, subscription: BrokerSubscription, only_session: int | None
 ) -> AsyncGenerator[SharedEvent, None]:
+    send = _sender(info)
     async for message in _messages(info, subscription):
         session_id = message["session"]["id"]
         if only_session is not None and session_id != only_session:
@@ -159,7 +168,9 @@ async def _registration_events(
                 return
             continue
         if message["type"] == "registration":
-            yield _registration_event(message)
+            event = _registration_event(message)
+            if not await deliver(event, send):
+                yield event
 
 
 def _viewers_read(rows: dict[str, Any], subscription: BrokerSubscription, fanout: Any) -> asyncio.Future:
@@ -177,17 +188,19 @@ def _viewers_read(rows: dict[str, Any], subscription: BrokerSubscription, fanout
             rows["reads"].load_registrations(rows["session"].id, viewer_ids)
         )
     # Shielded: a subscriber going away does not cancel the read for the others.
-    return asyncio.shield(read)
+    return read if read.done() else asyncio.shield(read)
 
 
 async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[SharedEvent, None]:
     fanout = info.context.broker.fanout
+    send = _sender(info)
     async for message in _messages(info, subscription):
         rows = _rows(message)
         if "event" not in rows:
-            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows))
+            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows), viewer_state)
         await _viewers_read(rows, subscription, fanout)
-        yield rows["event"]
+        if not await deliver(rows["event"], send):
+            yield rows["event"]
         if rows["session"].status == SessionStatus.CANCELLED:
             return
 

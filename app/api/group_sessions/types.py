@@ -433,6 +433,43 @@ class GroupSession(Node):
         )
 
 
+# For live events (app.api.live_execution): subscribers whose selection on a session holds
+# only these fields, and whose `viewer_state` is equal, get the same answer, executed once.
+# Checked by reading each resolver: the fields below read the row, the settings and the
+# clock, and nothing of the viewer...
+VIEWER_BLIND_FIELDS = frozenset({
+    "__typename", "id", "title", "objective", "startsAt", "endsAt", "durationMinutes", "minParticipants",
+    "maxParticipants", "participantCount", "spotsLeft", "isFull", "status", "cancellationReason",
+    "minimumReached", "minimumDeadline", "cancelIfMinimumNotReached", "timeZone", "startsAtLocal",
+    "waitlistCount", "url", "phase", "joinOpensAt", "hasCustomMeetingUrl",
+})
+# ...and these read of the viewer no more than `viewer_state` holds: signed in or not, the
+# host or not, a member of the session's program or not, their registration's status.
+VIEWER_STATE_FIELDS = frozenset({
+    "viewerIsHost", "viewerIsAttending", "viewerCanJoin", "viewerCannotJoinReasons", "viewerCanEdit",
+    "viewerCanCancel", "viewerCanReschedule", "viewerCanLeave", "viewerCanEnter",
+})
+_SHAREABLE_FIELDS = VIEWER_BLIND_FIELDS | VIEWER_STATE_FIELDS
+
+
+def viewer_state(session: GroupSession, context: object, field_names: frozenset[str]) -> tuple | None:
+    """All that a selection of `field_names` on `session` can depend on about the viewer of
+    `context` (equal states, equal answers); None when a field may depend on more, or when
+    that state is not known without the database."""
+    if not field_names <= _SHAREABLE_FIELDS:
+        return None
+    viewer = context.viewer  # type: ignore[attr-defined]
+    if viewer is None:
+        return ("anonymous",)
+    loaders = context.loaders  # type: ignore[attr-defined]
+    row = session.row
+    is_member = visibility.is_member_now(loaders, row.program_id)
+    status = loaders.known_viewer_status(row)
+    if is_member is MISSING or status is MISSING:
+        return None
+    return ("viewer", viewer.id == row.host_id, is_member, status)
+
+
 def _registration_session(root: Registration, info: Info) -> GroupSession:
     return now_or_later(info.context.loaders.session_by_id, root.row.session_id, GroupSession.from_row)
 
