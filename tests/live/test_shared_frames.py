@@ -101,3 +101,29 @@ def test_the_shareable_fields_are_fields_of_group_session():
     names = set(build_schema()._schema.get_type("GroupSession").fields) | {"__typename"}  # type: ignore[union-attr]
     assert VIEWER_BLIND_FIELDS | VIEWER_STATE_FIELDS <= names
     assert not VIEWER_BLIND_FIELDS & VIEWER_STATE_FIELDS
+
+
+async def test_every_shareable_field_answers_each_viewer_as_a_query_of_their_own_would(live, api, world):
+    """The guard on the hand-kept field lists: viewers who share a class but differ in
+    every other way (role, invited or not, admin) each get, on the shared path, what the
+    same selection answers them over HTTP, executed for them alone. A field that reads more
+    of the viewer than `viewer_state` holds makes two of them differ here."""
+    *others, guest, newcomer = await world.add_members(4)
+    session = await create_session(api, world, maxParticipants=20, guestIds=[guest.gid])
+    assert (await join(api, others[0], session["id"]))["userErrors"] == []
+    viewers = [world.host, world.mentor, guest, *world.mentees, world.admin, others[0], others[1]]
+    selection = " ".join(sorted((VIEWER_BLIND_FIELDS | VIEWER_STATE_FIELDS) - {"__typename"}))
+    subscription = f"subscription($id: ID!) {{ groupSessionUpdated(id: $id) {{ __typename {selection} }} }}"
+    query = f"query($id: ID!) {{ groupSession(id: $id) {{ __typename {selection} }} }}"
+
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(WS.signed_in(live, m.token)) for m in viewers]
+        for socket in sockets:
+            await socket.subscribe("s", subscription, {"id": session["id"]})
+        await wait_for_subscriptions(live, len(sockets))
+        assert (await join(api, newcomer, session["id"]))["userErrors"] == []
+        pushed = [await socket.next("s") for socket in sockets]
+
+    for member, message in zip(viewers, pushed, strict=True):
+        own = await api.data(query, {"id": session["id"]}, token=member.token)
+        assert message == {"data": {"groupSessionUpdated": own["groupSession"]}}, member
