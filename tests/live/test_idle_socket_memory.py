@@ -12,9 +12,11 @@ import inspect
 import pytest
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import OperationContextManager
+from websockets.exceptions import InvalidStatus
 from websockets.protocol import Protocol
 
 from app.api.extension_hooks import CachedHooksRunner, _Operation
+from app.web.graphql_view import GraphQLView
 from app.web.websocket_protocol import Flag, Inbox, LeanWebSocketsProtocol
 from tests.live.conftest import WAIT, WS, wait_for_subscriptions
 
@@ -22,6 +24,7 @@ EVENTS = "subscription { registrationEvents { kind } }"
 
 
 def _live(kind: type) -> list:
+    gc.collect()  # what earlier tests left behind goes first
     return [o for o in gc.get_objects() if type(o) is kind]
 
 
@@ -30,7 +33,8 @@ async def test_an_idle_subscribed_socket_keeps_no_handshake_and_no_hook_wrappers
         await client.subscribe("1", EVENTS)
         await wait_for_subscriptions(live, 1)
 
-        [protocol] = _live(LeanWebSocketsProtocol)  # the server runs in this process
+        # the server runs in this process; sockets of earlier tests are closed
+        [protocol] = [p for p in _live(LeanWebSocketsProtocol) if not p.disconnected]
         assert protocol.request is None and protocol.response is None
         assert isinstance(protocol.queue, Inbox) and isinstance(protocol.writable, Flag)
         # the handshake parser (which keeps the request) replaced by the frame parser
@@ -197,3 +201,11 @@ def test_the_sync_path_refuses_async_hooks_as_strawberry_does(manager_class):
 def test_the_runner_gives_operations_the_lean_manager():
     runner = CachedHooksRunner(execution_context=None, extensions=[])
     assert isinstance(runner.operation(), _Operation)
+
+
+async def test_websockets_to_graphql_skip_starlette_stack_other_paths_do_not(app, live):
+    assert isinstance(app.websocket_endpoint, GraphQLView)  # no tracing configured here
+    # /nowhere/graphql still goes through Starlette's router, which refuses it
+    with pytest.raises(InvalidStatus):
+        async with WS.open(live + "/nowhere"):
+            pass
