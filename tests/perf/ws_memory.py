@@ -82,7 +82,8 @@ COMPONENTS = [
     ("app websocket handler", ("app/api/websocket.py",)),
     ("strawberry ws handler", ("strawberry/subscriptions/",)),
     ("strawberry view", ("strawberry/http/", "strawberry/asgi/")),
-    ("app view/context", ("app/web/", "app/api/context.py", "app/api/socket_limits.py")),
+    ("app view/context", ("app/web/graphql_view.py", "app/web/headers.py", "app/web/body_limit.py", "app/main.py",
+                          "app/api/context.py", "app/api/socket_limits.py")),
     ("starlette", ("starlette/",)),
     # uvicorn's WebSocket protocol and the websockets library under it (and what the
     # protocol's task holds that no layer above claimed)
