@@ -9,7 +9,7 @@ the size cap (the CSRF rule) run in this same layer, on the headers it parsed al
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -37,13 +37,10 @@ class BodySizeLimitMiddleware:
         self.drain_bytes = max(1_000_000, 10 * max_bytes)
         self.checks = tuple(checks)
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            # The inner app's own awaitable: no frame of this layer kept for a WebSocket's life.
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await self.app(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         accept = headers.get("accept")
 

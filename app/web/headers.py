@@ -9,7 +9,7 @@ A header a response already carries is left alone, so a route can give its own.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,13 +52,11 @@ class SecurityHeadersMiddleware:
         self.raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in self.headers.items()]
         self.after_request = after_request
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            # The inner app's own awaitable: no frame of this layer kept for a WebSocket's life.
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message["headers"] = list(message.get("headers", ()))
