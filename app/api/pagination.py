@@ -51,16 +51,82 @@ class PageInfo:
     )
     start_cursor: str | None = strawberry.field(description="Cursor of the first edge; null on an empty page.")
     end_cursor: str | None = strawberry.field(description="Cursor of the last edge; null on an empty page.")
+    # The page's edges, for the two cursors above when page_info made this (see _EdgeCursor).
+    edges: strawberry.Private[list | None] = None
+
+
+class _EdgeCursor:
+    """PageInfo's `start_cursor` (`index` 0) or `end_cursor` (-1): the cursor of that edge
+    of the page, None on an empty page, read from the edge when the field is asked for
+    (an edge computes its cursor on first read)."""
+
+    __slots__ = ("name", "index")
+
+    def __init__(self, name: str, index: int) -> None:
+        self.name, self.index = name, index
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        edges = obj.edges
+        value = obj.__dict__[self.name] = edges[self.index].cursor if edges else None
+        return value
+
+
+# Read lazily (see _EdgeCursor); PageInfo(start_cursor=..., end_cursor=...) still sets them.
+PageInfo.start_cursor = _EdgeCursor("start_cursor", 0)
+PageInfo.end_cursor = _EdgeCursor("end_cursor", -1)
 
 
 def page_info(edges: list, page: Slice) -> PageInfo:
-    """Where a page of `edges` (each with a `cursor`, made from `page.rows`) stands."""
-    return PageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=page.has_previous,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
+    """Where a page of `edges` (each with a `cursor`, made from `page.rows`) stands. The
+    start and end cursors are read from the first and last edge when asked for."""
+    info = _new(PageInfo)
+    info.has_next_page = page.has_next
+    info.has_previous_page = page.has_previous
+    info.edges = edges
+    return info
+
+
+_new = object.__new__  # builds a type's instance without its dataclass __init__ (see OnFirstRead)
+
+
+class OnFirstRead:
+    """A Strawberry type's field whose value `compute(instance)` gives, computed when it is
+    first read (the response asks for it) and kept in the instance, as
+    functools.cached_property does (without its per-read lock on Python 3.11). Installed on
+    the class after `@strawberry.type` made it (the schema still sees a plain field, read
+    as an attribute): `Type.field = OnFirstRead("field", compute)`. A non-data descriptor,
+    so the generated __init__ (`Type(field=...)`) still stores a value given to it."""
+
+    __slots__ = ("name", "compute")
+
+    def __init__(self, name: str, compute: Callable[[Any], Any]) -> None:
+        self.name, self.compute = name, compute
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
+class GlobalIdOf:
+    """A Node type's `id`: the global ID of its `row`, computed on first read (a page of
+    hundreds of objects encodes only the IDs the response asks for); see OnFirstRead."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, type_name: str) -> None:
+        if type_name not in NODE_TYPES:
+            raise ValueError(f"not a node type: {type_name}")
+        self.prefix = f"{type_name}:"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__["id"] = base64url(f"{self.prefix}{obj.row.id}")  # global_id, inlined
+        return value
 
 
 def _argument_given(info: Info, name: str) -> bool:

@@ -23,15 +23,16 @@ from app.api.pagination import (
     After,
     Before,
     First,
+    GlobalIdOf,
     Last,
     Node,
+    OnFirstRead,
     PageInfo,
     connection_window,
     decode_member_cursor,
     decode_session_cursor,
     member_cursor,
     page_info,
-    to_global_id,
 )
 from app.group_sessions import read_model, rules
 from app.keyset import Slice
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from app.api.group_sessions.types import GroupSessionConnection
 
 _SESSION_TYPES = "app.api.group_sessions.types"
+_new = object.__new__  # an instance without its dataclass __init__ (see the from_row methods)
 
 
 def _connection() -> type[GroupSessionConnection]:
@@ -62,7 +64,13 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: models.User) -> User:
-        return cls(id=strawberry.ID(to_global_id("User", row.id)), row=row, name=row.name, time_zone=row.time_zone)
+        # Built without the dataclass __init__ (a participants page makes hundreds); `id` is
+        # the class's GlobalIdOf, computed when read.
+        self = _new(cls)
+        self.row = row
+        self.name = row.name
+        self.time_zone = row.time_zone
+        return self
 
     email: str | None = strawberry.field(
         resolver=_user_email, description="Only visible to the user themself; null for everyone else."
@@ -122,6 +130,9 @@ class User(Node):
         return [ProgramMembership(program=Program.from_row(p), role=roles[p.id]) for p in programs]
 
 
+User.id = GlobalIdOf("User")
+
+
 @strawberry.type(description="The viewer's place in a program: their role, and what it lets them do.")
 class ProgramMembership:
     program: Program = strawberry.field(description="The program.")
@@ -141,6 +152,16 @@ class UserEdge:
     cursor: str = strawberry.field(
         description="Pass as `after` to get the users after this one, as `before` for those before it."
     )
+
+    @classmethod
+    def of(cls, row: models.User) -> UserEdge:
+        """The edge a member list gives `row` (with its `sort_name`); its cursor is computed when read."""
+        self = _new(cls)
+        self.node = User.from_row(row)
+        return self
+
+
+UserEdge.cursor = OnFirstRead("cursor", lambda edge: member_cursor(edge.node.row))
 
 
 @strawberry.type(description="A page of users.")
@@ -169,7 +190,10 @@ class Program(Node):
 
     @classmethod
     def from_row(cls, row: models.Program) -> Program:
-        return cls(id=strawberry.ID(to_global_id("Program", row.id)), row=row, name=row.name)
+        self = _new(cls)  # as User.from_row
+        self.row = row
+        self.name = row.name
+        return self
 
     @strawberry.field(description="The viewer's role here; null when the viewer is not a member.")
     def viewer_role(self, info: Info) -> ProgramRole | None:
@@ -232,5 +256,8 @@ class Program(Node):
         loaders = info.context.loaders
         for row in page.rows:
             loaders.user_by_id.prime(row.id, row)
-        edges = [UserEdge(node=User.from_row(row), cursor=member_cursor(row)) for row in page.rows]
+        edges = [UserEdge.of(row) for row in page.rows]
         return UserConnection(edges=edges, nodes=[e.node for e in edges], page_info=page_info(edges, page), page=page)
+
+
+Program.id = GlobalIdOf("Program")

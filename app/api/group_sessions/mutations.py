@@ -28,7 +28,7 @@ from app.api.group_sessions.types import (
     RegistrationEdge,
 )
 from app.api.mutation import decode_id, mutate
-from app.api.pagination import registration_cursor, to_global_id
+from app.api.pagination import to_global_id
 from app.errors import DomainError, ErrorCode
 from app.group_sessions import services
 from app.group_sessions.events import Person
@@ -309,9 +309,7 @@ async def respond_to_invitation(info: Info, input: RespondToInvitationInput) -> 
         edge = None
         if answer.registration is not None:
             loaders.viewer_registration_by_session.prime(row.id, answer.registration)
-            edge = RegistrationEdge(
-                node=Registration.from_row(answer.registration), cursor=registration_cursor(answer.registration.id)
-            )
+            edge = RegistrationEdge.of(answer.registration)
         elif not input.accept:
             loaders.viewer_registration_by_session.prime(row.id, None)
         return RespondToInvitationPayload(

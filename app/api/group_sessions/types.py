@@ -33,8 +33,10 @@ from app.api.pagination import (
     After,
     Before,
     First,
+    GlobalIdOf,
     Last,
     Node,
+    OnFirstRead,
     PageInfo,
     check_first,
     connection_window,
@@ -43,13 +45,14 @@ from app.api.pagination import (
     page_info,
     registration_cursor,
     session_cursor,
-    to_global_id,
 )
 from app.group_sessions import models, read_model, repository, rooms, rules
 from app.group_sessions.models import SessionStatus
 from app.keyset import Slice, fetch_page
 from app.links import group_session_url
 
+
+_new = object.__new__  # an instance without its dataclass __init__ (see the from_row methods)
 
 # Resolvers answer at once when the loaders hold what they need, else with an awaitable
 # (see app.api.loaders).
@@ -97,24 +100,25 @@ class GroupSession(Node):
 
     @classmethod
     def from_row(cls, row: models.GroupSession) -> GroupSession:
+        # Built without the dataclass __init__, as Registration.from_row; `id` is the
+        # class's GlobalIdOf, computed when read.
         spots_left = row.spots_left
-        return cls(
-            id=strawberry.ID(to_global_id("GroupSession", row.id)),
-            row=row,
-            title=row.title,
-            objective=row.objective,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            duration_minutes=row.duration_minutes,
-            min_participants=row.min_participants,
-            max_participants=row.max_participants,
-            participant_count=row.participant_count,
-            spots_left=spots_left,
-            is_full=spots_left == 0,
-            status=row.status,
-            cancellation_reason=row.cancellation_reason,
-            waitlist_count=row.waitlist_count,
-        )
+        self = _new(cls)
+        self.row = row
+        self.title = row.title
+        self.objective = row.objective
+        self.starts_at = row.starts_at
+        self.ends_at = row.ends_at
+        self.duration_minutes = row.duration_minutes
+        self.min_participants = row.min_participants
+        self.max_participants = row.max_participants
+        self.participant_count = row.participant_count
+        self.spots_left = spots_left
+        self.is_full = spots_left == 0
+        self.status = row.status
+        self.cancellation_reason = row.cancellation_reason
+        self.waitlist_count = row.waitlist_count
+        return self
 
     program: Program = strawberry.field(resolver=_session_program, description="The program the session belongs to.")
     host: User = strawberry.field(resolver=_session_host, description="The mentor who hosts the session.")
@@ -223,7 +227,8 @@ class GroupSession(Node):
             return await read_model.registration_beyond(session_id, registration_id, later=later)
 
         page = await fetch_page(window, fetch, exists)
-        edges = [RegistrationEdge(node=Registration.from_row(r), cursor=registration_cursor(r.id)) for r in page.rows]
+        of = RegistrationEdge.of
+        edges = [of(r) for r in page.rows]
         return RegistrationConnection(
             edges=edges,
             nodes=[edge.node for edge in edges],
@@ -247,9 +252,7 @@ class GroupSession(Node):
         edges = []
         for offset, row in enumerate(rows[:size]):
             info.context.loaders.user_by_id.prime(row.user_id, row.user)
-            edges.append(
-                RegistrationEdge(node=Registration.from_row(row, position=position + offset), cursor=registration_cursor(row.id))
-            )
+            edges.append(RegistrationEdge.of(row, position=position + offset))
         page = Slice([edge.node.row for edge in edges], has_next=len(rows) > size, has_previous=position > 1)
         return RegistrationConnection(
             edges=edges,
@@ -433,6 +436,9 @@ class GroupSession(Node):
         )
 
 
+GroupSession.id = GlobalIdOf("GroupSession")
+
+
 # For live events (app.api.live_execution): subscribers whose selection on a session holds
 # only these fields, and whose `viewer_state` is equal, get the same answer, executed once.
 # Checked by reading each resolver: the fields below read the row, the settings and the
@@ -490,14 +496,16 @@ class Registration(Node):
 
     @classmethod
     def from_row(cls, row: models.Registration, *, position: int | None = None) -> Registration:
-        return cls(
-            id=strawberry.ID(to_global_id("Registration", row.id)),
-            row=row,
-            is_host=row.is_host,
-            registered_at=row.registered_at,
-            status=models.RegistrationStatus(row.status),
-            known_position=position,
-        )
+        # Built without the dataclass __init__ (a participants page makes hundreds); `id` is
+        # the class's GlobalIdOf, computed when read.
+        self = _new(cls)
+        self.row = row
+        self.known_position = position
+        self.is_host = row.is_host
+        self.registered_at = row.registered_at
+        status = row.status
+        self.status = status if type(status) is _REGISTRATION_STATUS else _REGISTRATION_STATUS(status)
+        return self
 
     session: GroupSession = strawberry.field(resolver=_registration_session, description="The session registered for.")
     participant: User = strawberry.field(resolver=_registration_participant, description="The registered person.")
@@ -521,6 +529,10 @@ class Registration(Node):
         return (await repository.waitlist_positions([self.row])).get(self.row.id)
 
 
+_REGISTRATION_STATUS = models.RegistrationStatus
+Registration.id = GlobalIdOf("Registration")
+
+
 # --- connections -----------------------------------------------------------------------------
 
 
@@ -533,8 +545,11 @@ class GroupSessionEdge:
 
     @classmethod
     def of(cls, row: models.GroupSession) -> GroupSessionEdge:
-        """The edge a session list gives `row` (for payloads a client inserts into its lists)."""
-        return cls(node=GroupSession.from_row(row), cursor=session_cursor(row))
+        """The edge a session list gives `row` (for payloads a client inserts into its lists);
+        its cursor is computed when read."""
+        self = _new(cls)
+        self.node = GroupSession.from_row(row)
+        return self
 
 
 @strawberry.type(description="A page of group sessions.")
@@ -557,7 +572,8 @@ class GroupSessionConnection:
         """`viewer_attends`: what the list query already says about the viewer's registration
         on every row (the dashboard lists only sessions the viewer is registered for)."""
         info.context.loaders.prime_sessions(page.rows, viewer_attends=viewer_attends)
-        edges = [GroupSessionEdge(node=GroupSession.from_row(r), cursor=session_cursor(r)) for r in page.rows]
+        of = GroupSessionEdge.of
+        edges = [of(r) for r in page.rows]
         return cls(edges=edges, nodes=[edge.node for edge in edges], page_info=page_info(edges, page), page=page)
 
 
@@ -569,9 +585,18 @@ class RegistrationEdge:
     )
 
     @classmethod
-    def of(cls, row: models.Registration) -> RegistrationEdge:
-        """The edge GroupSession.participants gives `row` (for payloads a client appends to it)."""
-        return cls(node=Registration.from_row(row), cursor=registration_cursor(row.id))
+    def of(cls, row: models.Registration, *, position: int | None = None) -> RegistrationEdge:
+        """The edge GroupSession.participants gives `row` (for payloads a client appends to
+        it); its cursor is computed when read. `position`: as for Registration.from_row."""
+        self = _new(cls)
+        self.node = Registration.from_row(row, position=position)
+        return self
+
+
+# Cursors are computed when read: a page whose edges are asked for without them (the
+# dashboard's participants) encodes none.
+GroupSessionEdge.cursor = OnFirstRead("cursor", lambda edge: session_cursor(edge.node.row))
+RegistrationEdge.cursor = OnFirstRead("cursor", lambda edge: registration_cursor(edge.node.row.id))
 
 
 @strawberry.type(description="A page of registrations.")
@@ -633,3 +658,4 @@ class RegistrationEvent:
         description="The session, with participantCount and spotsLeft as they are after the change."
     )
     occurred_at: datetime = strawberry.field(description="When the change was committed.")
+
