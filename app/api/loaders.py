@@ -143,6 +143,17 @@ class EventReads:
         row = self.read["registrations"].get(key, MISSING)
         return row if row is not MISSING else loaded(self.registrations, key)
 
+    def known_status(self, session: GroupSession, user_id: int):
+        """The status of the user's registration for `session` (None: none), when known
+        without the database: what a fresh `Loaders` of this event knows
+        (`Loaders.known_viewer_status`); else `MISSING`."""
+        if user_id == session.host_id:
+            return RegistrationStatus.CONFIRMED
+        registration = self.known_registration(session.id, user_id)
+        if registration is MISSING or registration is None:
+            return registration
+        return RegistrationStatus(registration.status)
+
 
 class _ViewerCache(DefaultCache):
     """A viewer's view of a shared loader's cache: what this execution primed, else what the
@@ -318,7 +329,8 @@ class Loaders:
         elif self._event_reads is not None:
             # ...but the event's reads may know: what this viewer's `ViewerRows` would find
             # (it holds nothing of its own before it is made), without making one.
-            registration = self._event_reads.known_registration(session.id, self.viewer.id)
+            status = self._event_reads.known_status(session, self.viewer.id)
+            return status if status is not MISSING else self._known_status.get(session.id, MISSING)
         else:
             registration = MISSING
         if registration is not MISSING:

@@ -191,13 +191,24 @@ def _viewers_read(rows: dict[str, Any], subscription: BrokerSubscription, fanout
     return read if read.done() else asyncio.shield(read)
 
 
+def _viewer_state(rows: dict[str, Any]):
+    """`SharedEvent.viewer_state` for a session event: from the subscriber's connection and
+    the rows read for every subscriber (no context or loaders made per subscriber)."""
+    reads = rows["reads"]
+
+    def state(session: GroupSession, connection: Any, names: frozenset[str]) -> tuple | None:
+        return viewer_state(session, connection.viewer, connection.viewer_roles, reads, names)
+
+    return state
+
+
 async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[SharedEvent, None]:
     fanout = info.context.broker.fanout
     send = _sender(info)
     async for message in _messages(info, subscription):
         rows = _rows(message)
         if "event" not in rows:
-            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows), viewer_state)
+            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows), _viewer_state(rows))
         await _viewers_read(rows, subscription, fanout)
         if not await deliver(rows["event"], send):
             yield rows["event"]
