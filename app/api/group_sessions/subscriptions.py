@@ -15,7 +15,8 @@ only the others are yielded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -81,11 +82,14 @@ async def _open(info: Info, channel: str, still_visible: StillVisible | None = N
     return subscription
 
 
-async def _messages(info: Info, subscription: BrokerSubscription) -> AsyncIterator[dict[str, Any]]:
-    """The subscription's messages, with broker failures turned into client errors."""
+@contextmanager
+def _broker_errors(info: Info, subscription: BrokerSubscription) -> Iterator[None]:
+    """Around reading the subscription's messages: broker failures turned into client
+    errors, and the subscription closed when reading ends. A block around the stream's own
+    `async for`, not an async generator of the messages: that would be one more generator
+    every subscriber resumes on every event."""
     try:
-        async for message in subscription:
-            yield message
+        yield
     except BrokerUnavailable:
         raise TopLevelError(
             "Live updates were interrupted; subscribe again (and refetch) shortly.",
@@ -159,18 +163,19 @@ async def _registration_events(
     info: Info, subscription: BrokerSubscription, only_session: int | None
 ) -> AsyncGenerator[SharedEvent, None]:
     send = _sender(info)
-    async for message in _messages(info, subscription):
-        session_id = message["session"]["id"]
-        if only_session is not None and session_id != only_session:
-            continue
-        if message["type"] == "cancelled":
-            if only_session is not None:
-                return
-            continue
-        if message["type"] == "registration":
-            event = _registration_event(message)
-            if not await deliver(event, send):
-                yield event
+    with _broker_errors(info, subscription):
+        async for message in subscription:
+            session_id = message["session"]["id"]
+            if only_session is not None and session_id != only_session:
+                continue
+            if message["type"] == "cancelled":
+                if only_session is not None:
+                    return
+                continue
+            if message["type"] == "registration":
+                event = _registration_event(message)
+                if not await deliver(event, send):
+                    yield event
 
 
 def _viewers_read(rows: dict[str, Any], subscription: BrokerSubscription, fanout: Any) -> asyncio.Future:
@@ -205,15 +210,16 @@ def _viewer_state(rows: dict[str, Any]):
 async def _session_updates(info: Info, subscription: BrokerSubscription) -> AsyncGenerator[SharedEvent, None]:
     fanout = info.context.broker.fanout
     send = _sender(info)
-    async for message in _messages(info, subscription):
-        rows = _rows(message)
-        if "event" not in rows:
-            rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows), _viewer_state(rows))
-        await _viewers_read(rows, subscription, fanout)
-        if not await deliver(rows["event"], send):
-            yield rows["event"]
-        if rows["session"].status == SessionStatus.CANCELLED:
-            return
+    with _broker_errors(info, subscription):
+        async for message in subscription:
+            rows = _rows(message)
+            if "event" not in rows:
+                rows["event"] = SharedEvent(GroupSession.from_row(rows["session"]), _preparer(rows), _viewer_state(rows))
+            await _viewers_read(rows, subscription, fanout)
+            if not await deliver(rows["event"], send):
+                yield rows["event"]
+            if rows["session"].status == SessionStatus.CANCELLED:
+                return
 
 
 @strawberry.subscription(
