@@ -8,12 +8,14 @@ only through the per-operation loaders in `info.context.loaders`.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
 
+from app.accounts import models as accounts_models
 from app.api import visibility
 from app.api.accounts.types import Program, User
 from app.api.enums import (
@@ -453,7 +455,11 @@ _SHAREABLE_FIELDS = VIEWER_BLIND_FIELDS | VIEWER_STATE_FIELDS
 
 
 def viewer_state(
-    session: GroupSession, viewer: object, viewer_roles: object, reads: EventReads, field_names: frozenset[str]
+    session: GroupSession,
+    viewer: accounts_models.User | None,
+    viewer_roles: Mapping[int, accounts_models.ProgramRole] | None,
+    reads: EventReads,
+    field_names: frozenset[str],
 ) -> tuple | None:
     """All that a selection of `field_names` on `session` can depend on about a subscriber
     (equal states, equal answers): signed in as `viewer` with `viewer_roles` (the
@@ -468,11 +474,11 @@ def viewer_state(
     if viewer_roles is None:  # not loaded with the token: not known without a query
         return None
     row = session.row
-    status = reads.known_status(row, viewer.id)  # type: ignore[attr-defined]
+    status = reads.known_status(row, viewer.id)
     if status is MISSING:
         return None
-    is_member = viewer_roles.get(row.program_id) is not None  # type: ignore[attr-defined]
-    return ("viewer", viewer.id == row.host_id, is_member, status)  # type: ignore[attr-defined]
+    is_member = viewer_roles.get(row.program_id) is not None
+    return ("viewer", viewer.id == row.host_id, is_member, status)
 
 
 def _registration_session(root: Registration, info: Info) -> GroupSession:
