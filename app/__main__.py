@@ -47,13 +47,20 @@ def event_loop() -> str:
     return "uvloop" if _installed("uvloop") else "asyncio"
 
 
+# By import path, not the class: uvicorn's worker processes import it themselves.
+WEBSOCKET_PROTOCOL = "app.web.websocket_protocol:LeanWebSocketsProtocol"
+
+
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """The uvicorn options `serve` takes from the settings: the WebSocket message-size limit
     (uvicorn closes with 1009 above it), compression, client addresses from trusted
-    proxies, and how long in-flight requests may finish at shutdown; and the HTTP parser.
-    Tests serve the app with these too, so they check what production runs."""
+    proxies, and how long in-flight requests may finish at shutdown; the HTTP parser; and
+    the WebSocket protocol (uvicorn's own, keeping less per idle connection:
+    app.web.websocket_protocol). Tests serve the app with these too, so they check what
+    production runs."""
     return {
         "http": http_implementation(),
+        "ws": WEBSOCKET_PROTOCOL,
         "ws_max_size": settings.ws_max_message_bytes,
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         "proxy_headers": True,

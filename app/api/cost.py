@@ -22,6 +22,7 @@ are all added up (an upper bound: only one of them applies to a given object).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,7 @@ from graphql import (
     is_list_type,
 )
 from graphql.type.definition import GraphQLNamedType
+from graphql.language import Visitor, visit
 from graphql.utilities import get_operation_ast
 
 SCALAR_COST = 1
@@ -57,6 +59,55 @@ DEFAULT_LIST_SIZE = 10
 _MAX_NESTING = 64
 
 
+# Costs of the documents costed lately. A cost reads the variables only through the
+# arguments that size lists (`first`, `last`, `ids`), so it is kept per document (by
+# identity: the parser cache gives identical documents one AST, and each entry keeps its
+# document alive so the id is not reused), operation name, page size cap and the values of
+# those variables: the public page asked with another session's ID costs the same, and is
+# not costed again. (schema id, document id) -> (schema, document, sizing variables, costs).
+COST_CACHE_SIZE = 1000
+COSTS_PER_DOCUMENT = 64
+_COSTS: OrderedDict[tuple[int, int], tuple[GraphQLSchema, DocumentNode, tuple[str, ...], dict[tuple, int]]] = (
+    OrderedDict()
+)
+_SIZE_ARGUMENTS = frozenset({"first", "last", "ids"})
+_ABSENT = object()
+
+
+class _SizeVariables(Visitor):
+    """Collects the variables a document passes to `first`, `last` or `ids` arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_argument(self, node: Any, *_: Any) -> None:
+        if node.name.value in _SIZE_ARGUMENTS:
+            visit(node.value, _VariableNames(self.names))
+
+
+class _VariableNames(Visitor):
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def _sizing_variables(document: DocumentNode) -> tuple[str, ...]:
+    finder = _SizeVariables()
+    visit(document, finder)
+    return tuple(sorted(finder.names))
+
+
+def _frozen(value: Any) -> Any:
+    """A key for a sent value; its type counts (1, True and 1.0 cost differently)."""
+    if isinstance(value, list):
+        return (list, tuple(_frozen(v) for v in value))
+    return (type(value), value)
+
+
 def operation_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -65,7 +116,42 @@ def operation_cost(
     *,
     max_page_size: int,
 ) -> int:
-    """The cost of the operation `operation_name` selects in `document` (0 when none does)."""
+    """The cost of the operation `operation_name` selects in `document` (0 when none does):
+    `compute_operation_cost`'s answer, looked up when this document was costed before with
+    the same operation name, page size cap and values of its sizing variables."""
+    key = (id(schema), id(document))
+    entry = _COSTS.get(key)
+    if entry is None or entry[0] is not schema or entry[1] is not document:
+        entry = _COSTS[key] = (schema, document, _sizing_variables(document), {})
+        if len(_COSTS) > COST_CACHE_SIZE:
+            _COSTS.popitem(last=False)
+    else:
+        _COSTS.move_to_end(key)
+    _, _, names, costs = entry
+    sent = variables if isinstance(variables, Mapping) else {}
+    try:
+        signature = (operation_name, max_page_size, *(_frozen(sent.get(name, _ABSENT)) for name in names))
+        cost = costs.get(signature)
+    except TypeError:  # a value that cannot be a key (an object sent as `first`): cost it afresh
+        return compute_operation_cost(schema, document, operation_name, variables, max_page_size=max_page_size)
+    if cost is None:
+        if len(costs) >= COSTS_PER_DOCUMENT:  # many sizes of one document: start over, stay small
+            costs.clear()
+        cost = costs[signature] = compute_operation_cost(
+            schema, document, operation_name, variables, max_page_size=max_page_size
+        )
+    return cost
+
+
+def compute_operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    *,
+    max_page_size: int,
+) -> int:
+    """The cost of the operation `operation_name` selects in `document`, computed."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0

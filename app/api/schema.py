@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import AddValidationRules, DisableIntrospection, ValidationCache
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -31,6 +31,7 @@ from app.api.extensions import (
     RequestLog,
     SharedParserCache,
     ValidationErrorCodes,
+    ValidationRules,
     explain_parse_error,
     factory,
     validation_limit_rules,
@@ -163,7 +164,7 @@ def schema_extensions(settings: Settings) -> AppExtensions:
         RequestLog,
         FreshLoaders,
         factory(DocumentLimits, max_bytes=settings.max_document_bytes, max_tokens=settings.max_tokens),
-        factory(AddValidationRules, validation_rules=limit_rules),
+        factory(ValidationRules, validation_rules=limit_rules),
         ValidationErrorCodes,
         OneSignInPerRequest,  # before anything executes: no signIn of a refused request is counted
         factory(QueryCostLimit, max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),

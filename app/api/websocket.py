@@ -118,6 +118,13 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         # Tolerant: closing may have forgotten every operation already.
         self.operations.pop(id, None)
 
+    async def handle_message(self, message: Message) -> None:
+        await super().handle_message(message)
+        # Strawberry's reader keeps the last message it decoded until the next one arrives,
+        # which on an idle subscribed socket is hours away; what the message asked for has
+        # been taken from it by now (an operation keeps its query and variables itself).
+        message.clear()
+
     async def send_message(self, message: Message) -> None:
         if self._closing:  # nothing may follow the close frame
             return
@@ -156,7 +163,7 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
             return None
 
         # Starlette's `send` with the ASGI message itself (its `send_text` only builds it):
-        # every middleware around the socket still sees the frame.
+        # whatever wraps the socket's ASGI send still sees the frame.
         websocket_send = self.websocket.ws.send
 
         async def send(payload: str) -> None:
@@ -183,6 +190,11 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
+        if self.connection_init_received:
+            # Strawberry has cancelled its init timer; the cancelled task would otherwise stay
+            # referenced for the socket's life, with its CancelledError's traceback and the
+            # frames that holds. The loop finishes the cancellation by itself.
+            self.connection_init_timeout_task = None
         context = self.context
         if self.connection_acknowledged and not self._closing and self._token is None and context.token and context.viewer:
             self._token = context.token

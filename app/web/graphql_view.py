@@ -28,6 +28,7 @@ import contextlib
 import functools
 import re
 import uuid
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -194,10 +195,13 @@ class GraphQLView(GraphQL):
 
     # --- GraphQL over HTTP -----------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
         if scope["type"] == "websocket":
-            await self.serve_websocket(scope, receive, send)
-            return
+            # serve_websocket's own awaitable: no frame of this one kept for the socket's life.
+            return self.serve_websocket(scope, receive, send)
+        return self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return

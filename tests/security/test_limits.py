@@ -185,3 +185,38 @@ async def test_an_unsent_variable_leaves_first_at_its_default_in_the_cost(api, w
     as_twenty = operation_cost(schema, parse(query), None, {"first": 20}, max_page_size=100)
     as_null = operation_cost(schema, parse(query), None, {"first": None}, max_page_size=100)
     assert unsent == as_twenty < as_null
+
+
+def test_a_document_costed_again_answers_as_costed_afresh():
+    """Costs are kept per document and the values of its sizing variables (`first`, `last`,
+    `ids`): every other variable may change freely without a new costing, and any change to
+    a sizing one (value, type, presence, page cap, operation) is costed afresh."""
+    from app.api import cost as cost_module
+
+    schema = build_schema()._schema
+    document = parse(
+        """query Page($id: ID!, $n: Int = 7, $ids: [ID!]!) {
+             groupSession(id: $id) { participants(first: $n) { edges { cursor } } }
+             nodes(ids: $ids) { id } }
+           query Other { viewer { name } }"""
+    )
+    cases = [
+        ({"id": "a", "ids": ["x"]}, 100, "Page"),
+        ({"id": "b", "ids": ["x"]}, 100, "Page"),  # another session: the same cost
+        ({"id": "a", "n": 3, "ids": ["x"]}, 100, "Page"),
+        ({"id": "a", "n": None, "ids": ["x"]}, 100, "Page"),
+        ({"id": "a", "n": None, "ids": ["x"]}, 50, "Page"),
+        ({"id": "a", "n": True, "ids": ["x"]}, 100, "Page"),
+        ({"id": "a", "n": 3, "ids": ["x", "y", "z"]}, 100, "Page"),
+        ({"id": "a", "n": {"not": "a size"}, "ids": []}, 100, "Page"),  # unhashable: costed afresh
+        ({}, 100, "Other"),
+        (None, 100, "Page"),
+    ]
+    for variables, page_cap, name in cases * 2:  # the second time round, from the cache
+        expected = cost_module.compute_operation_cost(schema, document, name, variables, max_page_size=page_cap)
+        assert operation_cost(schema, document, name, variables, max_page_size=page_cap) == expected, variables
+    costs = cost_module._COSTS[(id(schema), id(document))][3]
+    # one entry per distinct sizing (the two session IDs share one; the unhashable one is not kept)
+    assert len(costs) == 8
+    # and the sizings do cost differently (the comparison above is not between equals)
+    assert len(set(costs.values())) >= 6

@@ -24,6 +24,7 @@ def test_serve_gives_uvicorn_the_websocket_limits_from_the_environment():
     )
     assert uvicorn_options(settings) == {
         "http": "httptools",  # in the app's lock: tests parse HTTP as production does
+        "ws": "app.web.websocket_protocol:LeanWebSocketsProtocol",
         "ws_max_size": 12345, "ws_per_message_deflate": True, "proxy_headers": True, "timeout_graceful_shutdown": 90,
     }
 

@@ -340,3 +340,22 @@ async def test_made_up_operation_names_are_not_remembered(api, executor):
     await post(api, {"query": "query A { __typename }", "operationName": "A"})()
     [known] = [entry for query, entry in executor._prepared.items() if query == "query A { __typename }"]
     assert list(known.operations) == ["A"]
+
+
+def test_the_lean_path_mirrors_exactly_the_extensions_it_was_written_for():
+    """`LeanExecutor.execute` does by hand what these extensions do for a document that
+    parsed and validated cleanly. An extension added to (or taken from) `schema_extensions`
+    fails this test: mirror it in app.api.lean, or switch the lean path off for it."""
+    from app.api.schema import schema_extensions
+    from app.settings import Settings
+
+    def names(settings: Settings) -> list[str]:
+        return [type(make()).__name__ for make in schema_extensions(settings)]
+
+    development = [
+        "PersistedQueries", "SharedParserCache", "ValidationCache", "RequestLog", "FreshLoaders", "DocumentLimits",
+        "ValidationRules", "ValidationErrorCodes", "OneSignInPerRequest", "QueryCostLimit", "ExecutionTimeout",
+        "MaskUnexpectedErrors",
+    ]
+    assert names(Settings()) == development
+    assert names(Settings(app_env="production")) == [*development, "DisableIntrospection"]
