@@ -70,8 +70,9 @@ class SharedEvent:
     ) -> None:
         self.value = value
         self.prepare = prepare
-        # viewer_state(value, prepared context, field names selected on value): what an
-        # answer can depend on about the viewer (hashable), or None (see the module docstring).
+        # viewer_state(value, the subscriber's context (not prepared), field names selected on
+        # value): what an answer can depend on about the viewer (hashable), or None (see the
+        # module docstring). Asked for every subscriber: it must not make a context of its own.
         self.viewer_state = viewer_state
         # key -> graphql-core's result (standard path)
         self.results: dict[tuple, Any] = {}
@@ -159,17 +160,15 @@ async def deliver(event: SharedEvent, send: Sender | None) -> bool:
     if send is None or executor is None or not compiled.can_compile(executor):
         return False
     key = executor.event_key(event)
-    context = None
-    if event.viewer_state is not None and event.prepare is not None:
+    if event.viewer_state is not None:
         names = executor.selected_field_names()
         if names is not None:
-            context = event.prepare(executor.context_value)
-            state = event.viewer_state(event.value, context, names)
+            state = event.viewer_state(event.value, executor.context_value, names)
             if state is not None:
                 key = (key[0], key[1], "state", state)
     payload = event.payloads.get(key, _MISSING)
     if payload is _MISSING:
-        payload = event.payloads[key] = _encoded_result(executor, event, context)
+        payload = event.payloads[key] = _encoded_result(executor, event)
     if isinstance(payload, asyncio.Future):
         # Shielded: one subscriber going away does not cancel the execution for the others.
         payload = payload.result() if payload.done() else await asyncio.shield(payload)
@@ -200,13 +199,10 @@ def _simple_selection(operation: Any) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def _encoded_result(executor: Any, event: SharedEvent, context: Any = None) -> Any:
-    """`{"data": ...}` as JSON text, None, or a future of either (see `deliver`).
-    `context`: the execution's context, when already prepared."""
+def _encoded_result(executor: Any, event: SharedEvent) -> Any:
+    """`{"data": ...}` as JSON text, None, or a future of either (see `deliver`)."""
     run = executor.build_plain_event_executor(event.value)
-    if context is not None:
-        run.context_value = context
-    elif event.prepare is not None:
+    if event.prepare is not None:
         run.context_value = event.prepare(run.context_value)
     try:
         data = compiled.Run(run).fields(compiled.root_plan(run), run.root_value, None)

@@ -109,17 +109,23 @@ class EventReads:
     message.
     """
 
-    __slots__ = ("registrations", "guests")
+    __slots__ = ("registrations", "guests", "read")
 
     def __init__(self) -> None:
         self.registrations: DataLoader[tuple[int, int], Registration | None] = DataLoader(
             _by_session_and_user(Registration)
         )
         self.guests: DataLoader[tuple[int, int], Guest | None] = DataLoader(_by_session_and_user(Guest))
+        # Rows read up front (`load_registrations`), by loader name then (session_id, user_id):
+        # plain values, not a primed future each. A thousand futures per event outlive the
+        # young garbage collections and pile up for the next full one, which then stops
+        # every socket of the process for a few hundred milliseconds (measured). A viewer's
+        # loader makes a future of its row only if its execution asks for it (`ViewerRows`).
+        self.read: dict[str, dict[tuple[int, int], Any]] = {"registrations": {}, "guests": {}}
 
     async def load_registrations(self, session_id: int, user_ids: Sequence[int]) -> None:
         """Read the registrations of these viewers for the session (one statement per
-        `VIEWERS_PER_STATEMENT` of them) into the shared loader, as loaded rows: not through
+        `VIEWERS_PER_STATEMENT` of them), kept as rows read up front (see `read`): not through
         `load_many`, which would make a thousand futures and gather them. A failure is not
         raised here: each execution that needs a row then loads it through the shared
         loader (one statement for all of them), and gets its error if that fails too."""
@@ -128,21 +134,48 @@ class EventReads:
             rows = await self.registrations.load_fn(keys)
         except Exception:  # noqa: BLE001 - reported by the executions that read the rows
             return
-        self.registrations.prime_many(dict(zip(keys, rows, strict=True)))
+        self.read["registrations"].update(zip(keys, rows, strict=True))
+
+    def known_registration(self, session_id: int, user_id: int):
+        """The user's registration for the session (None: none) when read already, without
+        asking the database; else `MISSING`."""
+        key = (session_id, user_id)
+        row = self.read["registrations"].get(key, MISSING)
+        return row if row is not MISSING else loaded(self.registrations, key)
+
+    def known_status(self, session: GroupSession, user_id: int):
+        """The status of the user's registration for `session` (None: none), when known
+        without the database: what a fresh `Loaders` of this event knows
+        (`Loaders.known_viewer_status`); else `MISSING`."""
+        if user_id == session.host_id:
+            return RegistrationStatus.CONFIRMED
+        registration = self.known_registration(session.id, user_id)
+        if registration is MISSING or registration is None:
+            return registration
+        return RegistrationStatus(registration.status)
 
 
 class _ViewerCache(DefaultCache):
     """A viewer's view of a shared loader's cache: what this execution primed, else what the
     event's shared loader holds for (key, viewer)."""
 
-    def __init__(self, shared: DataLoader, viewer_id: int) -> None:
+    def __init__(self, shared: DataLoader, viewer_id: int, read: Mapping[tuple[int, int], Any]) -> None:
         super().__init__()
         self._shared_map = shared.cache_map
         self._viewer_id = viewer_id
+        self._read = read
 
     def get(self, key):  # noqa: ANN001, ANN201
         found = self.cache_map.get(key)
-        return found if found is not None else self._shared_map.get((key, self._viewer_id))
+        if found is not None:
+            return found
+        row = self._read.get((key, self._viewer_id), MISSING)
+        if row is MISSING:
+            return self._shared_map.get((key, self._viewer_id))
+        # Read up front: a done future of it, made now that this viewer asks (see EventReads.read).
+        found = self.cache_map[key] = asyncio.get_running_loop().create_future()
+        found.set_result(row)
+        return found
 
 
 class ViewerRows(DataLoader):
@@ -152,8 +185,9 @@ class ViewerRows(DataLoader):
     field that is cancelled cannot cancel the row for the other fields, nor for the other
     subscribers. Priming stays this viewer's own."""
 
-    def __init__(self, shared: DataLoader, viewer_id: int) -> None:
-        super().__init__(self._never, cache_map=_ViewerCache(shared, viewer_id))
+    def __init__(self, shared: DataLoader, viewer_id: int, read: Mapping[tuple[int, int], Any]) -> None:
+        """`read`: the event's rows read up front for this loader (`EventReads.read`)."""
+        super().__init__(self._never, cache_map=_ViewerCache(shared, viewer_id, read))
         self._shared, self._viewer_id = shared, viewer_id
 
     def load(self, key):  # noqa: ANN001, ANN201
@@ -239,7 +273,8 @@ class Loaders:
 
     def _make_viewer_rows(self, shared: str, load: Callable) -> DataLoader:
         if self._event_reads is not None and self.viewer is not None:
-            return ViewerRows(getattr(self._event_reads, shared), self.viewer.id)
+            reads = self._event_reads
+            return ViewerRows(getattr(reads, shared), self.viewer.id, reads.read[shared])
         return SharedLoader(load)
 
     def prime_sessions(self, rows: Sequence[GroupSession], *, viewer_attends: bool | None = None) -> None:
@@ -294,7 +329,8 @@ class Loaders:
         elif self._event_reads is not None:
             # ...but the event's reads may know: what this viewer's `ViewerRows` would find
             # (it holds nothing of its own before it is made), without making one.
-            registration = loaded(self._event_reads.registrations, (session.id, self.viewer.id))
+            status = self._event_reads.known_status(session, self.viewer.id)
+            return status if status is not MISSING else self._known_status.get(session.id, MISSING)
         else:
             registration = MISSING
         if registration is not MISSING:

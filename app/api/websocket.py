@@ -162,11 +162,15 @@ class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
         except TypeError:  # an id orjson refuses (a lone surrogate): the view's encoder escapes it
             return None
 
+        # Starlette's `send` with the ASGI message itself (its `send_text` only builds it):
+        # whatever wraps the socket's ASGI send still sees the frame.
+        websocket_send = self.websocket.ws.send
+
         async def send(payload: str) -> None:
             if operation.completed or self._closing:
                 return
             try:
-                await self.websocket.ws.send_text(prefix + payload + "}")
+                await websocket_send({"type": "websocket.send", "text": prefix + payload + "}"})
             except WebSocketDisconnect:
                 # The peer is gone: the socket's reader sees it too and ends the connection
                 # with its operations (raised here, the error would travel the event stream

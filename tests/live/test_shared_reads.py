@@ -3,10 +3,12 @@ all of them at once (app.api.loaders.EventReads)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from contextlib import AsyncExitStack
 
 from app.api import compiled
+from app.api.group_sessions.subscriptions import _ReadDone
 from app.api.pagination import pk_of
 from app.group_sessions import services
 from app.group_sessions.events import Effects
@@ -70,3 +72,51 @@ async def test_every_subscriber_of_an_event_sees_their_own_rows_read_in_one_stat
     # Five viewers, one statement for their registrations and one for their guest rows.
     assert _reads(watched, "registration") - baseline["registration"] == 1, watched.dump()
     assert _reads(watched, "guest") - baseline["guest"] == 1, watched.dump()
+
+
+async def test_a_subscriber_cancelled_while_the_shared_read_runs_does_not_cancel_it_for_the_others():
+    """Every subscriber of a message awaits the one read of their rows (`_ReadDone`): one
+    going away meanwhile must not cancel it; it stops once the read is done."""
+    release = asyncio.Event()
+
+    async def read() -> None:
+        await release.wait()
+
+    task = asyncio.ensure_future(read())
+    done = _ReadDone()
+    task.add_done_callback(done.settle)
+    waiters = [asyncio.ensure_future(_await(done)) for _ in range(2)]
+    await asyncio.sleep(0)  # both are now waiting on the read
+    waiters[0].cancel()
+    await asyncio.sleep(0)
+    assert not task.cancelled() and not done.done()
+    release.set()
+    async with asyncio.timeout(5):
+        assert await waiters[1] == "read"
+        try:
+            await waiters[0]
+        except asyncio.CancelledError:
+            pass
+    assert waiters[0].cancelled()
+    assert task.done() and not task.cancelled()
+
+
+async def test_the_shared_read_cancelled_cancels_its_waiters():
+
+    task = asyncio.ensure_future(asyncio.Event().wait())
+    done = _ReadDone()
+    task.add_done_callback(done.settle)
+    waiter = asyncio.ensure_future(_await(done))
+    await asyncio.sleep(0)
+    task.cancel()
+    async with asyncio.timeout(5):
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            pass
+    assert waiter.cancelled() and done.cancelled()
+
+
+async def _await(done) -> str:  # noqa: ANN001
+    await done
+    return "read"

@@ -8,12 +8,14 @@ only through the per-operation loaders in `info.context.loaders`.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import strawberry
 from strawberry.types import Info
 
+from app.accounts import models as accounts_models
 from app.api import visibility
 from app.api.accounts.types import Program, User
 from app.api.enums import (
@@ -26,7 +28,7 @@ from app.api.enums import (
     Timeframe,
     UserErrorCode,
 )
-from app.api.loaders import MISSING, converted, now_or_later
+from app.api.loaders import MISSING, EventReads, converted, now_or_later
 from app.api.mutation import require_viewer
 from app.api.scalars import LocalDateTimeValue
 from app.api.pagination import (
@@ -458,21 +460,30 @@ VIEWER_STATE_FIELDS = frozenset({
 _SHAREABLE_FIELDS = VIEWER_BLIND_FIELDS | VIEWER_STATE_FIELDS
 
 
-def viewer_state(session: GroupSession, context: object, field_names: frozenset[str]) -> tuple | None:
-    """All that a selection of `field_names` on `session` can depend on about the viewer of
-    `context` (equal states, equal answers); None when a field may depend on more, or when
-    that state is not known without the database."""
+def viewer_state(
+    session: GroupSession,
+    viewer: accounts_models.User | None,
+    viewer_roles: Mapping[int, accounts_models.ProgramRole] | None,
+    reads: EventReads,
+    field_names: frozenset[str],
+) -> tuple | None:
+    """All that a selection of `field_names` on `session` can depend on about a subscriber
+    (equal states, equal answers): signed in as `viewer` with `viewer_roles` (the
+    connection's), the event's rows read for every subscriber being `reads`. None when a
+    field may depend on more, or when that state is not known without the database. It
+    holds what the loaders of that subscriber's execution of the event would know
+    (`Loaders.known_viewer_role` and `known_viewer_status`), without making them."""
     if not field_names <= _SHAREABLE_FIELDS:
         return None
-    viewer = context.viewer  # type: ignore[attr-defined]
     if viewer is None:
         return ("anonymous",)
-    loaders = context.loaders  # type: ignore[attr-defined]
-    row = session.row
-    is_member = visibility.is_member_now(loaders, row.program_id)
-    status = loaders.known_viewer_status(row)
-    if is_member is MISSING or status is MISSING:
+    if viewer_roles is None:  # not loaded with the token: not known without a query
         return None
+    row = session.row
+    status = reads.known_status(row, viewer.id)
+    if status is MISSING:
+        return None
+    is_member = viewer_roles.get(row.program_id) is not None
     return ("viewer", viewer.id == row.host_id, is_member, status)
 
 
