@@ -24,13 +24,13 @@ identical responses.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from contextvars import ContextVar
 from inspect import CORO_CREATED, getcoroutinestate
 from keyword import iskeyword
 from operator import attrgetter
 from types import CoroutineType
 from typing import Any
-from collections import OrderedDict
 
 from graphql import (
     GraphQLField,
@@ -45,11 +45,13 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import get_argument_values
-from graphql.language import DirectiveNode, OperationDefinitionNode, VariableNode, visit
+from graphql.language import DirectiveNode, OperationDefinitionNode, visit
 from graphql.language.visitor import Visitor
 from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
+
+from app.api.variables import add_variable_names
 
 # Tests switch compiled execution off to get graphql-core's own answer for comparison.
 compiled_execution_enabled: ContextVar[bool] = ContextVar("compiled_execution_enabled", default=True)
@@ -341,16 +343,7 @@ class _DirectiveVariables(Visitor):
 
     def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
         for argument in node.arguments or ():
-            visit(argument.value, _VariableNames(self.names))
-
-
-class _VariableNames(Visitor):
-    def __init__(self, names: set[str]) -> None:
-        super().__init__()
-        self.names = names
-
-    def enter_variable(self, node: VariableNode, *_: Any) -> None:
-        self.names.add(node.name.value)
+            add_variable_names(argument.value, self.names)
 
 
 def _directive_variables(executor: Any) -> tuple[str, ...]:

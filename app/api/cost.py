@@ -47,9 +47,11 @@ from graphql import (
     is_leaf_type,
     is_list_type,
 )
-from graphql.type.definition import GraphQLNamedType
 from graphql.language import Visitor, visit
+from graphql.type.definition import GraphQLNamedType
 from graphql.utilities import get_operation_ast
+
+from app.api.variables import add_variable_names
 
 SCALAR_COST = 1
 OBJECT_COST = 5
@@ -83,16 +85,7 @@ class _SizeVariables(Visitor):
 
     def enter_argument(self, node: Any, *_: Any) -> None:
         if node.name.value in _SIZE_ARGUMENTS:
-            visit(node.value, _VariableNames(self.names))
-
-
-class _VariableNames(Visitor):
-    def __init__(self, names: set[str]) -> None:
-        super().__init__()
-        self.names = names
-
-    def enter_variable(self, node: VariableNode, *_: Any) -> None:
-        self.names.add(node.name.value)
+            add_variable_names(node.value, self.names)
 
 
 def _sizing_variables(document: DocumentNode) -> tuple[str, ...]:
