@@ -583,22 +583,9 @@ class Run:
                 return
             if isinstance(value, Exception):
                 raise Bail
-            # complete_object, inline. Its answer is a dict (or an awaitable of one), never
-            # None: the non-null check of `complete` has nothing to do.
-            plan = field.subplans.get(object_type.name)
-            if plan is None:
-                plan = _subplan(self.executor, field, object_type)
-            instance_of = plan.instance_of
-            if instance_of is not None:  # Strawberry's is_type_of, inline
-                cast = getattr(value, _CAST_ATTRIBUTE, None)
-                if not (isinstance(value, instance_of) if cast is None else cast in plan.cast_types):
-                    raise Bail
-            elif plan.is_type_of is not None:
-                ok = plan.is_type_of(value, None if plan.info_free else self.info_of(field, parent_type, path, [info, path]))
-                if ok is not True:
-                    _discard([ok])
-                    raise Bail
-            completed = plan.run(self, value, path)
+            # complete_object's answer is a dict (or an awaitable of one), never None: the
+            # non-null check of `complete` has nothing to do.
+            completed = self.complete_object(field, parent_type, object_type, value, path, [info, path])
             results[key] = completed
             if type(completed) is not dict:  # what a plan's function gives: a dict or a coroutine
                 pending.append(key)
@@ -671,8 +658,15 @@ class Run:
         plan = field.subplans.get(object_type.name)
         if plan is None:
             plan = _subplan(self.executor, field, object_type)
+        self.check_type(plan, field, parent_type, value, path, box)
+        return plan.run(self, value, path)
+
+    def check_type(self, plan: ObjectPlan, field: FieldPlan, parent_type: Any, value: Any, path: Path, box: list) -> None:
+        """Bail unless the type's is_type_of accepts `value` (Strawberry's own is_type_of,
+        an isinstance check or a `strawberry.cast`, inline; any other called as graphql-core
+        calls it, with the field's resolve info when it may read it)."""
         instance_of = plan.instance_of
-        if instance_of is not None:  # Strawberry's is_type_of, inline
+        if instance_of is not None:
             cast = getattr(value, _CAST_ATTRIBUTE, None)
             if not (isinstance(value, instance_of) if cast is None else cast in plan.cast_types):
                 raise Bail
@@ -681,7 +675,6 @@ class Run:
             if ok is not True:
                 _discard([ok])
                 raise Bail
-        return plan.run(self, value, path)
 
     def complete_list(self, field: FieldPlan, parent_type: Any, item_type: Any, value: Any, path: Path, box: list) -> Any:
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
@@ -718,9 +711,7 @@ class Run:
         plan = field.subplans.get(object_type.name)
         if plan is None:
             plan = _subplan(self.executor, field, object_type)
-        is_type_of = plan.is_type_of
-        info_free = plan.info_free
-        instance_of, cast_types = plan.instance_of, plan.cast_types
+        check_type = self.check_type
         run = plan.run
         items: list[Any] = []
         pending: list[int] = []
@@ -740,15 +731,7 @@ class Run:
                         raise Bail
                     items.append(None)
                     continue
-                if instance_of is not None:  # Strawberry's is_type_of, inline
-                    cast = getattr(item, _CAST_ATTRIBUTE, None)
-                    if not (isinstance(item, instance_of) if cast is None else cast in cast_types):
-                        raise Bail
-                elif is_type_of is not None:
-                    ok = is_type_of(item, None if info_free else self.info_of(field, parent_type, item_path, box))
-                    if ok is not True:
-                        _discard([ok])
-                        raise Bail
+                check_type(plan, field, parent_type, item, item_path, box)
                 completed = run(self, item, item_path)
                 items.append(completed)
                 if type(completed) is not dict:  # what a plan's function gives: a dict or a coroutine
