@@ -115,17 +115,17 @@ class GlobalIdOf:
     """A Node type's `id`: the global ID of its `row`, computed on first read (a page of
     hundreds of objects encodes only the IDs the response asks for); see OnFirstRead."""
 
-    __slots__ = ("prefix",)
+    __slots__ = ("type_name",)
 
     def __init__(self, type_name: str) -> None:
         if type_name not in NODE_TYPES:
             raise ValueError(f"not a node type: {type_name}")
-        self.prefix = f"{type_name}:"
+        self.type_name = type_name
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        value = obj.__dict__["id"] = base64url(f"{self.prefix}{obj.row.id}")  # global_id, inlined
+        value = obj.__dict__["id"] = global_id(self.type_name, obj.row.id)
         return value
 
 
