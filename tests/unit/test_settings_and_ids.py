@@ -70,6 +70,39 @@ def test_datetime_out_is_utc_with_z_and_in_needs_an_offset():
             parse_datetime(bad)
 
 
+def test_datetimes_kept_from_earlier_requests_give_the_same_text_as_fresh_ones(monkeypatch):
+    """serialize_datetime keeps the text of UTC instants it has formatted (a page repeats
+    them across requests): each answer, first or repeated, is the formatting's own, an
+    instant in another zone or naive is never answered from the kept texts, and the
+    kept texts stay within their bound."""
+    from zoneinfo import ZoneInfo
+
+    from app.api import scalars
+
+    monkeypatch.setattr(scalars, "SERIALIZED_CACHE_SIZE", 3)
+    scalars._SERIALIZED.clear()
+    paris = ZoneInfo("Europe/Paris")
+    # The two readings of Paris's ambiguous hour compare equal (same zone, same wall
+    # time) but are different instants: neither may take the other's text.
+    first, second = datetime(2026, 10, 25, 2, 30, tzinfo=paris), datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=paris)
+    values = [
+        datetime(2026, 12, 1, 16, tzinfo=timezone.utc),
+        datetime(2026, 12, 1, 16, 0, 0, 250, tzinfo=timezone.utc),
+        datetime(2026, 12, 1, 17, tzinfo=ZoneInfo("Europe/Berlin")),
+        first,
+        second,
+        datetime(2026, 12, 2, 9, 15, tzinfo=timezone.utc),
+        datetime(2026, 12, 3, 9, 15, tzinfo=timezone.utc),
+    ]
+    for _ in range(3):
+        for value in values:
+            assert serialize_datetime(value) == scalars._utc_text(value)
+            assert len(scalars._SERIALIZED) <= 3
+    assert serialize_datetime(first) == "2026-10-25T00:30:00Z" and serialize_datetime(second) == "2026-10-25T01:30:00Z"
+    assert serialize_datetime(values[1]) == "2026-12-01T16:00:00.000250Z"
+    assert all(key.tzinfo is timezone.utc for key in scalars._SERIALIZED)
+
+
 def test_a_process_the_tests_start_reads_back_exactly_the_tests_settings():
     """tests/servers.py hands Settings to `python -m app` through the environment."""
     from tests.servers import settings_environment
