@@ -35,8 +35,11 @@ class CORS(CORSMiddleware):
         """The CORS headers of an `http.response.start` message for a request from `origin`
         (None: no Origin header), as Starlette's `CORSMiddleware.send` adds them (a test
         holds the two to the same headers)."""
-        message.setdefault("headers", [])
-        headers = MutableHeaders(scope=message)
+        raw = message["headers"] = list(message.get("headers", ()))
+        if origin is None and b"vary" not in {name for name, _ in raw}:
+            raw.append((b"vary", b"Origin"))  # what the last branch below comes to, in one step
+            return
+        headers = MutableHeaders(raw=raw)
         if origin is not None:
             headers.update(self.simple_headers)
         if origin is not None and (

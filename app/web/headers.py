@@ -73,4 +73,4 @@ class SecurityHeadersMiddleware:
         layer calls this in its own `send`)."""
         headers = message["headers"] = list(message.get("headers", ()))
         present = {name.lower() for name, _ in headers}
-        headers.extend(item for item in self.raw if item[0] not in present)
+        headers.extend([item for item in self.raw if item[0] not in present])
