@@ -27,6 +27,19 @@ def more_body(message: Message) -> bool:
 RequestCheck = Callable[[Scope, Headers], "Response | None"]
 
 
+class RequestHeaders(Headers):
+    """Starlette's `Headers`, whose `get` looks the name up directly: the inherited one goes
+    through `Mapping.get` and a KeyError for each header the request lacks (Origin,
+    Accept...). The same answer: the first value under that name, or `default`."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        wanted = key.lower().encode("latin-1")
+        for name, value in self._list:
+            if name == wanted:
+                return value.decode("latin-1")
+        return default
+
+
 class BodySizeLimitMiddleware:
     """Refuses HTTP requests whose body or query string exceeds `max_bytes`; then refuses
     those one of `checks` answers for (in order, once the body is read)."""
@@ -41,7 +54,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        replay = await self.admit(scope, receive, send, Headers(scope=scope))
+        replay = await self.admit(scope, receive, send, RequestHeaders(scope=scope))
         if replay is not None:
             await self.app(scope, replay, send)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse, Response
@@ -10,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.settings import Settings
-from app.web.body_limit import BodySizeLimitMiddleware
+from app.web.body_limit import BodySizeLimitMiddleware, RequestHeaders
 from app.web.cors import CORS, cors_middleware
 from app.web.csrf import csrf_refusal
 from app.web.headers import SecurityHeadersMiddleware
@@ -58,7 +57,7 @@ class DirectStack:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
         try:
-            headers = Headers(scope=scope)
+            headers = RequestHeaders(scope=scope)
             origin = headers.get("origin")
 
             async def send_labelled(message: Message) -> None:
