@@ -40,12 +40,13 @@ class DirectStack:
     The layers of `middleware(settings)` are built as the full stack builds them, but
     called as methods here: one parse of the request's headers, one `send` wrapper that
     adds the CORS then the security headers to the answer (as the two layers' wrappers
-    did, in that order), one frame instead of eleven. What the rest of the stack does is
-    done here too, for Starlette's defaults (no exception handlers, no debug): a
-    `starlette.exceptions.HTTPException` from the endpoint is answered as plain text with
-    its status and headers (the exception middleware), and any other exception gets the
-    plain-text 500 when nothing was sent yet and goes on to the server, which logs it (the
-    error middleware). Not for CORS preflights (OPTIONS): the full stack answers those."""
+    did, in that order), one frame around the endpoint instead of ten. What the rest of
+    the stack does is done here too, for Starlette's defaults (no exception handlers, no
+    debug): a `starlette.exceptions.HTTPException` from the endpoint is answered as plain
+    text with its status and headers (the exception middleware), and any other exception
+    gets the plain-text 500 when nothing was sent yet and goes on to the server, which
+    logs it (the error middleware). Not for CORS preflights (OPTIONS): the full stack
+    answers those."""
 
     def __init__(self, endpoint: ASGIApp, layers: list[Middleware]) -> None:
         built = [cls(endpoint, *args, **kwargs) for cls, args, kwargs in layers]
