@@ -31,7 +31,7 @@ from app.web.graphql_view import GraphQLView
 from app.web import metrics as metrics_web
 from app.web.health import healthz
 from app.web.readiness import readyz
-from app.web.stack import middleware
+from app.web.stack import DirectStack, middleware
 
 
 def make_broker(settings: Settings) -> Broker:
@@ -49,26 +49,59 @@ GRAPHQL_PATH = "/graphql"
 
 
 class App(Starlette):
-    """Starlette, with WebSockets to /graphql handed straight to the GraphQL view.
+    """Starlette, with requests to /graphql handed straight to the GraphQL view.
 
     Each layer of Starlette's stack (the error middleware, the app's three middlewares, the
     exception middleware with its wrapper and connection object, the router and the route)
-    keeps a coroutine frame for as long as a socket is open: ~2 KB per idle subscriber,
-    and none of them acts on this socket (the middlewares pass non-HTTP scopes through
-    unchanged, the route has no parameters, no exception handler is registered for
-    WebSockets, the view answers its own refusals). With tracing on, the whole stack stays,
-    so its middleware sees every socket."""
+    costs each request a coroutine frame, and most a `send` wrapper.
 
-    def __init__(self, *args: Any, websocket_endpoint: ASGIApp | None = None, **kwargs: Any) -> None:
+    WebSockets go to `websocket_endpoint`, the view itself. Each of those frames would stay
+    for as long as a socket is open: ~2 KB per idle subscriber, and none of them acts on
+    this socket (the middlewares pass non-HTTP scopes through unchanged, the route has no
+    parameters, no exception handler is registered for WebSockets, the view answers its own
+    refusals).
+
+    HTTP requests with a method the route serves go to `http_endpoint`: the view behind
+    app.web.stack.DirectStack, which does in one layer what the stack does (headers, CORS,
+    body limit and CSRF, the answer to an exception); the scope gets the keys the router
+    would set. Other methods (CORS preflights, 405s) take the stack.
+
+    With tracing on, the whole stack stays (no endpoints given), so its middleware sees
+    every request and socket."""
+
+    def __init__(
+        self,
+        *args: Any,
+        websocket_endpoint: ASGIApp | None = None,
+        http_endpoint: ASGIApp | None = None,
+        graphql_route: Route | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if http_endpoint is not None and (graphql_route is None or self.exception_handlers or self.debug):
+            # DirectStack answers exceptions as Starlette does by default, and sets the route's keys.
+            raise ValueError("http_endpoint needs the /graphql route, and Starlette's default error handling")
         self.websocket_endpoint = websocket_endpoint
+        self.http_endpoint = http_endpoint
+        self.graphql_route = graphql_route
+        # The methods the route serves (Starlette adds HEAD to GET); None would be every method.
+        self.http_methods = frozenset((graphql_route.methods or ()) if graphql_route is not None else ())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "websocket"
-            and self.websocket_endpoint is not None
-            and get_route_path(scope) == GRAPHQL_PATH
-        ):
+        kind = scope["type"]
+        if kind == "http":
+            if (
+                self.http_endpoint is not None
+                and scope["method"] in self.http_methods
+                and get_route_path(scope) == GRAPHQL_PATH
+            ):
+                scope["app"] = self
+                scope.setdefault("router", self.router)  # what Router and Route would set
+                scope["endpoint"] = self.graphql_route.endpoint
+                scope["path_params"] = {}
+                await self.http_endpoint(scope, receive, send)
+                return
+        elif kind == "websocket" and self.websocket_endpoint is not None and get_route_path(scope) == GRAPHQL_PATH:
             scope["app"] = self
             await self.websocket_endpoint(scope, receive, send)
             return
@@ -128,8 +161,9 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
                 await sign_in_limiter.close()
                 metrics.mark_this_process_dead()
 
+    graphql_route = Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"])
     routes = [
-        Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
+        graphql_route,
         WebSocketRoute(GRAPHQL_PATH, graphql),  # what App serves directly, unless tracing is on
         Route("/healthz", healthz),
         Route("/calendar/{name}", CalendarFeedEndpoint(settings, clock), methods=["GET", "HEAD"]),
@@ -139,11 +173,14 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
         routes.append(metrics_web.token_route(settings.metrics_token))
     if graphql.graphql_ide:
         routes.append(graphiql.assets_route())
+    layers = middleware(settings)
     app = App(
         routes=routes,
-        middleware=[*tracing_middleware, *middleware(settings)],
+        middleware=[*tracing_middleware, *layers],
         lifespan=lifespan,
         websocket_endpoint=None if tracing_middleware else graphql,
+        http_endpoint=None if tracing_middleware else DirectStack(graphql, layers),
+        graphql_route=graphql_route,
     )
     app.state.settings = settings
     app.state.clock = clock

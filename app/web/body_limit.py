@@ -27,6 +27,19 @@ def more_body(message: Message) -> bool:
 RequestCheck = Callable[[Scope, Headers], "Response | None"]
 
 
+class RequestHeaders(Headers):
+    """Starlette's `Headers`, whose `get` looks the name up directly: the inherited one goes
+    through `Mapping.get` and a KeyError for each header the request lacks (Origin,
+    Accept...). The same answer: the first value under that name, or `default`."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        wanted = key.lower().encode("latin-1")
+        for name, value in self._list:
+            if name == wanted:
+                return value.decode("latin-1")
+        return default
+
+
 class BodySizeLimitMiddleware:
     """Refuses HTTP requests whose body or query string exceeds `max_bytes`; then refuses
     those one of `checks` answers for (in order, once the body is read)."""
@@ -41,7 +54,15 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        replay = await self.admit(scope, receive, send, RequestHeaders(scope=scope))
+        if replay is not None:
+            await self.app(scope, replay, send)
+
+    async def admit(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> Receive | None:
+        """Reads the body of the HTTP request `scope` (whose headers are `headers`) within the
+        cap and runs the checks: the `receive` that replays the body to the application, or
+        None when the request was answered here (a refusal, sent with `send`) or the client
+        went away. app.web.stack's /graphql layer calls this directly."""
         accept = headers.get("accept")
 
         if len(scope.get("query_string", b"")) > self.max_bytes:
@@ -51,7 +72,7 @@ class BodySizeLimitMiddleware:
                 code=TopLevelErrorCode.URI_TOO_LONG,
                 accept=accept,
             )(scope, receive, send)
-            return
+            return None
 
         declared = headers.get("content-length")
         if declared is not None:
@@ -61,7 +82,7 @@ class BodySizeLimitMiddleware:
                 too_large = False  # the server rejects a malformed Content-Length itself
             if too_large:
                 await self._refuse(scope, receive, send, accept, drain=int(declared) <= self.drain_bytes)
-                return
+                return None
 
         # Read the whole body now (it is small by definition), then replay it.
         chunks: list[bytes] = []
@@ -69,12 +90,12 @@ class BodySizeLimitMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
                 await self._refuse(scope, receive, send, accept, drain=more_body(message))
-                return
+                return None
             chunks.append(chunk)
             if not more_body(message):
                 break
@@ -83,7 +104,7 @@ class BodySizeLimitMiddleware:
             refusal = check(scope, headers)
             if refusal is not None:
                 await refusal(scope, receive, send)
-                return
+                return None
 
         replayed = False
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
@@ -95,7 +116,7 @@ class BodySizeLimitMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        return replay
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, accept: str | None, *, drain: bool) -> None:
         if drain and not await self._drained(receive):

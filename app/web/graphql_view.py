@@ -94,6 +94,19 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+class Answer(Response):
+    """A Starlette `Response` given its encoded body and raw headers: what `Response(body,
+    media_type=...)` would hold, without rendering the body and building the headers again
+    (sent the same way, by `Response.__call__`)."""
+
+    def __init__(self, body: bytes, raw_headers: list[tuple[bytes, bytes]], *, media_type: str) -> None:
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
+
+
 class GraphQLView(GraphQL):
     """Strawberry's `GraphQL` view with our context, authentication and WebSocket sign-in,
     and spec-conforming media types, statuses and errors."""
@@ -265,9 +278,11 @@ class GraphQLView(GraphQL):
         )
 
     async def get_sub_response(self, request: Request) -> Response:
-        sub_response = await super().get_sub_response(request)
-        # The negotiated type travels on the sub-response: `create_response` gets no request.
-        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        # Strawberry's: a Response without status or headers, for resolvers to set (made
+        # here as an `Answer`: the same state, without building headers to delete one).
+        # The negotiated type travels on it: `create_response` gets no request.
+        sub_response = Answer(b"", [], media_type=response_media_type(request.headers.get("accept")))
+        sub_response.status_code = None  # type: ignore[assignment]
         return sub_response
 
     async def execute_operation(  # noqa: PLR0917 (Strawberry's signature)
@@ -364,8 +379,17 @@ class GraphQLView(GraphQL):
     ) -> Response:
         # Strawberry's, with the body encoded by orjson straight to UTF-8 bytes.
         media_type = sub_response.media_type or "application/json"
-        response = Response(encode_json(response_data), media_type=f"{media_type}; charset=utf-8")
-        response.headers.raw.extend(item for item in sub_response.headers.raw if item[0] != b"content-type")
+        content_type = f"{media_type}; charset=utf-8"
+        body = encode_json(response_data)
+        # The headers `Response(body, media_type=content_type)` makes, then the sub-response's
+        # (a resolver may have set some: its `headers` edit this same list).
+        raw_headers = [
+            (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", content_type.encode("latin-1")),
+        ]
+        if sub_response.raw_headers:
+            raw_headers.extend([item for item in sub_response.raw_headers if item[0] != b"content-type"])
+        response = Answer(body, raw_headers, media_type=content_type)
         if sub_response.background:
             response.background = sub_response.background
         if sub_response.status_code:

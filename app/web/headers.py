@@ -59,9 +59,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message["headers"] = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(item for item in self.raw if item[0] not in present)
+                self.label(message)
             await send(message)
 
         try:
@@ -69,3 +67,10 @@ class SecurityHeadersMiddleware:
         finally:
             if self.after_request is not None:
                 self.after_request()
+
+    def label(self, message: Message) -> None:
+        """Adds the headers an `http.response.start` message lacks (app.web.stack's /graphql
+        layer calls this in its own `send`)."""
+        headers = message["headers"] = list(message.get("headers", ()))
+        present = {name.lower() for name, _ in headers}
+        headers.extend([item for item in self.raw if item[0] not in present])

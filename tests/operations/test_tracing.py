@@ -45,6 +45,7 @@ async def test_with_the_endpoint_a_request_is_a_trace_with_its_operation(setting
     traced = settings.with_(otel_exporter_otlp_endpoint="http://127.0.0.1:4318")
     tracing.configure(traced, exporter=exporter)  # once per process: create_app keeps it
     app = create_app(traced)
+    assert app.http_endpoint is None and app.websocket_endpoint is None  # the whole stack sees it all
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             response = await http.post(

@@ -109,3 +109,16 @@ async def test_query_string_over_the_limit_is_414(make_app, client_for):
     response = await client.get("/graphql", params={"query": "{ __typename }" + " " * LIMIT})
     assert response.status_code == 414
     assert response.json()["errors"][0]["extensions"]["code"] == "URI_TOO_LONG"
+
+
+def test_request_headers_get_is_starlettes():
+    """RequestHeaders.get answers what Starlette's Headers.get answers."""
+    from starlette.datastructures import Headers
+
+    from app.web.body_limit import RequestHeaders
+
+    raw = [(b"accept", b"a"), (b"x-twice", b"1"), (b"x-twice", b"2"), (b"x-latin", "é".encode("latin-1"))]
+    for name in ("accept", "Accept", "X-Twice", "x-latin", "origin"):
+        for default in (None, "d"):
+            assert RequestHeaders(raw=raw).get(name, default) == Headers(raw=raw).get(name, default)
+    assert RequestHeaders(raw=raw).get("origin") is None
