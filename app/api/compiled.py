@@ -228,10 +228,11 @@ class _LazyInfo:
 class ObjectPlan:
     """The fields to execute on one object type for one selection."""
 
-    __slots__ = ("type", "fields", "is_type_of", "info_free", "run", "instance_of", "cast_types")
+    __slots__ = ("type", "fields", "is_type_of", "info_free", "run", "instance_of", "cast_types", "where")
 
-    def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan]):
+    def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan], where: str = ""):
         self.type = object_type
+        self.where = where  # the response key it is planned for, in the name of its function
         self.fields = fields
         self.is_type_of = object_type.is_type_of
         self.info_free = _reads_no_info(self.is_type_of)
@@ -292,7 +293,9 @@ def _generate(plan: ObjectPlan) -> Any:
         "    return results",
     ]
     source = "\n".join(lines)
-    exec(compile(source, f"<compiled plan of {plan.type.name}>", "exec"), names)  # noqa: S102 - our own text
+    # Named by the type and the key (a profile keeps one row per name).
+    label = f"{plan.type.name} at {plan.where}" if plan.where else plan.type.name
+    exec(compile(source, f"<compiled plan of {label}>", "exec"), names)  # noqa: S102 - our own text
     return names["run_fields"]
 
 
@@ -564,7 +567,7 @@ def _directive_variables(executor: Any) -> tuple[str, ...]:
     return tuple(sorted(finder.names))
 
 
-def _plan_fields(executor: Any, object_type: GraphQLObjectType, collected: Any) -> ObjectPlan:
+def _plan_fields(executor: Any, object_type: GraphQLObjectType, collected: Any, where: str = "") -> ObjectPlan:
     grouped_field_set, new_defer_usages, _forbidden = collected
     if new_defer_usages:
         raise Bail
@@ -580,7 +583,7 @@ def _plan_fields(executor: Any, object_type: GraphQLObjectType, collected: Any) 
                 _subplan(executor, field, target[0])
             except Bail:  # left to `_subplan`, which bails only if a value gets there
                 pass
-    return ObjectPlan(object_type, fields)
+    return ObjectPlan(object_type, fields, where)
 
 
 def root_plan(executor: Any) -> ObjectPlan:
@@ -623,7 +626,7 @@ def _subplan(executor: Any, field: FieldPlan, object_type: GraphQLObjectType) ->
             field.details,
             executor.hide_suggestions,
         )
-        plan = field.subplans[object_type.name] = _plan_fields(executor, object_type, collected)
+        plan = field.subplans[object_type.name] = _plan_fields(executor, object_type, collected, field.key)
     return plan
 
 
