@@ -6,10 +6,11 @@ definition, its resolver and its completion) and kept with the document (documen
 shared between identical requests by the parser cache). Each object type's part of the plan
 is also written out as a Python function (`_generate`), so executing the plan builds the
 response directly: fields Strawberry reads as plain attributes are read without a resolve
-info or a path, resolvers get what graphql-core would give them (the resolve info built on
-first use of anything but the context, `_LazyInfo`), and loaders batch
-as before, because sibling fields and list items are started before any is awaited, as in
-graphql-core.
+info or a path, an object or a list of objects of one type is completed by a direct call
+of that type's function (made with the parent's), resolvers get what graphql-core would
+give them (the resolve info built on first use of anything but the context, `_LazyInfo`),
+and loaders batch as before, because sibling fields and list items are started before any
+is awaited, as in graphql-core.
 
 The plan covers the common case only, and is exact by construction: anything it does not
 handle the same way (an error or a null in a non-null field, introspection, `@defer`,
@@ -26,11 +27,12 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from contextvars import ContextVar
-from inspect import CORO_CREATED, getcoroutinestate
+from datetime import date, datetime, time
+from inspect import CORO_CREATED, getcoroutinestate, signature
 from keyword import iskeyword
 from operator import attrgetter
 from types import CoroutineType
-from typing import Any
+from typing import Any, get_type_hints
 
 from graphql import (
     GraphQLField,
@@ -48,7 +50,7 @@ from graphql.execution.values import get_argument_values
 from graphql.language import DirectiveNode, OperationDefinitionNode, visit
 from graphql.language.visitor import Visitor
 from graphql.pyutils import Path, Undefined
-from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
+from graphql.type.scalars import serialize_boolean, serialize_float, serialize_id, serialize_int, serialize_string
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
 
 from app.api.variables import add_variable_names
@@ -226,10 +228,11 @@ class _LazyInfo:
 class ObjectPlan:
     """The fields to execute on one object type for one selection."""
 
-    __slots__ = ("type", "fields", "is_type_of", "info_free", "run", "instance_of", "cast_types")
+    __slots__ = ("type", "fields", "is_type_of", "info_free", "run", "instance_of", "cast_types", "where")
 
-    def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan]):
+    def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan], where: str = ""):
         self.type = object_type
+        self.where = where  # the response key it is planned for, in the name of its function
         self.fields = fields
         self.is_type_of = object_type.is_type_of
         self.info_free = _reads_no_info(self.is_type_of)
@@ -261,42 +264,26 @@ def _is_type_of_test(is_type_of: Any) -> tuple[Any, Any]:
 def _generate(plan: ObjectPlan) -> Any:
     """A function (run, source, path) -> the response object for `source` (or an awaitable of
     it), written for this plan's fields: what `Run.basic_value` and `Run.resolved` would do,
-    with a basic leaf read straight into the response when its value is None or of the
-    Python type its scalar gives back unchanged (a str for String and ID, a bool for
-    Boolean), the commonest case of all; anything else goes through those methods."""
+    with the commonest cases written out (`_FieldWriter`): a leaf read straight into the
+    response when its value is None or of the Python type its scalar gives back unchanged
+    (or, for a scalar that serializes a known Python type, that value serialized); an
+    object, or a list of objects, completed with its type's plan called directly. Anything
+    else goes through those methods."""
     names: dict[str, Any] = {
         "Bail": Bail, "_settle": _settle, "_discard": _discard, "_path": _path, "OT": plan.type, "TN": plan.type.name,
-        "BaseException": BaseException,
+        "BaseException": BaseException, "Exception": Exception, "Undefined": Undefined, "Path": Path,
+        "_tuple_new": _tuple_new, "_LazyInfo": _LazyInfo, "CA": _CAST_ATTRIBUTE,
     }
-    lines = ["def run_fields(run, source, path):", "    results = {}", "    pending = []", "    try:"]
+    body: list[str] = []
+    awaits = False
     for i, field in enumerate(plan.fields):
-        names[f"K{i}"] = field.key
-        names[f"F{i}"] = field
-        if field.typename:
-            names[f"T{i}"] = plan.type.name
-            lines.append(f"        results[K{i}] = T{i}")
-            continue
-        if not (field.basic and not field.has_args):
-            lines.append(f"        run.resolved(F{i}, OT, source, path, results, pending)")
-            continue
-        if field.attr is not None:
-            lines.append(f"        value = source.{field.attr}")
-        else:
-            names[f"R{i}"] = field.read
-            lines.append(f"        value = R{i}(source)")
-        if field.leaf:
-            if field.same_type is not None:
-                names[f"S{i}"] = field.same_type
-                lines += [f"        if type(value) is S{i}:", f"            results[K{i}] = value", "        el"]
-            else:
-                lines.append("        ")
-            lines[-1] += "if value is None:"
-            lines.append("            raise Bail" if field.non_null else f"            results[K{i}] = None")
-            lines += ["        else:", f"            run.basic_value(F{i}, OT, value, path, results, pending)"]
-        else:  # Run.basic_value's way for a value that is not a leaf's
-            lines.append(f"        run.settle_value(F{i}, OT, value, _path(path, K{i}, TN), None, results, pending)")
-    if len(lines) == 4:
-        lines.append("        pass")
+        writer = _FieldWriter(plan, field, i, names)
+        body += writer.lines()
+        awaits = awaits or writer.awaits
+    lines = ["def run_fields(run, source, path):", "    results = {}", "    pending = []"]
+    if awaits:
+        lines.append("    is_awaitable = run.is_awaitable")
+    lines += ["    try:", *(body or ["        pass"])]
     lines += [
         "    except BaseException:",
         "        _discard([results[k] for k in pending])",
@@ -306,8 +293,232 @@ def _generate(plan: ObjectPlan) -> Any:
         "    return results",
     ]
     source = "\n".join(lines)
-    exec(compile(source, f"<compiled plan of {plan.type.name}>", "exec"), names)  # noqa: S102 - our own text
+    # Named by the type and the key (a profile keeps one row per name).
+    label = f"{plan.type.name} at {plan.where}" if plan.where else plan.type.name
+    exec(compile(source, f"<compiled plan of {label}>", "exec"), names)  # noqa: S102 - our own text
     return names["run_fields"]
+
+
+# Python types whose instances a scalar's serializer may be given inline, without the
+# checks `Run.basic_value` makes first: never awaitable, never an exception, and without
+# an instance dict (no instance can grow an `__await__`). Which one a scalar takes is read
+# from its serializer's annotation. Exactness does not rest on the annotation: only a value
+# of exactly that type skips the checks, and the serializer's answer is checked as
+# `Run.basic_value` checks it (None is graphql-core's error: bail).
+_PLAIN_TYPES = frozenset({int, float, datetime, date, time})
+_GRAPHQL_SERIALIZED = {serialize_int: int, serialize_float: float}
+
+
+def _serialized_type(coerce: Any) -> type | None:
+    """The plain Python type `coerce` (a scalar's serializer) takes, or None."""
+    known = _GRAPHQL_SERIALIZED.get(coerce)
+    if known is not None:
+        return known
+    try:
+        hints = get_type_hints(coerce)
+        parameter = next(iter(signature(coerce).parameters))
+    except Exception:  # noqa: BLE001 - anything unreadable: the general way
+        return None
+    taken = hints.get(parameter)
+    return taken if taken in _PLAIN_TYPES else None
+
+
+def _object_target(field: FieldPlan) -> tuple[Any, bool, Any] | None:
+    """For a field of an object type, or of a list of one object type: (the object type,
+    whether the field is a list, the type of the list's items). None for anything else
+    (leaves, abstract types, lists of lists)."""
+    if field.object_type is not None:
+        return field.object_type, False, None
+    if field.typename or field.leaf:
+        return None
+    inner = field.return_type.of_type if field.non_null else field.return_type
+    if not is_list_type(inner):
+        return None
+    item_type = inner.of_type
+    object_type = item_type.of_type if is_non_null_type(item_type) else item_type
+    return (object_type, True, item_type) if is_object_type(object_type) else None
+
+
+def _inline_subplan(field: FieldPlan, object_type: Any) -> ObjectPlan | None:
+    """The plan a field's object values are completed with, when the check of their type
+    can be written out (Strawberry's is_type_of, or none)."""
+    subplan = field.subplans.get(object_type.name)
+    if subplan is None or (subplan.instance_of is None and subplan.is_type_of is not None):
+        return None
+    return subplan
+
+
+class _FieldWriter:
+    """The lines of a plan's function that put one field into `results` (inside its try)."""
+
+    def __init__(self, plan: ObjectPlan, field: FieldPlan, i: int, names: dict[str, Any]) -> None:
+        self.plan, self.field, self.i, self.names = plan, field, i, names
+        self.awaits = False  # whether the lines use `is_awaitable`
+        names[f"K{i}"] = field.key
+        names[f"F{i}"] = field
+
+    def lines(self) -> list[str]:
+        field, i = self.field, self.i
+        if field.typename:
+            self.names[f"T{i}"] = self.plan.type.name
+            return [f"        results[K{i}] = T{i}"]
+        # A direct call takes no arguments of the query (the resolver has none).
+        direct = field.direct if not field.has_args else None
+        if not ((field.basic and not field.has_args) or direct is not None):
+            return [f"        run.resolved(F{i}, OT, source, path, results, pending)"]
+        lines = self.read(direct)
+        target = _object_target(field)
+        subplan = _inline_subplan(field, target[0]) if target is not None else None
+        if field.leaf:
+            lines += self.leaf(direct)
+        elif subplan is not None:
+            lines += self.object(direct, subplan, target[1], target[2])
+        elif direct is not None:
+            lines.append(f"        run.settle_value(F{i}, OT, value, {self.field_path(direct)}, {self.info(direct)}, results, pending)")
+        else:  # Run.basic_value's way for a value that is not a leaf's
+            lines.append(f"        run.settle_value(F{i}, OT, value, _path(path, K{i}, TN), None, results, pending)")
+        return lines
+
+    def field_path(self, direct: Any) -> str:
+        """The field's path: a name bound before the call when its resolver takes the info."""
+        if direct is not None and direct.takes_info:
+            return "field_path"
+        return f"_tuple_new(Path, (path, K{self.i}, TN))"
+
+    def info(self, direct: Any) -> str:
+        """What `Run.resolved` gives the completion as the field's info."""
+        return "info" if direct is not None and direct.takes_info else "None"
+
+    def read(self, direct: Any) -> list[str]:
+        """The lines that put the field's value in `value`."""
+        field, i = self.field, self.i
+        if direct is not None:  # Run.resolved's call, written out
+            self.names[f"D{i}"] = direct
+            if not direct.takes_info:
+                return [f"        value = D{i}(source, None)"]
+            return [
+                f"        field_path = _tuple_new(Path, (path, K{i}, TN))",
+                f"        info = _LazyInfo(run.executor, F{i}, OT, field_path)",
+                f"        value = D{i}(source, info)",
+            ]
+        if field.attr is not None:
+            return [f"        value = source.{field.attr}"]
+        self.names[f"R{i}"] = field.read
+        return [f"        value = R{i}(source)"]
+
+    def leaf(self, direct: Any) -> list[str]:
+        field, i = self.field, self.i
+        lines = []
+        if field.same_type is not None:
+            self.names[f"S{i}"] = field.same_type
+            lines += [f"        if type(value) is S{i}:", f"            results[K{i}] = value"]
+        else:
+            serialized = _serialized_type(field.coerce)
+            if serialized is not None:  # what Run.basic_value does with a plain value
+                self.names[f"P{i}"] = serialized
+                self.names[f"C{i}"] = field.coerce
+                lines += [
+                    f"        if type(value) is P{i}:",
+                    f"            value = C{i}(value)",
+                    "            if value is None or value is Undefined:",
+                    "                raise Bail",
+                    f"            results[K{i}] = value",
+                ]
+        lines.append("        elif value is None:" if lines else "        if value is None:")
+        lines.append("            raise Bail" if field.non_null else f"            results[K{i}] = None")
+        lines.append("        else:")
+        if direct is not None:
+            lines.append(f"            run.settle_value(F{i}, OT, value, {self.field_path(direct)}, {self.info(direct)}, results, pending)")
+        else:
+            lines.append(f"            run.basic_value(F{i}, OT, value, path, results, pending)")
+        return lines
+
+    def object(self, direct: Any, subplan: ObjectPlan, is_list: bool, item_type: Any) -> list[str]:
+        """What `Run.settle_value` does with an object, or a list of objects, of one type."""
+        field, i = self.field, self.i
+        self.awaits = True
+        path, info = self.field_path(direct), self.info(direct)
+        lines = [
+            "        if value is None or value is Undefined:",
+            "            raise Bail" if field.non_null else f"            results[K{i}] = None",
+            "        elif is_awaitable(value):",
+            f"            results[K{i}] = run.later(F{i}, OT, value, {path}, {info})",
+            f"            pending.append(K{i})",
+            "        else:",
+            "            if isinstance(value, Exception):",
+            "                raise Bail",
+        ]
+        if is_list:
+            self.names[f"L{i}"] = _list_function(self.plan, field, subplan, item_type)
+            lines += [f"            value = L{i}(run, value, {path}, {info})", f"            results[K{i}] = value"]
+            lines += ["            if type(value) is not list:", f"                pending.append(K{i})"]
+            return lines
+        lines += _type_check(subplan, "value", f"I{i}", f"CT{i}", self.names, "            ")
+        self.names[f"N{i}"] = subplan.run
+        lines += [
+            f"            value = N{i}(run, value, {path})",
+            f"            results[K{i}] = value",
+            "            if type(value) is not dict:  # what a plan's function gives: a dict or a coroutine",
+            f"                pending.append(K{i})",
+        ]
+        return lines
+
+
+def _type_check(subplan: ObjectPlan, value: str, instance_name: str, casts_name: str, names: dict, indent: str) -> list[str]:
+    """`Run.check_type` for a plan whose type's is_type_of is Strawberry's (or none), inline."""
+    if subplan.instance_of is None:
+        return []
+    names[instance_name] = subplan.instance_of
+    names[casts_name] = subplan.cast_types
+    return [
+        f"{indent}cast = getattr({value}, CA, None)",
+        f"{indent}if not (isinstance({value}, {instance_name}) if cast is None else cast in {casts_name}):",
+        f"{indent}    raise Bail",
+    ]
+
+
+def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, item_type: Any) -> Any:
+    """A function (run, value, path, info) -> the list of response objects for `value`, a
+    field's list of objects of one type (or an awaitable of it): `Run.complete_objects`
+    written for the item type's plan."""
+    non_null = is_non_null_type(item_type)
+    names: dict[str, Any] = {
+        "Bail": Bail, "_discard": _discard, "_settle_list": _settle_list, "Undefined": Undefined, "Path": Path,
+        "_tuple_new": _tuple_new, "BaseException": BaseException, "Exception": Exception, "CA": _CAST_ATTRIBUTE,
+        "F": field, "OT": parent.type, "IT": item_type, "P": subplan.run,
+    }
+    lines = [
+        "def complete_list(run, value, path, info):",
+        "    if isinstance(value, (str, bytes, dict)) or not hasattr(value, '__iter__'):",
+        "        raise Bail",
+        "    items = []",
+        "    pending = []",
+        "    is_awaitable = run.is_awaitable",
+        "    try:",
+        "        for index, item in enumerate(value):",
+        "            if item is None or item is Undefined:",
+        "                raise Bail" if non_null else "                items.append(None)",
+        "            elif is_awaitable(item):",
+        "                items.append(run._later_item(F, OT, IT, item, _tuple_new(Path, (path, index, None)), [info, path]))",
+        "                pending.append(index)",
+        "            else:",
+        "                if isinstance(item, Exception):",
+        "                    raise Bail",
+        *_type_check(subplan, "item", "I", "CT", names, "                "),
+        "                item = P(run, item, _tuple_new(Path, (path, index, None)))",
+        "                items.append(item)",
+        "                if type(item) is not dict:  # what a plan's function gives: a dict or a coroutine",
+        "                    pending.append(index)",
+        "    except BaseException:",
+        "        _discard([items[i] for i in pending])",
+        "        raise",
+        "    if pending:",
+        "        return _settle_list(items, pending)",
+        "    return items",
+    ]
+    source = "\n".join(lines)
+    exec(compile(source, f"<compiled list of {subplan.type.name} in {parent.type.name}.{field.name}>", "exec"), names)  # noqa: S102
+    return names["complete_list"]
 
 
 def _reads_no_info(is_type_of: Any) -> bool:
@@ -356,14 +567,23 @@ def _directive_variables(executor: Any) -> tuple[str, ...]:
     return tuple(sorted(finder.names))
 
 
-def _plan_fields(executor: Any, object_type: GraphQLObjectType, collected: Any) -> ObjectPlan:
+def _plan_fields(executor: Any, object_type: GraphQLObjectType, collected: Any, where: str = "") -> ObjectPlan:
     grouped_field_set, new_defer_usages, _forbidden = collected
     if new_defer_usages:
         raise Bail
     schema = executor.schema
-    return ObjectPlan(
-        object_type, [FieldPlan(key, details, object_type, schema) for key, details in grouped_field_set.items()]
-    )
+    fields = [FieldPlan(key, details, object_type, schema) for key, details in grouped_field_set.items()]
+    for field in fields:
+        # The plans of the object types the generated function completes itself are made
+        # first (the recursion follows the document's finite selections); any other is
+        # made when a value of its type first comes (`_subplan`).
+        target = _object_target(field)
+        if target is not None and not field.has_args and (field.basic or field.direct is not None):
+            try:
+                _subplan(executor, field, target[0])
+            except Bail:  # left to `_subplan`, which bails only if a value gets there
+                pass
+    return ObjectPlan(object_type, fields, where)
 
 
 def root_plan(executor: Any) -> ObjectPlan:
@@ -406,7 +626,7 @@ def _subplan(executor: Any, field: FieldPlan, object_type: GraphQLObjectType) ->
             field.details,
             executor.hide_suggestions,
         )
-        plan = field.subplans[object_type.name] = _plan_fields(executor, object_type, collected)
+        plan = field.subplans[object_type.name] = _plan_fields(executor, object_type, collected, field.key)
     return plan
 
 
