@@ -27,12 +27,15 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from contextvars import ContextVar
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import Enum
 from inspect import CORO_CREATED, getcoroutinestate, signature
 from keyword import iskeyword
 from operator import attrgetter
 from types import CoroutineType
 from typing import Any, get_type_hints
+from uuid import UUID
 
 from graphql import (
     GraphQLField,
@@ -51,7 +54,13 @@ from graphql.language import DirectiveNode, OperationDefinitionNode, visit
 from graphql.language.visitor import Visitor
 from graphql.pyutils import Path, Undefined
 from graphql.type.scalars import serialize_boolean, serialize_float, serialize_id, serialize_int, serialize_string
+from strawberry.relay.types import GlobalID
+from strawberry.types.arguments import _is_leaf_type, _is_optional_leaf_type
+from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
+from strawberry.types.enum import has_enum_definition
+from strawberry.types.lazy_type import LazyType
+from strawberry.types.unset import UNSET
 
 from app.api.variables import add_variable_names
 
@@ -74,7 +83,7 @@ class FieldPlan:
     __slots__ = (
         "key", "name", "field_def", "details", "nodes", "resolve", "basic", "has_args", "leaf",
         "return_type", "subplans", "typename", "direct", "read", "coerce", "non_null", "attr", "same_type",
-        "object_type",
+        "object_type", "literal_arguments", "arguments",
     )
 
     def __init__(self, key: str, details: list[FieldDetails], parent_type: GraphQLObjectType, schema: GraphQLSchema):
@@ -87,6 +96,8 @@ class FieldPlan:
         self.subplans: dict[str, ObjectPlan] = {}
         self.direct = self.read = self.coerce = self.attr = self.same_type = self.object_type = None
         self.non_null = False
+        self.literal_arguments = False
+        self.arguments: dict[str, Any] | None = None
         if self.typename:
             self.field_def = None
             self.resolve = None
@@ -129,8 +140,15 @@ class FieldPlan:
                 name = (field_def.extensions or {})["strawberry-definition"].python_name
                 if name.isidentifier() and not iskeyword(name):
                     self.attr = name
-        elif not self.has_args:
+        else:
             self.direct = _direct_call(field_def, resolve, schema)
+        if self.has_args:
+            # The argument values of a field whose arguments read no variable are the same in
+            # every execution of the plan (`Run.arguments_of` keeps them).
+            read: set[str] = set()
+            for argument in node.arguments or ():
+                add_variable_names(argument, read)
+            self.literal_arguments = not read
 
 
 def _attribute_read(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -> Any:
@@ -148,14 +166,18 @@ def _attribute_read(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema
 
 
 def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -> Any:
-    """For a Strawberry resolver without arguments, field extensions (permissions) or
-    exception handlers: a function (source, resolve info) -> what Strawberry's wrapper
-    would return, calling the resolver as that wrapper does (the source as `self`, `root`
-    or `parent`, Strawberry's Info as `info`) without re-deriving all that on every call.
-    None for anything else (it goes through Strawberry's wrapper)."""
+    """For a Strawberry resolver without field extensions (permissions) or exception
+    handlers, whose arguments Strawberry passes on as graphql-core coerced them (see
+    `_argument_conversion`): a function (source, resolve info) -> what Strawberry's wrapper
+    would return, or (source, resolve info, argument values) for a resolver with arguments
+    (the values graphql-core's `get_argument_values` gives, converted by the function's
+    `convert`, which is None for a resolver without arguments), calling the resolver as
+    that wrapper does (the source as `self`, `root` or `parent`, Strawberry's Info as
+    `info`, the arguments by their Python names) without re-deriving all that on every
+    call. None for anything else (it goes through Strawberry's wrapper)."""
     field = (field_def.extensions or {}).get("strawberry-definition")
     resolver = getattr(field, "base_resolver", None)
-    if resolver is None or field.extensions or field.arguments:
+    if resolver is None or field.extensions:
         return None
     # Strawberry's wrapper is `_resolver` or `_async_resolver`; it holds the field's
     # exception handlers (empty unless the schema declares some for this field's type).
@@ -173,20 +195,107 @@ def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -
     by_self = resolver.self_parameter is not None
     source_names = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
     info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
-    # The call written out (`function(source, root=source, info=Info(...))`): no keyword
-    # dict to build and unpack per call. The names are the resolver's parameter names.
+    reserved = {*source_names, info_name or "info"}
+    if not all(name.isidentifier() and not iskeyword(name) for name in reserved):
+        return None
+    convert = None
+    if field.arguments:
+        convert = _arguments_conversion(field, strawberry_schema)
+        # Strawberry sets `root`, `parent` and `info` after the arguments, over any argument
+        # of the same name: declined rather than reproduced.
+        if convert is None or reserved.intersection(convert.python_names):
+            return None
+    # The call written out (`function(source, root=source, info=Info(...), **arguments)`):
+    # no keyword dict to build and unpack per call for the source and the info.
     arguments = ["source"] if by_self else []
     arguments += [f"{name}=source" for name in source_names]
     if info_name is not None:
         arguments.append(f"{info_name}=info_class(_raw_info=info, _field=field)")
-    if not all(name.isidentifier() and not iskeyword(name) for name in (*source_names, info_name or "info")):
-        return None
+    parameters = "source, info"
+    if convert is not None:
+        arguments.append("**arguments")
+        parameters += ", arguments"
     names = {"function": function, "info_class": info_class, "field": field}
-    text = f"def call(source, info):\n    return function({', '.join(arguments)})\n"
+    text = f"def call({parameters}):\n    return function({', '.join(arguments)})\n"
     exec(compile(text, f"<direct call of {field.python_name}>", "exec"), names)  # noqa: S102
     call = names["call"]
     call.takes_info = info_name is not None
+    call.convert = convert
     return call
+
+
+# How Strawberry's `convert_argument` treats a value of an argument's type, when it is one
+# of the two cheap cases: given back as is (scalars other than GlobalID, enums, and
+# Optional of those: graphql-core already made the Python value) or copied into a new
+# list (a list of those: graphql-core may give every request the same default list).
+_AS_IS, _LIST_COPY = "as is", "list copy"
+
+
+def _argument_conversion(type_: Any, scalar_registry: Any) -> str | None:
+    """_AS_IS or _LIST_COPY for what `convert_argument` does with values of `type_`, taking
+    its branches in its order; None for anything else (input objects, GlobalID, Maybe,
+    lists of those), whose conversion is left to Strawberry's wrapper."""
+    if isinstance(type_, StrawberryMaybe):  # wrapped in Some(...)
+        return None
+    if isinstance(type_, StrawberryOptional):  # None, then as the inner type
+        return _argument_conversion(type_.of_type, scalar_registry)
+    # (convert_argument gives None and UNSET back as they are from here on.)
+    if isinstance(type_, StrawberryList):
+        item = type_.of_type
+        skip = (GlobalID,)
+        if _is_leaf_type(item, scalar_registry, skip_classes=skip) or _is_optional_leaf_type(
+            item, scalar_registry, skip_classes=skip
+        ):
+            return _LIST_COPY
+        return None
+    if _is_leaf_type(type_, scalar_registry):
+        return None if type_ is GlobalID else _AS_IS
+    if isinstance(type_, LazyType):
+        return _argument_conversion(type_.resolve_type(), scalar_registry)
+    if has_enum_definition(type_):
+        return _argument_conversion(type_.__strawberry_definition__, scalar_registry)
+    return None
+
+
+def _arguments_conversion(field: Any, strawberry_schema: Any) -> Any:
+    """A function (argument values as graphql-core gives them) -> the keyword arguments
+    Strawberry's `convert_arguments` would make of them (for the field's resolver: Python
+    names, values converted), when every argument's conversion is one of
+    `_argument_conversion`'s; None otherwise. Its `python_names` are the names it may give."""
+    converter = strawberry_schema.schema_converter
+    scalar_registry, name_converter = converter.scalar_registry, converter.config.name_converter
+    specs = []
+    for argument in field.arguments:
+        how = _argument_conversion(argument.type, scalar_registry)
+        if how is None or not argument.python_name:
+            return None
+        specs.append((name_converter.from_argument(argument), argument.python_name, how is _LIST_COPY))
+    specs_tuple = tuple(specs)
+
+    def convert(values: dict[str, Any]) -> dict[str, Any]:
+        # An argument graphql-core left out (absent, no default) is left out here too:
+        # the resolver's own default applies, as with Strawberry.
+        arguments = {}
+        for name, python_name, copy in specs_tuple:
+            if name in values:
+                value = values[name]
+                if copy and value is not None and value is not UNSET:
+                    value = list(value)
+                arguments[python_name] = value
+        return arguments
+
+    convert.python_names = frozenset(spec[1] for spec in specs_tuple)
+    return convert
+
+
+# Values that no resolver can change: the converted arguments of a field whose arguments
+# are literals (the same in every execution of the plan) are kept with the plan when all
+# are of these types (each call unpacks them into a dict of its own).
+_IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None), date, datetime, time, timedelta, Decimal, UUID})
+
+
+def _immutable(arguments: dict[str, Any]) -> bool:
+    return all(type(value) in _IMMUTABLE or isinstance(value, Enum) for value in arguments.values())
 
 
 def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
@@ -769,23 +878,42 @@ class Run:
             # The resolver gets the info lazily (most only read the context), or none at
             # all when it takes none (the completion builds one if it needs it).
             info: Any = _LazyInfo(self.executor, field, parent_type, field_path) if direct.takes_info else None
-            value = direct(source, info)
+            if direct.convert is None:
+                value = direct(source, info)
+            else:
+                arguments = field.arguments
+                if arguments is None:
+                    arguments = self.arguments_of(field, direct.convert)
+                value = direct(source, info, arguments)
         else:
-            executor = self.executor
-            info = executor.build_resolve_info(field.field_def, field.nodes, parent_type, field_path)
-            args = (
-                get_argument_values(
-                    field.field_def,
-                    field.nodes[0],
-                    executor.variable_values,
-                    field.details[0].fragment_variable_values,
-                    executor.hide_suggestions,
-                )
-                if field.has_args
-                else {}
-            )
-            value = field.resolve(source, info, **args)
+            info = self.executor.build_resolve_info(field.field_def, field.nodes, parent_type, field_path)
+            if field.has_args:
+                arguments = field.arguments
+                if arguments is None:
+                    arguments = self.arguments_of(field, None)
+                value = field.resolve(source, info, **arguments)
+            else:
+                value = field.resolve(source, info)
         self.settle_value(field, parent_type, value, field_path, info, results, pending)
+
+    def arguments_of(self, field: FieldPlan, convert: Any) -> dict[str, Any]:
+        """The argument values of `field` as graphql-core's `get_argument_values` gives them
+        (its errors included), converted by `convert` when not None; kept with the field
+        when they are literals and of immutable types (each call unpacks them into a dict
+        of its own, so no resolver sees another's changes)."""
+        executor = self.executor
+        arguments = get_argument_values(
+            field.field_def,
+            field.nodes[0],
+            executor.variable_values,
+            field.details[0].fragment_variable_values,
+            executor.hide_suggestions,
+        )
+        if convert is not None:
+            arguments = convert(arguments)
+        if field.literal_arguments and _immutable(arguments):
+            field.arguments = arguments
+        return arguments
 
     def settle_value(self, field: FieldPlan, parent_type: Any, value: Any, path: Path, info: Any, results: dict, pending: list) -> None:
         key = field.key
