@@ -79,7 +79,9 @@ async def test_inside_a_transaction_it_reads_the_transactions_uncommitted_rows(w
 async def test_a_cancelled_read_gives_its_connection_back(world, settings):
     db = User._meta.db
     if not settings.uses_postgres:  # Tortoise's own path: its connection lock is freed
-        count_far = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c"
+        count_far = (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c"
+        )
         task = asyncio.create_task(fetch_rows(db, count_far))
         await asyncio.sleep(0.05)
         task.cancel()
