@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app.accounts.models import ProgramRole, User
 from app.accounts.name_search import prefix_range
-from app.db import sql_parameter
+from app.db import fetch_rows, sql_parameter
 from app.keyset import Slice, Window, fetch_page
 
 USER_COLUMNS = ("id", "email", "name", "password_hash", "time_zone", "created_at", "sort_name")
@@ -70,8 +70,8 @@ class MemberPage(Slice):
         """How many members the whole list holds (role and search applied)."""
         assert self.query is not None
         sql = self.query.sql("COUNT(*) AS n", with_user=False)  # an index-only count of memberships
-        _, rows = await self.query.db.execute_query(sql, self.query.values)
-        return int(dict(rows[0])["n"])
+        rows = await fetch_rows(self.query.db, sql, self.query.values)
+        return int(rows[0][0])
 
 
 async def program_members(
@@ -91,8 +91,8 @@ async def program_members(
         direction = "" if forward else " DESC"
         tail = f" ORDER BY u.sort_name{direction}, u.id{direction} LIMIT {query.param(limit)}"
         columns = ", ".join(f'u."{c}"' for c in USER_COLUMNS)
-        _, rows = await query.db.execute_query(query.sql(columns, tail), query.values)
-        return [User._init_from_db(**{c: dict(row)[c] for c in USER_COLUMNS}) for row in rows]
+        rows = await fetch_rows(query.db, query.sql(columns, tail), query.values)
+        return [User._init_from_db(**dict(zip(USER_COLUMNS, row))) for row in rows]
 
     async def exists(later: bool, cursor: MemberCursor) -> bool:
         query = base.beyond(cursor, later=later, inclusive=True)
@@ -100,8 +100,7 @@ async def program_members(
         # index rather than met by chance in a scan.
         direction = "" if later else " DESC"
         tail = f" ORDER BY u.sort_name{direction}, u.id{direction} LIMIT 1"
-        _, rows = await query.db.execute_query(query.sql("1 AS found", tail), query.values)
-        return bool(rows)
+        return bool(await fetch_rows(query.db, query.sql("1 AS found", tail), query.values))
 
     page = await fetch_page(window, fetch, exists)
     return MemberPage(page.rows, page.has_next, page.has_previous, query=base)

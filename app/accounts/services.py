@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from tortoise.transactions import in_transaction
 from app.accounts import name_search
 from app.accounts.models import AccessToken, Membership, Program, ProgramRole, User
 from app.clock import utcnow
-from app.db import sql_parameter
+from app.db import fetch_rows, sql_parameter
 from app.errors import DomainError, ErrorCode, Problem
 from app.settings import Settings
 from app.text import clean_text, has_surrogates
@@ -145,6 +146,25 @@ async def tokens_of(email: str) -> list[AccessToken] | None:
     return await AccessToken.filter(user=user).order_by("-created_at", "-id")
 
 
+@functools.cache
+def _token_lookup_sql(mark: str) -> str:
+    """The token lookup's statement, with `mark` the placeholder of the token's hash: every
+    column of the user first (in `_user_columns` order), then the memberships and the token."""
+    user_columns = ", ".join(f'u."{c}"' for c in _user_columns())
+    return (
+        f"SELECT {user_columns}, m.program_id, m.role, "
+        "t.id AS token_id, t.created_at AS token_created_at, t.last_used_at "
+        'FROM "access_token" t JOIN "user" u ON u.id = t.user_id '
+        'LEFT JOIN "membership" m ON m.user_id = u.id '
+        f"WHERE t.token_hash = {mark} AND t.revoked_at IS NULL"
+    )
+
+
+@functools.cache
+def _user_columns() -> tuple[str, ...]:
+    return tuple(User._meta.fields_db_projection.values())
+
+
 async def viewer_for_token(
     token: str,
     *,
@@ -161,25 +181,17 @@ async def viewer_for_token(
         return None
     now = now or utcnow()
     db = AccessToken._meta.db
-    mark = sql_parameter(db, 1)
-    _, rows = await db.execute_query(
-        'SELECT u.id, u.email, u.name, u.password_hash, u.time_zone, u.email_reminders, u.created_at, '
-        'm.program_id, m.role, '
-        't.id AS token_id, t.created_at AS token_created_at, t.last_used_at '
-        'FROM "access_token" t JOIN "user" u ON u.id = t.user_id '
-        'LEFT JOIN "membership" m ON m.user_id = u.id '
-        f"WHERE t.token_hash = {mark} AND t.revoked_at IS NULL",
-        [hash_token(token)],
-    )
+    rows = await fetch_rows(db, _token_lookup_sql(sql_parameter(db, 1)), [hash_token(token)])
     if not rows:
         return None
-    first = dict(rows[0])
+    first = rows[0]
     to_datetime = AccessToken._meta.fields_map["last_used_at"].to_python_value
     created_at, last_used_at = to_datetime(first["token_created_at"]), to_datetime(first["last_used_at"])
     if now >= lifetime.expires_at(created_at, last_used_at):
         return None
-    user = User._init_from_db(**{k: first[k] for k in ("id", "email", "name", "password_hash", "time_zone", "created_at")})
-    user.email_reminders = bool(first["email_reminders"])  # SQLite answers 0 or 1
+    # Every column of the user, by position (the user's and the token's share names): a
+    # complete instance, Tortoise's quickest way to build one.
+    user = User._init_from_db(**{c: first[i] for i, c in enumerate(_user_columns())})
     roles = {row["program_id"]: ProgramRole(row["role"]) for row in rows if row["program_id"] is not None}
     if record_use and (last_used_at is None or now - last_used_at > lifetime.use_resolution):
         await AccessToken.filter(id=first["token_id"]).update(last_used_at=now)

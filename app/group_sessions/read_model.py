@@ -7,6 +7,7 @@ row more than it returns, to know whether the list goes on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from tortoise.queryset import QuerySet
 
 from app.accounts.models import Program, User
 from app.clock import utcnow
-from app.db import sql_parameter
+from app.db import fetch_rows, sql_parameter
 from app.group_sessions.models import GroupSession, InvitationStatus, Registration, RegistrationStatus, SessionStatus
 from app.keyset import Slice, Window, fetch_page
 
@@ -197,7 +198,7 @@ async def participants_of_sessions(
         f') r JOIN "user" u ON u.id = r.user_id WHERE r.rn <= {sql_parameter(db, len(values))} '
         f"ORDER BY r.session_id, r.id {direction}"
     )
-    _, rows = await db.execute_query(sql, values)
+    rows = await fetch_rows(db, sql, values)
     result: dict[int, list[RegistrationRow]] = {sid: [] for sid in session_ids}
     confirmed = RegistrationStatus.CONFIRMED
     for (
@@ -229,6 +230,19 @@ def _columns(model) -> list[str]:
     return list(model._meta.fields_db_projection.values())
 
 
+@functools.cache
+def _session_row_layout() -> tuple[str, tuple[tuple[type, tuple[tuple[str, int], ...]], ...], int]:
+    """The select list of `sessions_by_ids` (session, program and host columns, then the
+    viewer's status) and, per model, each column with its place in a row."""
+    parts: list[str] = []
+    layout = []
+    for model, alias in ((GroupSession, "s"), (Program, "p"), (User, "h")):
+        columns = _columns(model)
+        layout.append((model, tuple((c, len(parts) + i) for i, c in enumerate(columns))))
+        parts += [f'{alias}."{c}"' for c in columns]
+    return ", ".join(parts), tuple(layout), len(parts)
+
+
 async def sessions_by_ids(
     session_ids: Sequence[int], viewer_id: int | None
 ) -> dict[int, tuple[GroupSession, RegistrationStatus | None]]:
@@ -239,29 +253,24 @@ async def sessions_by_ids(
         return {}
     db = GroupSession._meta.db
     marks = [sql_parameter(db, i + 1) for i in range(len(session_ids) + 1)]
-    session_cols, program_cols, user_cols = _columns(GroupSession), _columns(Program), _columns(User)
-    select = ", ".join(
-        [f's."{c}"' for c in session_cols]
-        + [f'p."{c}" AS "p_{c}"' for c in program_cols]
-        + [f'h."{c}" AS "h_{c}"' for c in user_cols]
-    )
+    select, layout, status_at = _session_row_layout()
     sql = (
         f"SELECT {select}, (SELECT r.status FROM \"registration\" r WHERE r.session_id = s.id AND r.user_id = {marks[0]})"
         ' AS viewer_status FROM "group_session" s JOIN "program" p ON p.id = s.program_id'
         ' JOIN "user" h ON h.id = s.host_id'
         f" WHERE s.id IN ({', '.join(marks[1:])})"
     )
-    _, rows = await db.execute_query(sql, [viewer_id if viewer_id is not None else 0, *session_ids])
+    rows = await fetch_rows(db, sql, [viewer_id if viewer_id is not None else 0, *session_ids])
+    (session_model, session_cols), (program_model, program_cols), (user_model, user_cols) = layout
     found: dict[int, tuple[GroupSession, RegistrationStatus | None]] = {}
     for row in rows:
-        row = dict(row)
-        session = GroupSession._init_from_db(**{c: row[c] for c in session_cols})
-        object.__setattr__(session, "_program", Program._init_from_db(**{c: row[f"p_{c}"] for c in program_cols}))
-        object.__setattr__(session, "_host", User._init_from_db(**{c: row[f"h_{c}"] for c in user_cols}))
-        status = row["viewer_status"]
+        # By position: the three tables share column names (id, name, created_at, ...).
+        session = session_model._init_from_db(**{c: row[i] for c, i in session_cols})
+        object.__setattr__(session, "_program", program_model._init_from_db(**{c: row[i] for c, i in program_cols}))
+        object.__setattr__(session, "_host", user_model._init_from_db(**{c: row[i] for c, i in user_cols}))
+        status = row[status_at]
         found[session.id] = (session, RegistrationStatus(status) if status is not None else None)
     return found
-
 
 
 async def waitlist_page(session_id: int, *, first: int, after_id: int | None) -> tuple[list[Registration], int]:
