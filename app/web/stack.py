@@ -26,7 +26,7 @@ def middleware(settings: Settings) -> list[Middleware]:
         Middleware(
             SecurityHeadersMiddleware,
             hsts=settings.public_web_url.startswith("https://"),
-            after_request=metrics.sample_pool,
+            after_request=metrics.sample_pool_after_request,
         ),
         cors_middleware(settings.cors_origins),
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, checks=(csrf_refusal,)),

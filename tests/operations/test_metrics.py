@@ -167,3 +167,20 @@ def test_operation_names_are_bounded_per_process():
     assert [names.label(n) for n in ["A", "B", "C", "A", None, "no spaces please", "anonymous"]] == [
         "A", "B", "anonymous", "A", "anonymous", "anonymous", "anonymous",
     ]
+
+
+def test_requests_refresh_the_pool_gauges_at_most_every_interval(monkeypatch):
+    """After requests the pool is sampled once per interval (the clock here is driven by
+    hand); a scrape samples it whatever the interval (`exposition` calls sample_pool)."""
+    from app import metrics
+
+    sampled: list[float] = []
+    now = [1000.0]
+    monkeypatch.setattr(metrics, "sample_pool", lambda: sampled.append(now[0]))
+    monkeypatch.setattr(metrics, "_last_pool_sample", [float("-inf")])
+    for step in (0.0, 0.1, 0.1, 0.04, 0.01, 0.3):
+        now[0] += step
+        metrics.sample_pool_after_request(lambda: now[0])
+    interval = metrics.POOL_SAMPLE_INTERVAL_SECONDS
+    assert sampled == [1000.0, 1000.25, 1000.55]
+    assert all(later - earlier >= interval for earlier, later in zip(sampled, sampled[1:]))

@@ -65,7 +65,7 @@ async def both_ways(app, method: str, **request) -> tuple[list[dict], object]:
     for endpoint in (None, direct):
         app.http_endpoint = endpoint
         sampled: list[bool] = []
-        original = metrics.sample_pool
+        original = metrics.sample_pool_after_request
         direct.security.after_request = functools.partial(sampled.append, True)
         app.middleware_stack = None  # rebuilt with the counting `after_request`
         app.user_middleware[-3].kwargs["after_request"] = direct.security.after_request
