@@ -33,7 +33,7 @@ from enum import Enum
 from inspect import CORO_CREATED, getcoroutinestate, signature
 from keyword import iskeyword
 from operator import attrgetter
-from types import CoroutineType
+from types import CoroutineType, GeneratorType
 from typing import Any, get_type_hints
 from uuid import UUID
 
@@ -547,10 +547,13 @@ class _FieldWriter:
         field, i = self.field, self.i
         self.awaits = True
         path, info = self.field_path(direct), self.info(direct)
+        # A list is awaitable for neither graphql-core nor Strawberry; an object of the
+        # type's plain class is tested without a call (`_awaitable_test`).
+        awaitable = "type(value) is not list and is_awaitable(value)" if is_list else _awaitable_test(subplan.type, "value", f"E{i}", self.names)
         lines = [
             "        if value is None or value is Undefined:",
             "            raise Bail" if field.non_null else f"            results[K{i}] = None",
-            "        elif is_awaitable(value):",
+            f"        elif {awaitable}:",
             f"            results[K{i}] = run.later(F{i}, OT, value, {path}, {info})",
             f"            pending.append(K{i})",
             "        else:",
@@ -586,6 +589,41 @@ def _type_check(subplan: ObjectPlan, value: str, instance_name: str, casts_name:
     ]
 
 
+# What makes `is_awaitable` (graphql-core's, or Strawberry's faster one) answer True: a
+# coroutine, an iterable-coroutine generator, or anything with an `__await__` attribute.
+_AWAIT_HOOKS = ("__await__", "__getattr__", "__getattribute__", "__class__")
+
+
+def _plain_class(object_type: Any) -> tuple[type, bool] | None:
+    """For an object type Strawberry made from a class: (the class, whether its instances
+    have a `__dict__`) when an instance of exactly that class can never be awaitable, so
+    the generated code skips the `is_awaitable` call for it: the class is no coroutine or
+    generator, and neither it nor its bases (object aside) define `__await__`, or the
+    hooks that could make one appear or change what isinstance sees (`__getattr__`,
+    `__getattribute__`, `__class__`). An instance's own `__dict__` could still hold an
+    `__await__`: the generated code looks there too when instances have one. None when
+    the type has no such class."""
+    definition = (object_type.extensions or {}).get("strawberry-definition")
+    origin = getattr(definition, "origin", None)
+    if not isinstance(origin, type) or issubclass(origin, (CoroutineType, GeneratorType)):
+        return None
+    if any(hook in vars(klass) for klass in origin.__mro__[:-1] for hook in _AWAIT_HOOKS):
+        return None
+    return origin, origin.__dictoffset__ != 0
+
+
+def _awaitable_test(object_type: Any, value: str, class_name: str, names: dict) -> str:
+    """The condition under which `value` (an object type's value) may be awaitable: the
+    `is_awaitable` call, skipped for an instance of the type's plain class (`_plain_class`)."""
+    plain = _plain_class(object_type)
+    if plain is None:
+        return f"is_awaitable({value})"
+    names[class_name] = plain[0]
+    if plain[1]:
+        return f"(type({value}) is not {class_name} or '__await__' in {value}.__dict__) and is_awaitable({value})"
+    return f"type({value}) is not {class_name} and is_awaitable({value})"
+
+
 def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, item_type: Any) -> Any:
     """A function (run, value, path, info) -> the list of response objects for `value`, a
     field's list of objects of one type (or an awaitable of it): `Run.complete_objects`
@@ -607,7 +645,7 @@ def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, it
         "        for index, item in enumerate(value):",
         "            if item is None or item is Undefined:",
         "                raise Bail" if non_null else "                items.append(None)",
-        "            elif is_awaitable(item):",
+        f"            elif {_awaitable_test(subplan.type, 'item', 'E', names)}:",
         "                items.append(run._later_item(F, OT, IT, item, _tuple_new(Path, (path, index, None)), [info, path]))",
         "                pending.append(index)",
         "            else:",

@@ -82,10 +82,30 @@ class NamedError(Exception):  # an exception that would pass for a Plain
     name = "error"
 
 
+class AwaitableLeaf(Leaf):  # a subclass whose instances are awaitable: awaited, as graphql-core does
+    def __await__(self):
+        return _future(_leaf(f"awaited {self.name}")).__await__()
+
+
+def _with_await_attribute(leaf: Leaf) -> Leaf:
+    # graphql-core's is_awaitable sees an `__await__` in the instance's dict (hasattr) and
+    # awaits the object, which `await` refuses (it reads the class): an error, both ways.
+    leaf.__dict__["__await__"] = lambda: _future(leaf).__await__()
+    return leaf
+
+
 def _future(value: Any) -> asyncio.Future:
     future = asyncio.get_running_loop().create_future()
     future.set_result(value)
     return future
+
+
+@strawberry.type
+class Lazy:  # a type whose own instances are awaitable: graphql-core awaits them
+    name: str
+
+    def __await__(self):
+        return _future(Lazy(name=f"awaited {self.name}")).__await__()
 
 
 @strawberry.type
@@ -94,6 +114,7 @@ class Edge:
     node: Leaf
     maybe: Leaf | None = None
     plain: Plain | None = None
+    lazy: Lazy | None = None
 
     @strawberry.field
     def computed(self) -> Leaf:
@@ -170,6 +191,16 @@ def _holder(case: str) -> Holder:
             holder.leaves = [_leaf("l"), Other(name="o")]  # type: ignore[list-item]
         case "wrong cast item":
             holder.leaves = [strawberry.cast(Other, _leaf("x"))]  # type: ignore[list-item]
+        case "awaitable subclass node":
+            middle.node = AwaitableLeaf(name="sub", at=datetime(2026, 12, 1, tzinfo=UTC))
+        case "awaitable subclass item":
+            holder.leaves = [_leaf("l"), AwaitableLeaf(name="sub")]
+        case "await attribute node":
+            middle.node = _with_await_attribute(_leaf("attr"))
+        case "await attribute item":
+            holder.leaves = [_leaf("l"), _with_await_attribute(_leaf("attr"))]
+        case "awaitable type":
+            middle.lazy = Lazy(name="z")
         case "cast item":
             holder.leaves = [_leaf("l"), strawberry.cast(Leaf, LeafLike("cast"))]  # type: ignore[list-item]
         case "cast":
@@ -220,7 +251,7 @@ SCHEMA = strawberry.Schema(
     config=StrawberryConfig(scalar_map={StampValue: Stamp, DayValue: Day}),
 )
 
-EDGE = """cursor node { name at day big ratio __typename } maybe { name } plain { name }
+EDGE = """cursor node { name at day big ratio __typename } maybe { name } plain { name } lazy { name }
   computed { name } computedMaybe { name } awaited { name }"""
 DOCUMENT = f"""
 query Objects($case: String!) {{
@@ -236,11 +267,12 @@ query Objects($case: String!) {{
 """
 
 CLEAN = ["plain", "future node", "future maybe", "future items", "future list", "cast", "wrong plain", "day",
-         "datetime day", "int", "bool int", "future stamp", "naive stamp", "cast item"]
+         "datetime day", "int", "bool int", "future stamp", "naive stamp", "cast item",
+         "awaitable subclass node", "awaitable subclass item", "awaitable type"]
 FAILING = ["null node", "null item", "undefined node", "future null node", "future null item", "exception node",
            "exception item", "wrong type", "wrong type in maybe", "wrong cast", "string list", "wrong checked",
            "null stamp", "string stamp", "big int", "nan", "exception plain", "exception plain item",
-           "wrong leaf item", "wrong cast item"]
+           "wrong leaf item", "wrong cast item", "await attribute node", "await attribute item"]
 
 
 async def _execute(document: str, variables: dict) -> tuple[dict, list]:
