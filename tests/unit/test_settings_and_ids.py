@@ -131,3 +131,30 @@ def test_reminder_offsets_are_read_longest_first_and_none_turns_them_off():
         timedelta(days=1), timedelta(hours=1), timedelta(seconds=90)
     )
     assert Settings.from_env({"REMINDER_OFFSETS": "none"}).reminder_offsets == ()
+
+
+def test_global_ids_kept_by_primary_key_are_the_encodings_themselves(monkeypatch):
+    """GlobalIdOf keeps the IDs it built by primary key: a kept one is the encoding of
+    that row, a key that only compares equal to an int (True == 1) is never answered from
+    them, and the kept IDs stay within their bound."""
+    from types import SimpleNamespace
+
+    from app.api import pagination
+    from app.links import global_id
+
+    monkeypatch.setattr(pagination, "GLOBAL_ID_CACHE_SIZE", 4)
+
+    class Node:
+        id = pagination.GlobalIdOf("User")
+
+        def __init__(self, pk: object) -> None:
+            self.row = SimpleNamespace(id=pk)
+
+    descriptor = Node.__dict__["id"]
+    for _ in range(3):
+        for pk in [1, 2, 3, 1, 5, 6, 7, 2]:
+            assert Node(pk).id == global_id("User", pk) == to_global_id("User", pk)
+            assert len(descriptor.known) <= 4
+    assert Node(True).id == global_id("User", True) != Node(1).id
+    assert Node("9").id == global_id("User", "9")
+    assert all(type(key) is int for key in descriptor.known)
