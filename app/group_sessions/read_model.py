@@ -50,14 +50,19 @@ class SessionQuery:
     # at ~17% of the request. The statements say what Tortoise's said (the same joins,
     # conditions, order and limits), so plans and statement counts are unchanged.
 
-    db: BaseDBAsyncClient
     joins: str
     conditions: tuple[str, ...]
     values: tuple
 
+    @property
+    def db(self) -> BaseDBAsyncClient:
+        # Chosen when a statement runs, as a QuerySet does: totalCount may be read after
+        # the page, in another transaction context.
+        return GroupSession._meta.db
+
     def where(self, condition: str, *values: object) -> SessionQuery:
         """This query with `condition` (with a `{}` per value) added."""
-        return SessionQuery(self.db, self.joins, (*self.conditions, condition), (*self.values, *values))
+        return SessionQuery(self.joins, (*self.conditions, condition), (*self.values, *values))
 
     def from_where(self, joins: str = "") -> str:
         """` FROM ... WHERE ...` of this query, with `joins` more tables joined."""
@@ -87,7 +92,7 @@ class Page(Slice):
 
 def _sessions(*conditions: tuple, joins: str = "") -> SessionQuery:
     """The sessions meeting every (condition, *values) of `conditions`."""
-    query = SessionQuery(GroupSession._meta.db, joins, (), ())
+    query = SessionQuery(joins, (), ())
     for condition, *values in conditions:
         query = query.where(condition, *values)
     return query
@@ -125,11 +130,12 @@ async def _page(query: SessionQuery, timeframe: Timeframe, window: Window[Sessio
         order = "ASC" if forward == ascending else "DESC"
         select, layout, _ = _session_row_layout()
         # Program and host come along: every list shows them, and the API primes its loaders.
+        db = bounded.db
         sql = (
             f"SELECT {select}{bounded.from_where(_PROGRAM_AND_HOST)} ORDER BY s.starts_at {order}, s.id {order} "
-            f"LIMIT {sql_parameter(bounded.db, len(bounded.values) + 1)}"
+            f"LIMIT {sql_parameter(db, len(bounded.values) + 1)}"
         )
-        return [_session_of_row(row, layout) for row in await fetch_rows(bounded.db, sql, [*bounded.values, limit])]
+        return [_session_of_row(row, layout) for row in await fetch_rows(db, sql, [*bounded.values, limit])]
 
     async def exists(later: bool, cursor: SessionCursor) -> bool:
         beyond = _beyond(query, cursor, later=later, inclusive=True, ascending=ascending)

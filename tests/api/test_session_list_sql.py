@@ -7,7 +7,7 @@ host, the same hasNext/hasPrevious, the same totalCount, in as many statements."
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -24,7 +24,7 @@ from app.group_sessions.models import (
 from app.group_sessions.read_model import SessionCursor, SessionRole, Timeframe
 from app.keyset import Window, fetch_page
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 # --- the QuerySet versions, as they were: the oracle -----------------------------------------
@@ -91,8 +91,13 @@ async def _seed(world) -> tuple[int, int]:
 
     async def session(title, start, by, *, cancelled=False, program=None):
         row = await GroupSession.create(
-            program=program or world.program, host=by, title=title, objective="o", starts_at=start,
-            ends_at=start + timedelta(hours=1), duration_minutes=60,
+            program=program or world.program,
+            host=by,
+            title=title,
+            objective="o",
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
+            duration_minutes=60,
             status=SessionStatus.CANCELLED if cancelled else SessionStatus.SCHEDULED,
         )
         await Registration.create(session=row, user=by, is_host=True)
@@ -100,7 +105,9 @@ async def _seed(world) -> tuple[int, int]:
 
     async def attend(row, user, status=RegistrationStatus.CONFIRMED):
         await Registration.create(
-            session=row, user=user, status=status,
+            session=row,
+            user=user,
+            status=status,
             waitlisted_at=NOW if status == RegistrationStatus.WAITLISTED else None,
         )
 
@@ -176,7 +183,11 @@ def _windows(cursors: list[SessionCursor]) -> list[Window[SessionCursor]]:
     extra = [SessionCursor(NOW + timedelta(days=2, seconds=1), 1), SessionCursor(NOW + timedelta(days=2), 0)]
     keys = cursors + extra
     windows: list[Window[SessionCursor]] = [
-        Window(2), Window(100), Window(0), Window(2, backward=True), Window(100, backward=True)
+        Window(2),
+        Window(100),
+        Window(0),
+        Window(2, backward=True),
+        Window(100, backward=True),
     ]
     for key in keys:
         windows += [Window(2, after=key), Window(2, before=key, backward=True), Window(3, before=key)]
@@ -191,8 +202,8 @@ async def _same(label: str, oracle_query: QuerySet, lean, timeframe: Timeframe) 
     everything, _ = await _oracle_page(oracle_query, timeframe, Window(1000))
     cursors = [SessionCursor(s.starts_at, s.id) for s in everything.rows]
     for window in _windows(cursors):
-        (expected, _), expected_statements = await _counted(lambda: _oracle_page(oracle_query, timeframe, window))
-        page, statements = await _counted(lambda: lean(window))
+        (expected, _), expected_statements = await _counted(lambda w=window: _oracle_page(oracle_query, timeframe, w))
+        page, statements = await _counted(lambda w=window: lean(w))
         where = f"{label}, {window}"
         assert _rows(page.rows) == _rows(expected.rows), where
         assert (page.has_next, page.has_previous) == (expected.has_next, expected.has_previous), where
