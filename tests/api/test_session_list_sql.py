@@ -6,7 +6,6 @@ host, the same hasNext/hasPrevious, the same totalCount, in as many statements."
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
@@ -23,6 +22,7 @@ from app.group_sessions.models import (
 )
 from app.group_sessions.read_model import SessionCursor, SessionRole, Timeframe
 from app.keyset import Window, fetch_page
+from tests.scale.statements import count_statements
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -152,29 +152,11 @@ def _rows(rows) -> list[tuple]:
     return [(_fields(s), _fields(s.program), _fields(s.host)) for s in rows]
 
 
-class _Statements(logging.Handler):
-    """Counts the statements logged to tortoise.db_client (the statement counts' source)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.args, tuple) and len(record.args) == 2 and isinstance(record.args[0], str):
-            self.count += 1
-
-
 async def _counted(action):
-    logger = logging.getLogger("tortoise.db_client")
-    handler = _Statements()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        return await action(), handler.count
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    """What `action()` answers, and how many statements it logged (tests/scale/statements)."""
+    with count_statements() as log:
+        answer = await action()
+    return answer, len(log)
 
 
 def _windows(cursors: list[SessionCursor]) -> list[Window[SessionCursor]]:
