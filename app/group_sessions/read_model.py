@@ -99,6 +99,9 @@ def _sessions(*conditions: tuple, joins: str = "") -> SessionQuery:
 
 
 def _timeframe_filter(query: SessionQuery, timeframe: Timeframe, now: datetime) -> SessionQuery:
+    # In UTC, as the rows are: SQLite compares the texts (a QuerySet converted the value
+    # through the field; a raw parameter goes as it is given).
+    now = now.astimezone(timezone.utc)
     if timeframe == Timeframe.FUTURE:
         return query.where("s.ends_at > {}", now)
     return query.where("s.ends_at <= {}", now)

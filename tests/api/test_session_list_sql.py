@@ -6,7 +6,6 @@ host, the same hasNext/hasPrevious, the same totalCount, in as many statements."
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
@@ -23,6 +22,7 @@ from app.group_sessions.models import (
 )
 from app.group_sessions.read_model import SessionCursor, SessionRole, Timeframe
 from app.keyset import Window, fetch_page
+from tests.scale.statements import count_statements
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -152,29 +152,11 @@ def _rows(rows) -> list[tuple]:
     return [(_fields(s), _fields(s.program), _fields(s.host)) for s in rows]
 
 
-class _Statements(logging.Handler):
-    """Counts the statements logged to tortoise.db_client (the statement counts' source)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.args, tuple) and len(record.args) == 2 and isinstance(record.args[0], str):
-            self.count += 1
-
-
 async def _counted(action):
-    logger = logging.getLogger("tortoise.db_client")
-    handler = _Statements()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        return await action(), handler.count
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    """What `action()` answers, and how many statements it logged (tests/scale/statements)."""
+    with count_statements() as log:
+        answer = await action()
+    return answer, len(log)
 
 
 def _windows(cursors: list[SessionCursor]) -> list[Window[SessionCursor]]:
@@ -258,3 +240,27 @@ async def test_profile_and_program_lists_answer_as_the_querysets_did(app, world)
             return await read_model.program_sessions(program_id=world.program.id, timeframe=t, window=window, now=NOW)
 
         await _same(f"program sessions {timeframe.value}", oracle, program, timeframe)
+
+
+async def test_the_split_at_now_holds_whatever_zone_now_is_given_in(app, world):
+    """FUTURE and PAST split at the same instant whether `now` is given in UTC or in another
+    zone: SQLite compares the stored UTC texts with the parameter's text."""
+    from zoneinfo import ZoneInfo
+
+    viewer, _ = await _seed(world)
+    # Ended 4 hours before NOW, on NOW's day in UTC: past. NOW in Los Angeles reads
+    # 05:00-07:00, which a text comparison would put before the 08:00+00:00 end.
+    ended = await GroupSession.create(
+        program=world.program, host_id=viewer, title="ended this morning", objective="o",
+        starts_at=NOW - timedelta(hours=5), ends_at=NOW - timedelta(hours=4), duration_minutes=60,
+        min_participants=1, max_participants=10, participant_count=1,
+    )
+    await Registration.create(session=ended, user_id=viewer, is_host=True, status=RegistrationStatus.CONFIRMED)
+    for now in (NOW, NOW.astimezone(ZoneInfo("America/Los_Angeles")), NOW.astimezone(ZoneInfo("Asia/Tokyo"))):
+        future = await read_model.dashboard_sessions(
+            viewer_id=viewer, timeframe=Timeframe.FUTURE, role=None, include_cancelled=True, window=Window(100), now=now
+        )
+        past = await read_model.dashboard_sessions(
+            viewer_id=viewer, timeframe=Timeframe.PAST, role=None, include_cancelled=True, window=Window(100), now=now
+        )
+        assert ended.id in [s.id for s in past.rows] and ended.id not in [s.id for s in future.rows], now
