@@ -919,17 +919,11 @@ class Run:
             if direct.convert is None:
                 value = direct(source, info)
             else:
-                arguments = field.arguments
-                if arguments is None:
-                    arguments = self.arguments_of(field, direct.convert)
-                value = direct(source, info, arguments)
+                value = direct(source, info, self.arguments_of(field, direct.convert))
         else:
             info = self.executor.build_resolve_info(field.field_def, field.nodes, parent_type, field_path)
             if field.has_args:
-                arguments = field.arguments
-                if arguments is None:
-                    arguments = self.arguments_of(field, None)
-                value = field.resolve(source, info, **arguments)
+                value = field.resolve(source, info, **self.arguments_of(field, None))
             else:
                 value = field.resolve(source, info)
         self.settle_value(field, parent_type, value, field_path, info, results, pending)
@@ -937,8 +931,11 @@ class Run:
     def arguments_of(self, field: FieldPlan, convert: Any) -> dict[str, Any]:
         """The argument values of `field` as graphql-core's `get_argument_values` gives them
         (its errors included), converted by `convert` when not None; kept with the field
-        when they are literals and of immutable types (each call unpacks them into a dict
-        of its own, so no resolver sees another's changes)."""
+        when they are literals and of immutable types, and answered from there afterwards
+        (each call unpacks them into a dict of its own, so no resolver sees another's
+        changes)."""
+        if field.arguments is not None:
+            return field.arguments
         executor = self.executor
         arguments = get_argument_values(
             field.field_def,

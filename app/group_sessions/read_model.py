@@ -62,7 +62,7 @@ class SessionQuery:
 
     def where(self, condition: str, *values: object) -> SessionQuery:
         """This query with `condition` (with a `{}` per value) added."""
-        return SessionQuery(self.joins, (*self.conditions, condition), (*self.values, *values))
+        return SessionQuery(self.joins, (*self.conditions, condition), (*self.values, *map(_bound, values)))
 
     def from_where(self, joins: str = "") -> str:
         """` FROM ... WHERE ...` of this query, with `joins` more tables joined."""
@@ -72,6 +72,15 @@ class SessionQuery:
         """How many sessions the list holds (totalCount), in one statement."""
         rows = await fetch_rows(self.db, f"SELECT COUNT(*){self.from_where()}", self.values)
         return rows[0][0]
+
+
+def _bound(value: object) -> object:
+    """`value` as a statement's parameter: an instant in UTC, as the rows hold it. SQLite
+    compares the stored texts with the parameter's text (a QuerySet converted a value
+    through its field; a raw parameter goes as it is given)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc)
+    return value
 
 
 @functools.lru_cache(maxsize=256)
@@ -99,9 +108,6 @@ def _sessions(*conditions: tuple, joins: str = "") -> SessionQuery:
 
 
 def _timeframe_filter(query: SessionQuery, timeframe: Timeframe, now: datetime) -> SessionQuery:
-    # In UTC, as the rows are: SQLite compares the texts (a QuerySet converted the value
-    # through the field; a raw parameter goes as it is given).
-    now = now.astimezone(timezone.utc)
     if timeframe == Timeframe.FUTURE:
         return query.where("s.ends_at > {}", now)
     return query.where("s.ends_at <= {}", now)
