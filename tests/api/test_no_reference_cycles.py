@@ -25,9 +25,11 @@ OPERATION_TYPES = (Context, Loaders, SharedLoader, AppExecutionContext)
 
 
 @contextmanager
-def cyclic_garbage() -> Iterator[list]:
-    """The objects the collector finds unreachable (cyclic garbage, and what only it
-    holds) among those made inside the block; the list is filled when the block ends."""
+def cyclic_garbage(extra: tuple[type, ...] = ()) -> Iterator[list]:
+    """The objects of OPERATION_TYPES (and `extra`) the collector finds unreachable
+    (cyclic garbage, and what only it holds) among those made inside the block; the list
+    is filled when the block ends."""
+    kinds = OPERATION_TYPES + extra
     found: list = []
     gc.collect()
     gc.disable()
@@ -35,7 +37,7 @@ def cyclic_garbage() -> Iterator[list]:
     try:
         yield found
         gc.collect()
-        found.extend(o for o in gc.garbage if isinstance(o, OPERATION_TYPES))
+        found.extend(o for o in gc.garbage if isinstance(o, kinds))
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
