@@ -10,11 +10,13 @@ graphql-core, so results and errors are exactly what the standard path gives.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema, get_nullable_type
 from graphql.pyutils import Undefined
+from graphql.type.definition import GraphQLResolveInfoHelpers
 
 from app.api import compiled
 from app.api.live_execution import SharedEventExecutionContext
@@ -37,10 +39,44 @@ def _leaf_plan(schema: GraphQLSchema, parent_type: Any, field_name: str) -> Any:
     return resolve, leaf.serialize
 
 
+def _weak_helpers(executor: Any) -> GraphQLResolveInfoHelpers:
+    """The `async_helpers` graphql-core gives each resolve info (`gather`, `track`), calling
+    `executor`'s own methods as graphql-core's do, but holding `executor` weakly.
+
+    graphql-core's executor keeps helpers made of its own bound methods: a reference
+    cycle (executor -> helpers -> method -> executor). A cycle outlives the operation
+    until the garbage collector finds it, and this one holds the operation's context, its
+    loaders and every object they made: measured, it was one of the two cycles behind all
+    the cyclic garbage of a read request (see `loaders._weakly` for the other). The
+    executor is alive whenever its helpers can be called: resolvers run during its
+    operation, and a subscription's per-event executors are copies made from it while
+    the subscription holds it."""
+    ref = weakref.ref(executor)
+
+    def gather(values: Any) -> Any:
+        return _alive(ref).gather_async_work(values)
+
+    def track(values: Any) -> None:
+        _alive(ref).track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+
+
+def _alive(ref: weakref.ref) -> Any:
+    executor = ref()
+    if executor is None:  # a resolver's helper called after its operation ended
+        raise RuntimeError("The operation these execution helpers belong to has ended.")
+    return executor
+
+
 class AppExecutionContext(SharedEventExecutionContext):
     """Strawberry's execution context (with shared live-event execution): queries run from a
     compiled plan (app.api.compiled), falling back to graphql-core, whose path reads basic
     leaf fields directly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.async_helpers = _weak_helpers(self)  # no reference cycle (see `_weak_helpers`)
 
     def execute_operation(self, serially=None):  # noqa: ANN001, ANN201
         if not compiled.can_compile(self):

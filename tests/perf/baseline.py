@@ -31,6 +31,7 @@ from app.api.scalars import serialize_datetime
 from app.group_sessions import rules
 from app.group_sessions.events import Person
 from app.links import group_session_url
+from app.main import tune_garbage_collector
 from app.notifications import emails
 from app.settings import Settings
 
@@ -437,4 +438,8 @@ def app_from_env() -> Starlette:
     """uvicorn factory: BASELINE_DATABASE_URL and PUBLIC_WEB_URL from the environment."""
     import os
 
-    return create_baseline_app(os.environ["BASELINE_DATABASE_URL"], os.environ["PUBLIC_WEB_URL"])
+    app = create_baseline_app(os.environ["BASELINE_DATABASE_URL"], os.environ["PUBLIC_WEB_URL"])
+    # The app's serving process tunes its garbage collector: so does the baseline's, so
+    # that the comparison is of the request paths, not of process settings.
+    tune_garbage_collector()
+    return app

@@ -126,6 +126,9 @@ def _preparer(rows: dict[str, Any]):
     and reading each viewer's own rows with every other local subscriber's (`EventReads`)."""
     session = rows["session"]
     participant = rows.get("participant")
+    # Not `rows` itself: the event this function prepares is kept in `rows`, and a closure
+    # over `rows` would make a reference cycle of every message.
+    reads = rows["reads"]
 
     def prime(loaders: Loaders) -> None:
         loaders.prime_when_made("session_by_id", session.id, session)
@@ -133,7 +136,7 @@ def _preparer(rows: dict[str, Any]):
             loaders.prime_when_made("user_by_id", participant.id, participant)
 
     def prepare(context: Any) -> Any:
-        return context.for_event(rows["reads"], prime)
+        return context.for_event(reads, prime)
 
     return prepare
 
