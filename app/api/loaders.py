@@ -44,6 +44,16 @@ class _Batch:
         self.task: asyncio.Task | None = None
 
 
+class _KeyCache(DefaultCache):
+    """DataLoader's default cache (keyed by the keys themselves), whose `get` and `set`
+    are its dict's own: no Python call per lookup."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.get = self.cache_map.get
+        self.set = self.cache_map.__setitem__
+
+
 class SharedLoader(DataLoader):
     """A DataLoader whose futures no single field can cancel. Every field that loads a key
     awaits the same cached row; graphql-core cancels the awaitables of sibling fields when
@@ -63,8 +73,10 @@ class SharedLoader(DataLoader):
 
     _batch: _Batch | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, load_fn: Callable, **kwargs: Any) -> None:
+        if kwargs.get("cache_map") is None and kwargs.get("cache_key_fn") is None:
+            kwargs["cache_map"] = _KeyCache()
+        super().__init__(load_fn, **kwargs)
         assert self.cache, "SharedLoader always caches"
         # cached future still pending -> the waiters handed out for it
         self._waiters: dict[asyncio.Future, list[asyncio.Future]] = {}
@@ -130,23 +142,40 @@ class SharedLoader(DataLoader):
                 else:
                     waiter.set_result(value)
 
-    def prime_many(self, data: Mapping, force: bool = False) -> None:
-        for key, value in data.items():
-            if not self.cache_map.get(key) or force:
-                future = self.loop.create_future()
-                future.set_result(value)
-                self.cache_map.set(key, future)
+    def prime(self, key, value, force: bool = False) -> None:  # noqa: ANN001
+        # `prime_many` for one key, without the dict (list queries prime every row).
+        cache_map = self.cache_map
+        if force or cache_map.get(key) is None:
+            future = self.loop.create_future()
+            future.set_result(value)
+            cache_map.set(key, future)
         batch = self._batch
         if batch is not None and not batch.dispatched:
-            settled = False
-            for key, future in zip(batch.keys, batch.futures, strict=True):
-                if key in data:
-                    settled = True
-                    self._settle(future, data[key], failed=False)
-            if settled:
-                kept = [(key, future) for key, future in zip(batch.keys, batch.futures, strict=True) if not future.done()]
-                batch.keys = [key for key, _ in kept]
-                batch.futures = [future for _, future in kept]
+            self._settle_primed(batch, {key: value})
+
+    def prime_many(self, data: Mapping, force: bool = False) -> None:
+        cache_map = self.cache_map
+        for key, value in data.items():
+            if force or cache_map.get(key) is None:
+                future = self.loop.create_future()
+                future.set_result(value)
+                cache_map.set(key, future)
+        batch = self._batch
+        if batch is not None and not batch.dispatched:
+            self._settle_primed(batch, data)
+
+    def _settle_primed(self, batch: _Batch, data: Mapping) -> None:
+        """Keys of the batch not dispatched yet that are primed now: settled with their
+        value, and left out of the batch (as DataLoader's `prime_many` does)."""
+        settled = False
+        for key, future in zip(batch.keys, batch.futures, strict=True):
+            if key in data:
+                settled = True
+                self._settle(future, data[key], failed=False)
+        if settled:
+            kept = [(key, future) for key, future in zip(batch.keys, batch.futures, strict=True) if not future.done()]
+            batch.keys = [key for key, _ in kept]
+            batch.futures = [future for _, future in kept]
 
 
 def loaded(loader: DataLoader, key):

@@ -153,3 +153,17 @@ async def test_priming_settles_a_key_still_waiting_for_its_batch():
         loader.prime("d", "D", force=True)
         assert await loader.load("c") == "C0" and await loader.load("d") == "D"
         assert await loader.load("e") == "E" and calls == [["e"]]
+        # Many at once, one of them still waiting and one forced over a row read already.
+        calls.clear()
+        f, g = loader.load("f"), loader.load("g")
+        loader.prime_many({"f": "primed f", "e": "E again", "h": "H"})
+        loader.prime_many({"e": "E forced"}, force=True)
+        assert (await f, await g) == ("primed f", "G") and calls == [["g"]]
+        assert [await loader.load(key) for key in "eh"] == ["E forced", "H"]
+        # A row primed with force while its batch runs: later loads get the primed row,
+        # the loads made before get what the batch read.
+        calls.clear()
+        i = loader.load("i")
+        await _turns(2)
+        loader.prime("i", "I primed", force=True)
+        assert (await i, await loader.load("i")) == ("I", "I primed") and calls == [["i"]]
