@@ -16,6 +16,10 @@ operation is not there, is a subscription, holds a signIn, costs more than the b
 tracing is on); the caller then runs the generic path, which answers that case as it
 always has. `prepare` does nothing observable: loaders, timers, logs and metrics start in
 `execute`, once the operation is sure to run.
+
+What graphql-core's `execute` derives from the document alone (the operation, its
+fragments, the variables' types) is kept per operation (`Shell`): a request only coerces
+its variables, and takes graphql-core's whole `execute` when they do not coerce cleanly.
 """
 
 from __future__ import annotations
@@ -94,7 +98,9 @@ class Shell:
 
     __slots__ = ("operation", "fragment_definitions", "fragments", "variables")
 
-    def __init__(self, operation: OperationDefinitionNode, fragment_definitions: dict, fragments: dict, variables: tuple) -> None:
+    def __init__(
+        self, operation: OperationDefinitionNode, fragment_definitions: dict, fragments: dict, variables: tuple
+    ) -> None:
         self.operation = operation
         self.fragment_definitions = fragment_definitions
         self.fragments = fragments
