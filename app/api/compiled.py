@@ -824,6 +824,17 @@ def _seen(future: Any) -> None:
 
 
 async def _settle(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    if len(keys) == 1:
+        # The commonest case (one loader's answer awaited): awaited here, without the task,
+        # the outer future and the two loop turns gather takes for it. What follows is the
+        # same: a cancellation of this task goes on up, a failure bails.
+        key = keys[0]
+        try:
+            results[key] = await results[key]
+        except Exception as failure:  # noqa: BLE001
+            results[key] = failure
+            raise Bail from failure
+        return results
     values = await asyncio.gather(*(results[k] for k in keys), return_exceptions=True)
     failure = None
     for key, value in zip(keys, values, strict=True):
@@ -838,6 +849,14 @@ async def _settle(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
 
 
 async def _settle_list(items: list[Any], indexes: list[int]) -> list[Any]:
+    if len(indexes) == 1:  # as in `_settle`
+        index = indexes[0]
+        try:
+            items[index] = await items[index]
+        except Exception as failure:  # noqa: BLE001
+            items[index] = failure
+            raise Bail from failure
+        return items
     values = await asyncio.gather(*(items[i] for i in indexes), return_exceptions=True)
     failure = None
     for index, value in zip(indexes, values, strict=True):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader, DefaultCache
+from strawberry.exceptions import WrongNumberOfResultsReturned
 
 from app.accounts.models import Program, ProgramRole, User
 from app.accounts.services import program_roles
@@ -32,16 +33,150 @@ from app.keyset import Window
 MISSING = object()  # "not known without asking the database"
 
 
+class _Batch:
+    """The keys a `SharedLoader` collected for one call of its batch function."""
+
+    __slots__ = ("keys", "futures", "dispatched", "task")
+
+    def __init__(self) -> None:
+        self.keys: list[Any] = []
+        self.futures: list[asyncio.Future] = []  # the cached future of each key
+        self.dispatched = False
+        self.task: asyncio.Task | None = None
+
+
+class _KeyCache(DefaultCache):
+    """DataLoader's default cache (keyed by the keys themselves), whose `get` and `set`
+    are its dict's own: no Python call per lookup."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.get = self.cache_map.get
+        self.set = self.cache_map.__setitem__
+
+
 class SharedLoader(DataLoader):
     """A DataLoader whose futures no single field can cancel. Every field that loads a key
-    awaits the same cached future; graphql-core cancels the awaitables of sibling fields
-    when one fails in a non-null position, and cancelling a task that awaits a future
-    cancels the future itself: the next field loading that key (in this operation, or in
-    its rerun) would then fail with CancelledError instead of getting its row. Each
-    `load` hands out a shield of the shared future instead (a done future as it is)."""
+    awaits the same cached row; graphql-core cancels the awaitables of sibling fields when
+    one fails in a non-null position, and cancelling a task that awaits a future cancels
+    the future itself: the next field loading that key (in this operation, or in its
+    rerun) would then fail with CancelledError instead of getting its row. Each `load` of
+    a pending key hands out a future of its own (a "waiter"; a done future as it is),
+    which the batch settles together with the cached one.
+
+    What `asyncio.shield` of the cached future would give, with less machinery per key:
+    the batch sets each waiter's outcome itself, where a shield waits a loop turn for the
+    cached future's callback; and the batch runs as DataLoader's does (the keys loaded
+    before its task starts, two loop turns after the first; the same batch function, the
+    same outcomes per key, priming settles a key still waiting), without the per-key
+    bookkeeping it keeps to stop a batch whose futures were all cancelled (nobody can
+    cancel these). Always caches (`cache=False` is not supported)."""
+
+    _batch: _Batch | None = None
+
+    def __init__(self, load_fn: Callable, **kwargs: Any) -> None:
+        if kwargs.get("cache_map") is None and kwargs.get("cache_key_fn") is None:
+            kwargs["cache_map"] = _KeyCache()
+        super().__init__(load_fn, **kwargs)
+        assert self.cache, "SharedLoader always caches"
+        # cached future still pending -> the waiters handed out for it
+        self._waiters: dict[asyncio.Future, list[asyncio.Future]] = {}
 
     def load(self, key):  # noqa: ANN001, ANN201
-        return asyncio.shield(super().load(key))
+        future = self.cache_map.get(key)
+        if future is not None and not future.cancelled():
+            if future.done():
+                return future
+            waiters = self._waiters.get(future)
+            if waiters is None:  # pending, and not this loader's own: shielded as before
+                return asyncio.shield(future)
+            waiter = self.loop.create_future()
+            waiters.append(waiter)
+            return waiter
+        loop = self.loop
+        future = loop.create_future()
+        self.cache_map.set(key, future)
+        batch = self._batch
+        if batch is None or batch.dispatched or (self.max_batch_size and len(batch.keys) >= self.max_batch_size):
+            batch = self._batch = _Batch()
+            loop.call_soon(self._start, batch)
+        batch.keys.append(key)
+        batch.futures.append(future)
+        waiter = loop.create_future()
+        self._waiters[future] = [waiter]
+        return waiter
+
+    def _start(self, batch: _Batch) -> None:
+        # A loop turn after the first key, as DataLoader's dispatch: its task starts one
+        # turn later still, and keys loaded until then join the batch.
+        batch.task = self.loop.create_task(self._dispatch(batch))
+
+    async def _dispatch(self, batch: _Batch) -> None:
+        batch.dispatched = True
+        keys, futures = batch.keys, batch.futures
+        if not keys or all(future.cancelled() for future in futures):
+            return
+        try:
+            values = list(await self.load_fn(keys))
+            if len(values) != len(keys):
+                raise WrongNumberOfResultsReturned(expected=len(keys), received=len(values))  # noqa: TRY301
+        except Exception as error:  # noqa: BLE001 - every key's outcome
+            for future in futures:
+                self._settle(future, error, failed=True)
+            return
+        for future, value in zip(futures, values, strict=True):
+            self._settle(future, value, failed=isinstance(value, BaseException))
+
+    def _settle(self, future: asyncio.Future, value: Any, *, failed: bool) -> None:
+        """Set the outcome of a cached future and of its waiters (those still waiting)."""
+        waiters = self._waiters.pop(future, ())
+        if not future.done():
+            if failed:
+                future.set_exception(value)
+                future.exception()  # seen here: its waiters carry it on (as a shield's callback)
+            else:
+                future.set_result(value)
+        for waiter in waiters:
+            if not waiter.done():
+                if failed:
+                    waiter.set_exception(value)
+                else:
+                    waiter.set_result(value)
+
+    def prime(self, key, value, force: bool = False) -> None:  # noqa: ANN001
+        # `prime_many` for one key, without the dict (list queries prime every row).
+        cache_map = self.cache_map
+        if force or cache_map.get(key) is None:
+            future = self.loop.create_future()
+            future.set_result(value)
+            cache_map.set(key, future)
+        batch = self._batch
+        if batch is not None and not batch.dispatched:
+            self._settle_primed(batch, {key: value})
+
+    def prime_many(self, data: Mapping, force: bool = False) -> None:
+        cache_map = self.cache_map
+        for key, value in data.items():
+            if force or cache_map.get(key) is None:
+                future = self.loop.create_future()
+                future.set_result(value)
+                cache_map.set(key, future)
+        batch = self._batch
+        if batch is not None and not batch.dispatched:
+            self._settle_primed(batch, data)
+
+    def _settle_primed(self, batch: _Batch, data: Mapping) -> None:
+        """Keys of the batch not dispatched yet that are primed now: settled with their
+        value, and left out of the batch (as DataLoader's `prime_many` does)."""
+        settled = False
+        for key, future in zip(batch.keys, batch.futures, strict=True):
+            if key in data:
+                settled = True
+                self._settle(future, data[key], failed=False)
+        if settled:
+            kept = [(key, future) for key, future in zip(batch.keys, batch.futures, strict=True) if not future.done()]
+            batch.keys = [key for key, _ in kept]
+            batch.futures = [future for _, future in kept]
 
 
 def loaded(loader: DataLoader, key):

@@ -359,3 +359,85 @@ def test_the_lean_path_mirrors_exactly_the_extensions_it_was_written_for():
     ]
     assert names(Settings()) == development
     assert names(Settings(app_env="production")) == [*development, "DisableIntrospection"]
+
+
+VARIABLES = """
+query Vars($id: ID!, $ids: [ID!] = ["R3JvdXBTZXNzaW9uOjE="], $n: Int, $m: Int = 2) {
+  node(id: $id) { id } nodes(ids: $ids) { id }
+  viewer { upcomingGroupSessions(first: $n) { totalCount edges { node { participants(first: $m) { totalCount } } } } }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "shell"),
+    [
+        ("all given", True),
+        ("defaults used", True),
+        ("an unknown variable besides", True),
+        ("null for a nullable list with a default", True),
+        ("a lone value for a list", True),
+        ("a non-null one missing", False),
+        ("null for a non-null one", False),
+        ("an object for an ID", False),
+        ("a bad item in a list", False),
+        ("a string for an Int", False),
+    ],
+)
+async def test_a_kept_execution_shell_answers_every_variable_as_graphql_core(
+    api, world, executor, caplog, monkeypatch, case, shell
+):
+    """Executors made from a document's kept shell coerce the variables as `Executor.build`
+    does; any variable it would refuse goes through graphql-core's whole path, so the
+    errors (messages, locations, extensions) are its own."""
+    caplog.set_level(logging.INFO, logger="app.requests")
+    token = world.host.token
+    node = "R3JvdXBTZXNzaW9uOjk5OTk5"
+    variables = {
+        "all given": {"id": node, "ids": [node], "n": 5, "m": 3},
+        "defaults used": {"id": node},
+        "an unknown variable besides": {"id": node, "other": {"a": 1}},
+        "null for a nullable list with a default": {"id": node, "ids": None},
+        "a lone value for a list": {"id": node, "ids": node},
+        "a non-null one missing": {"n": 1},
+        "null for a non-null one": {"id": None},
+        "an object for an ID": {"id": {"a": 1}},
+        "a bad item in a list": {"id": node, "ids": [node, 1.5]},
+        "a string for an Int": {"id": node, "n": "five"},
+    }[case]
+    send = post(api, {"query": VARIABLES, "operationName": "Vars", "variables": variables}, token=token)
+    # The document known first, its shell made: the case below runs with it.
+    executor.enabled = True
+    await post(api, {"query": VARIABLES, "operationName": "Vars", "variables": {"id": node}}, token=token)()
+    assert executor._prepared[VARIABLES].shells["Vars"] is not None
+
+    built: list[object] = []
+    execute = lean.execute
+    monkeypatch.setattr(lean, "execute", lambda *args, **kwargs: built.append(1) or execute(*args, **kwargs))
+    response, taken = await both_ways(api, executor, caplog, send)
+    assert taken == 1
+    assert built == ([] if shell else [1])
+    if not shell:
+        assert response.json()["errors"][0]["message"].startswith("Variable '$")
+
+
+def test_a_shell_coerces_a_default_afresh_for_each_request(executor):
+    """graphql-core memoizes a default's coerced value on the variable's signature: a kept
+    signature would hand every request the same list."""
+    schema = executor.schema._schema
+    from graphql import parse  # noqa: PLC0415
+
+    shell = lean.Shell.of(schema, parse(VARIABLES), "Vars")
+    first = shell.variable_values(schema, {"id": "x"})
+    second = shell.variable_values(schema, {"id": "x"})
+    assert first.coerced == second.coerced == {"id": "x", "ids": ["R3JvdXBTZXNzaW9uOjE="], "m": 2}
+    assert first.coerced["ids"] is not second.coerced["ids"]
+    assert list(first.sources) == ["id", "ids", "n", "m"]
+    assert shell.variable_values(schema, {"id": None}) is None
+    deep: object = "x"
+    for _ in range(300):
+        deep = [deep]
+    assert shell.variable_values(schema, {"id": "x", "ids": deep}) is None  # build: "nested too deeply"
+    # What build does with the operation name: an unknown one, or none in a document of two.
+    assert lean.Shell.of(schema, parse(VARIABLES), "Other") is None
+    assert lean.Shell.of(schema, parse("query A { __typename } query B { __typename }"), None) is None
