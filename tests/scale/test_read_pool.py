@@ -178,3 +178,13 @@ async def test_shutdown_closes_every_connection(settings, server):
     with pytest.raises(asyncpg.InterfaceError):
         await reads.fetch(PID, (), db.log)
 
+
+async def test_the_pool_gauges_count_the_read_pool_too(app):
+    from app import metrics
+
+    db = User._meta.db
+    await _pid(db)
+    await _tortoise_pid(db)
+    pool = db._pool
+    # Tortoise's connections and the read pool's one: all connections to the server
+    assert metrics.pool_state() == (pool.get_size() + 1, pool.get_size() - pool.get_idle_size(), 0)
