@@ -14,13 +14,13 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from app.accounts import services as accounts
 from app.accounts.models import ProgramRole
 from app.api.pagination import pk_of, to_global_id
-from app.db import migrate_database, tortoise_config
+from app.db import database_config, migrate_database
 from app.errors import DomainError, ErrorCode
 from app.settings import ConfigError, Settings
 
 
 async def _with_db(settings: Settings, action: Callable[[], Awaitable[int | None]]) -> int:
-    await Tortoise.init(config=tortoise_config(settings.database_url))
+    await Tortoise.init(config=database_config(settings))
     try:
         return await action() or 0
     finally:

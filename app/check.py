@@ -26,12 +26,12 @@ async def _database_problems(settings: Settings) -> list[str]:
     from tortoise.connection import connections
 
     from app.__main__ import _safe_url
-    from app.db import pending_migrations, tortoise_config
+    from app.db import database_config, pending_migrations
 
     where = _safe_url(settings.database_url)
     try:
         async with asyncio.timeout(STEP_SECONDS):
-            await Tortoise.init(config=tortoise_config(settings.database_url))
+            await Tortoise.init(config=database_config(settings))
             pending = await pending_migrations(connections.get("default"))
     except Exception as error:  # noqa: BLE001 - every failure is reported as one line
         return [f"database: cannot connect to {where}: {_one_line(error)}"]

@@ -8,12 +8,12 @@ from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 
-from app.settings import is_postgres_url
+from app.read_pool import PostgresClient
+from app.settings import Settings, is_postgres_url
 
 MODEL_MODULES = [
     "app.accounts.models",
@@ -35,11 +35,25 @@ async def _reset_pooled_connection(connection: Any) -> None:
         await connection.execute("ROLLBACK")
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+# The read pool's defaults (READ_POOL_SIZE; its wait: REQUEST_TIMEOUT_SECONDS), for the
+# callers that have no settings at hand (the command line, migrations, tests).
+DEFAULT_READ_POOL_SIZE = 5
+DEFAULT_READ_POOL_WAIT_SECONDS = 15.0
+
+
+def tortoise_config(
+    database_url: str,
+    *,
+    read_pool_size: int = DEFAULT_READ_POOL_SIZE,
+    read_pool_wait_seconds: float = DEFAULT_READ_POOL_WAIT_SECONDS,
+) -> dict[str, Any]:
     """The Tortoise config dict for `database_url` (one app, label "models", migrations in `migrations/`).
 
     PostgreSQL URLs may carry pool options as query parameters (`?minsize=1&maxsize=10`,
-    Tortoise's names); the pool skips asyncpg's per-release reset query (see above).
+    Tortoise's names); the pool skips asyncpg's per-release reset query (see above). On
+    PostgreSQL the client is `app.read_pool.PostgresClient`: Tortoise's, plus a pool of at
+    most `read_pool_size` connections for `fetch_rows` (0: none), whose callers wait for a
+    free connection at most `read_pool_wait_seconds`.
     """
     url: Any = database_url
     if url.startswith("sqlite://") and url != "sqlite://:memory:":
@@ -50,7 +64,10 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
             url += ("&" if "?" in url else "?") + "busy_timeout=10000"
     elif is_postgres_url(url):
         url = expand_db_url(url)
+        url["engine"] = "app.read_pool"
         url["credentials"].setdefault("reset", _reset_pooled_connection)
+        url["credentials"]["read_pool_size"] = read_pool_size
+        url["credentials"]["read_pool_wait_seconds"] = read_pool_wait_seconds
     return {
         "connections": {"default": url},
         "apps": {
@@ -63,6 +80,16 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def database_config(settings: Settings) -> dict[str, Any]:
+    """`tortoise_config` for a process configured by `settings` (DATABASE_URL, READ_POOL_SIZE;
+    a read waits for a connection of the read pool at most REQUEST_TIMEOUT_SECONDS)."""
+    return tortoise_config(
+        settings.database_url,
+        read_pool_size=settings.read_pool_size,
+        read_pool_wait_seconds=float(settings.request_timeout_seconds),
+    )
 
 
 def sql_parameter(connection: BaseDBAsyncClient, index: int) -> str:
@@ -79,24 +106,21 @@ async def fetch_rows(connection: BaseDBAsyncClient, sql: str, values: Sequence[A
     (asyncpg Records, SQLite rows), logged as one statement to `tortoise.db_client` and
     raising the same exceptions.
 
-    On Tortoise's pooled asyncpg client the statement goes straight to a connection of
-    the pool Tortoise holds, past Tortoise's per-call wrappers (a sampling profile of the
-    public session page put them at ~4% of the request's CPU, asyncpg's own fetch at 7%).
-    A transaction's client (a subclass, bound to the transaction's connection), SQLite
-    and a pool not created yet go through `execute_query`.
+    On PostgreSQL, outside a transaction, the statement runs on a connection of the read
+    pool (`app.read_pool`), past Tortoise's per-call wrappers and asyncpg's pool (a
+    sampling profile of the public session page put them at ~4% and ~5% of the request's
+    CPU, asyncpg's own fetch at 7%). A transaction's client (another class, bound to the
+    transaction's connection), SQLite, a client not connected yet and one without a read
+    pool (READ_POOL_SIZE=0) go through `execute_query`.
     """
-    pool = connection._pool if type(connection) is AsyncpgDBClient else None
-    if pool is None:
+    reads = connection.reads if type(connection) is PostgresClient else None
+    if reads is None:
         _, rows = await connection.execute_query(sql, list(values))
         return rows
     try:
-        # asyncpg's acquire context hands the connection back when the read is cancelled
-        # (a request's timeout) or fails, as Tortoise's own wrapper does.
-        async with pool.acquire() as pooled:
-            # What Tortoise logs per statement: the statement counts of the tests and the
-            # log's SQL lines read it.
-            connection.log.debug("%s: %s", sql, values)
-            return await pooled.fetch(sql, *values)
+        # Logs the statement as Tortoise does (the statement counts of the tests and the
+        # log's SQL lines read it).
+        return await reads.fetch(sql, values, connection.log)
     # Tortoise's translation of asyncpg's errors (AsyncpgDBClient._translate_exceptions);
     # anything else (a connection refused or lost) passes through as it does there.
     except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as error:

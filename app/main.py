@@ -16,7 +16,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app import metrics
 from app.accounts.rate_limit import limiter_from_settings
 from app.clock import Clock, utcnow
-from app.db import tortoise_config
+from app.db import database_config
 from app.handlers import build_handlers
 from app.jobs.runner import JobRunner
 from app.jobs.table import build_job_handlers
@@ -137,7 +137,7 @@ def create_app(settings: Settings, *, broker: Broker | None = None, clock: Clock
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(RegisterTortoise(app, config=tortoise_config(settings.database_url)))
+            await stack.enter_async_context(RegisterTortoise(app, config=database_config(settings)))
             if settings.metrics_port:
                 await stack.enter_async_context(metrics_web.metrics_server(settings.metrics_port, clock))
             await broker.start()

@@ -81,15 +81,18 @@ ACTIVE_SUBSCRIPTIONS = Gauge(
     "gs_subscriptions_active", "Active GraphQL subscriptions (live channels subscribed).", multiprocess_mode="livesum"
 )
 DB_POOL_SIZE = Gauge(
-    "gs_db_pool_connections", "Database connections open (asyncpg pool size; SQLite: 1 once connected).",
+    "gs_db_pool_connections",
+    "Database connections open (PostgreSQL: Tortoise's asyncpg pool and the read pool; SQLite: 1 once connected).",
     multiprocess_mode="livesum",
 )
 DB_POOL_IN_USE = Gauge(
-    "gs_db_pool_connections_in_use", "Database connections lent out now (SQLite: its one connection busy, 0/1).",
+    "gs_db_pool_connections_in_use",
+    "Database connections lent out now (both PostgreSQL pools; SQLite: its one connection busy, 0/1).",
     multiprocess_mode="livesum",
 )
 DB_POOL_WAITING = Gauge(
-    "gs_db_pool_waiting", "Tasks waiting for a database connection (asyncpg pool, or SQLite's connection lock).",
+    "gs_db_pool_waiting",
+    "Tasks waiting for a database connection (either PostgreSQL pool, or SQLite's connection lock).",
     multiprocess_mode="livesum",
 )
 _redis_connected: Gauge | None = None
@@ -154,9 +157,10 @@ def record_operation(name: object, outcome: str, seconds: float, error_codes: It
 
 def pool_state() -> tuple[int, int, int] | None:
     """(open, in use, waiting) for the default Tortoise connection, or None when there is
-    none. asyncpg: its pool's sizes, and the waiters of its internal queue (asyncpg has no
-    public count of them). SQLite: one connection behind a lock: in use when the lock is
-    held, waiting are the lock's waiters."""
+    none. PostgreSQL: the asyncpg pool's sizes and the waiters of its internal queue
+    (asyncpg has no public count of them), plus the read pool's (app/read_pool.py): both
+    hold connections to the server. SQLite: one connection behind a lock: in use when the
+    lock is held, waiting are the lock's waiters."""
     from tortoise.connection import connections
 
     try:
@@ -168,7 +172,12 @@ def pool_state() -> tuple[int, int, int] | None:
         size = pool.get_size()
         queue = getattr(pool, "_queue", None)
         waiting = sum(1 for waiter in (getattr(queue, "_getters", None) or ()) if not waiter.done())
-        return size, size - pool.get_idle_size(), waiting
+        in_use = size - pool.get_idle_size()
+        reads = getattr(client, "reads", None)
+        if reads is not None:
+            read_open, read_in_use, read_waiting = reads.counts()
+            size, in_use, waiting = size + read_open, in_use + read_in_use, waiting + read_waiting
+        return size, in_use, waiting
     lock = getattr(client, "_lock", None)
     if getattr(client, "_connection", None) is not None and lock is not None:
         waiting = sum(1 for waiter in (getattr(lock, "_waiters", None) or ()) if not waiter.done())

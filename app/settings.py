@@ -156,6 +156,9 @@ class Settings:
 
     app_env: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL: connections per process kept for the hot reads, beside Tortoise's pool
+    # (app/read_pool.py); 0: the reads share Tortoise's pool.
+    read_pool_size: int = 5
     public_web_url: str = DEFAULT_PUBLIC_WEB_URL
     redis_url: str | None = None
     # Prefix of every Redis key (sign-in counters) and pub/sub channel (live updates) this
@@ -387,6 +390,7 @@ class Settings:
         return cls(
             app_env=app_env,
             database_url=database_url,
+            read_pool_size=_int(env, "READ_POOL_SIZE", defaults.read_pool_size, low=0, high=1000),
             public_web_url=public_web_url.rstrip("/"),
             redis_url=redis_url,
             redis_key_prefix=redis_key_prefix,

@@ -1,7 +1,8 @@
 """`app.db.fetch_rows`, the read path of the hot reads: on PostgreSQL straight to asyncpg on
-Tortoise's pool, through Tortoise's `execute_query` inside a transaction and on SQLite.
-Whichever way a read goes, callers see the same rows, the same statement in the log (the
-statement counts rest on it), the same exceptions, and the pool gets its connection back.
+the read pool (app/read_pool.py; its own guarantees: tests/scale/test_read_pool.py), through
+Tortoise's `execute_query` inside a transaction and on SQLite. Whichever way a read goes,
+callers see the same rows, the same statement in the log (the statement counts rest on it),
+the same exceptions, and a cancelled read stops on the server.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import asyncio
 
 import pytest
 from tortoise import connections
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from app.accounts.models import User
 from app.db import fetch_rows, sql_parameter
+from app.read_pool import PostgresClient
 from tests.scale.statements import count_statements
 
 
@@ -27,7 +28,7 @@ def _users_sql(db) -> str:
 
 
 def _direct(db) -> bool:
-    return type(db) is AsyncpgDBClient
+    return type(db) is PostgresClient and db.reads is not None
 
 
 def _as_tuples(rows) -> list[tuple]:
@@ -76,7 +77,7 @@ async def test_inside_a_transaction_it_reads_the_transactions_uncommitted_rows(w
     assert list(await fetch_rows(User._meta.db, sql, [email])) == []
 
 
-async def test_a_cancelled_read_gives_its_connection_back(world, settings):
+async def test_a_cancelled_read_stops_and_the_reads_go_on(world, settings):
     db = User._meta.db
     if not settings.uses_postgres:  # Tortoise's own path: its connection lock is freed
         count_far = (
@@ -95,13 +96,12 @@ async def test_a_cancelled_read_gives_its_connection_back(world, settings):
     async with asyncio.timeout(10):
         while (await fetch_rows(db, running, [slow]))[0][0] == 0:  # until the statement runs on the server
             await asyncio.sleep(0.01)
-    pool = db._pool
-    assert pool.get_idle_size() < pool.get_size()  # the read holds a connection
+    assert db.reads.counts()[1] == 1  # the read holds a connection of the read pool
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    async with asyncio.timeout(10):  # the release waits for the server to cancel the statement
-        while pool.get_idle_size() < pool.get_size():
+    async with asyncio.timeout(10):  # its connection is closed once the server cancelled the statement
+        while db.reads.counts()[1]:  # a connection being closed keeps its place
             await asyncio.sleep(0.01)
     assert (await fetch_rows(db, running, [slow]))[0][0] == 0, "the cancelled statement still runs on the server"
     assert [tuple(row) for row in await fetch_rows(db, "SELECT 2")] == [(2,)]
