@@ -241,14 +241,6 @@ class RegistrationRow:
 _to_datetime = Registration._meta.fields_map["registered_at"].to_python_value
 
 
-def _aware(value: object) -> datetime | None:
-    # asyncpg answers aware UTC datetimes already; anything else (SQLite's text) goes
-    # through the ORM's own conversion, as for a model instance.
-    if type(value) is datetime and value.tzinfo is timezone.utc:
-        return value
-    return _to_datetime(value)
-
-
 async def participants_of_sessions(
     session_ids: Sequence[int], *, window: Window[int]
 ) -> dict[int, list[RegistrationRow]]:
@@ -283,21 +275,36 @@ async def participants_of_sessions(
     rows = await fetch_rows(db, sql, values)
     result: dict[int, list[RegistrationRow]] = {sid: [] for sid in session_ids}
     confirmed = RegistrationStatus.CONFIRMED
+    # What `RegistrationRow(...)` and `ParticipantRow(...)` would store, written out: a page
+    # of a dashboard makes hundreds of these, and each `__init__` is a call per row (every
+    # slot is set, as theirs would). Instants: asyncpg answers aware UTC datetimes already;
+    # anything else (SQLite's text) goes through the ORM's own conversion, as for a model
+    # instance.
+    new, utc, to_datetime = object.__new__, timezone.utc, _to_datetime
     for (
         registration_id, session_id, user_id, is_host, registered_at, waitlisted_at, email, name, time_zone
     ) in rows:
-        result[session_id].append(
-            RegistrationRow(
-                registration_id,
-                session_id,
-                user_id,
-                bool(is_host),
-                _aware(registered_at),
-                confirmed,
-                None if waitlisted_at is None else _aware(waitlisted_at),
-                ParticipantRow(user_id, email, name, time_zone),
-            )
+        user = new(ParticipantRow)
+        user.id = user_id
+        user.email = email
+        user.name = name
+        user.time_zone = time_zone
+        registration = new(RegistrationRow)
+        registration.id = registration_id
+        registration.session_id = session_id
+        registration.user_id = user_id
+        registration.is_host = bool(is_host)
+        registration.registered_at = (
+            registered_at if type(registered_at) is datetime and registered_at.tzinfo is utc else to_datetime(registered_at)
         )
+        registration.status = confirmed
+        registration.waitlisted_at = (
+            None if waitlisted_at is None
+            else waitlisted_at if type(waitlisted_at) is datetime and waitlisted_at.tzinfo is utc
+            else to_datetime(waitlisted_at)
+        )
+        registration.user = user
+        result[session_id].append(registration)
     return result
 
 
