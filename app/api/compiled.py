@@ -566,6 +566,19 @@ class _FieldWriter:
         lines = [
             "        if value is None or value is Undefined:",
             "            raise Bail" if field.non_null else f"            results[K{i}] = None",
+        ]
+        checked = None if is_list else _checked_class(subplan)
+        if checked is not None:  # the commonest value: no check to make (`_checked_class`)
+            self.names[f"X{i}"] = checked
+            self.names[f"N{i}"] = subplan.run
+            lines += [
+                f"        elif type(value) is X{i} and '__await__' not in (d := value.__dict__) and CA not in d:",
+                f"            value = N{i}(run, value, {path})",
+                f"            results[K{i}] = value",
+                "            if type(value) is not dict:",
+                f"                pending.append(K{i})",
+            ]
+        lines += [
             f"        elif {awaitable}:",
             f"            results[K{i}] = run.later(F{i}, OT, value, {path}, {info})",
             f"            pending.append(K{i})",
@@ -637,6 +650,25 @@ def _awaitable_test(object_type: Any, value: str, class_name: str, names: dict) 
     return f"type({value}) is not {class_name} and is_awaitable({value})"
 
 
+def _checked_class(subplan: ObjectPlan) -> type | None:
+    """The class whose instances the checks before a plan's function (`Run.settle_value`'s
+    and `Run.check_type`'s: awaitable, an exception, of the type or cast to it) all pass
+    without being made, when nothing is stored in the instance's `__dict__` under
+    `__await__` or strawberry.cast's attribute (the generated code looks): the type's plain
+    class with an instance dict (`_plain_class`, so never awaitable otherwise), no exception
+    class, one the type's check accepts (Strawberry's isinstance test names it, or the
+    type has no check), and without the cast attribute on the class. None otherwise."""
+    plain = _plain_class(subplan.type)
+    if plain is None or not plain[1]:
+        return None
+    klass = plain[0]
+    if issubclass(klass, BaseException) or any(_CAST_ATTRIBUTE in vars(k) for k in klass.__mro__):
+        return None
+    if subplan.instance_of is not None:
+        return klass if issubclass(klass, subplan.instance_of) else None
+    return klass if subplan.is_type_of is None else None
+
+
 def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, item_type: Any) -> Any:
     """A function (run, value, path, info) -> the list of response objects for `value`, a
     field's list of objects of one type (or an awaitable of it): `Run.complete_objects`
@@ -658,6 +690,18 @@ def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, it
         "        for index, item in enumerate(value):",
         "            if item is None or item is Undefined:",
         "                raise Bail" if non_null else "                items.append(None)",
+    ]
+    checked = _checked_class(subplan)
+    if checked is not None:  # the commonest item: no check to make (`_checked_class`)
+        names["X"] = checked
+        lines += [
+            "            elif type(item) is X and '__await__' not in (d := item.__dict__) and CA not in d:",
+            "                item = P(run, item, _tuple_new(Path, (path, index, None)))",
+            "                items.append(item)",
+            "                if type(item) is not dict:",
+            "                    pending.append(index)",
+        ]
+    lines += [
         f"            elif {_awaitable_test(subplan.type, 'item', 'E', names)}:",
         "                items.append(run._later_item(F, OT, IT, item, _tuple_new(Path, (path, index, None)), [info, path]))",
         "                pending.append(index)",
