@@ -21,6 +21,7 @@ from app.clock import utcnow
 from app.db import fetch_rows, sql_parameter
 from app.group_sessions.models import GroupSession, InvitationStatus, Registration, RegistrationStatus, SessionStatus
 from app.keyset import Slice, Window, fetch_page
+from app.model_rows import from_row
 
 
 class Timeframe(str, Enum):
@@ -320,14 +321,14 @@ def _columns(model) -> list[str]:
 
 
 @functools.cache
-def _session_row_layout() -> tuple[str, tuple[tuple[type, tuple[tuple[str, int], ...]], ...], int]:
+def _session_row_layout() -> tuple[str, tuple[tuple[type, dict[str, int]], ...], int]:
     """The select list of `sessions_by_ids` (session, program and host columns, then the
-    viewer's status) and, per model, each column with its place in a row."""
+    viewer's status) and, per model, each column's place in a row."""
     parts: list[str] = []
     layout = []
     for model, alias in ((GroupSession, "s"), (Program, "p"), (User, "h")):
         columns = _columns(model)
-        layout.append((model, tuple((c, len(parts) + i) for i, c in enumerate(columns))))
+        layout.append((model, {c: len(parts) + i for i, c in enumerate(columns)}))
         parts += [f'{alias}."{c}"' for c in columns]
     return ", ".join(parts), tuple(layout), len(parts)
 
@@ -335,11 +336,11 @@ def _session_row_layout() -> tuple[str, tuple[tuple[type, tuple[tuple[str, int],
 def _session_of_row(row: Sequence, layout: tuple) -> GroupSession:
     """The session of a row laid out as `_session_row_layout` says, with its program and
     host set (`session.program`, `session.host`)."""
-    (session_model, session_cols), (program_model, program_cols), (user_model, user_cols) = layout
+    (session_model, session_at), (program_model, program_at), (user_model, user_at) = layout
     # By position: the three tables share column names (id, name, created_at, ...).
-    session = session_model._init_from_db(**{c: row[i] for c, i in session_cols})
-    object.__setattr__(session, "_program", program_model._init_from_db(**{c: row[i] for c, i in program_cols}))
-    object.__setattr__(session, "_host", user_model._init_from_db(**{c: row[i] for c, i in user_cols}))
+    session = from_row(session_model, row, session_at)
+    object.__setattr__(session, "_program", from_row(program_model, row, program_at))
+    object.__setattr__(session, "_host", from_row(user_model, row, user_at))
     return session
 
 
