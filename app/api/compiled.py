@@ -341,7 +341,7 @@ class _LazyInfo(Info):
 
     def __getattr__(self, name: str) -> Any:  # only when a slot is unset: `_raw_info`'s first read
         if name != "_raw_info":
-            raise AttributeError(name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         field = self._plan
         raw = self._raw_info = self._executor.build_resolve_info(field.field_def, field.nodes, self._parent_type, self._path)
         return raw
