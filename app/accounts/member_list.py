@@ -15,8 +15,10 @@ from app.accounts.models import ProgramRole, User
 from app.accounts.name_search import prefix_range
 from app.db import fetch_rows, sql_parameter
 from app.keyset import Slice, Window, fetch_page
+from app.model_rows import from_row
 
 USER_COLUMNS = ("id", "email", "name", "password_hash", "time_zone", "created_at", "sort_name")
+_USER_COLUMN_PLACES = {c: i for i, c in enumerate(USER_COLUMNS)}
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ async def program_members(
         tail = f" ORDER BY u.sort_name{direction}, u.id{direction} LIMIT {query.param(limit)}"
         columns = ", ".join(f'u."{c}"' for c in USER_COLUMNS)
         rows = await fetch_rows(query.db, query.sql(columns, tail), query.values)
-        return [User._init_from_db(**dict(zip(USER_COLUMNS, row))) for row in rows]
+        return [from_row(User, row, _USER_COLUMN_PLACES) for row in rows]
 
     async def exists(later: bool, cursor: MemberCursor) -> bool:
         query = base.beyond(cursor, later=later, inclusive=True)

@@ -20,6 +20,7 @@ from app.accounts.models import AccessToken, Membership, Program, ProgramRole, U
 from app.clock import utcnow
 from app.db import fetch_rows, sql_parameter
 from app.errors import DomainError, ErrorCode, Problem
+from app.model_rows import from_row
 from app.settings import Settings
 from app.text import clean_text, has_surrogates
 
@@ -165,6 +166,12 @@ def _user_columns() -> tuple[str, ...]:
     return tuple(User._meta.fields_db_projection.values())
 
 
+@functools.cache
+def _user_column_places() -> dict[str, int]:
+    """Each user column's place in a token lookup's row (`_token_lookup_sql`)."""
+    return {c: i for i, c in enumerate(_user_columns())}
+
+
 async def viewer_for_token(
     token: str,
     *,
@@ -190,8 +197,8 @@ async def viewer_for_token(
     if now >= lifetime.expires_at(created_at, last_used_at):
         return None
     # Every column of the user, by position (the user's and the token's share names): a
-    # complete instance, Tortoise's quickest way to build one.
-    user = User._init_from_db(**{c: first[i] for i, c in enumerate(_user_columns())})
+    # complete instance.
+    user = from_row(User, first, _user_column_places())
     roles = {row["program_id"]: ProgramRole(row["role"]) for row in rows if row["program_id"] is not None}
     if record_use and (last_used_at is None or now - last_used_at > lifetime.use_resolution):
         await AccessToken.filter(id=first["token_id"]).update(last_used_at=now)

@@ -8,7 +8,7 @@ is also written out as a Python function (`_generate`), so executing the plan bu
 response directly: fields Strawberry reads as plain attributes are read without a resolve
 info or a path, an object or a list of objects of one type is completed by a direct call
 of that type's function (made with the parent's), resolvers get what graphql-core would
-give them (the resolve info built on first use of anything but the context, `_LazyInfo`),
+give them (a Strawberry Info whose resolve info is built on first use, `_LazyInfo`),
 and loaders batch as before, because sibling fields and list items are started before any
 is awaited, as in graphql-core.
 
@@ -59,6 +59,7 @@ from strawberry.types.arguments import _is_leaf_type, _is_optional_leaf_type
 from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
 from strawberry.types.enum import has_enum_definition
+from strawberry.types.info import Info
 from strawberry.types.lazy_type import LazyType
 from strawberry.types.unset import UNSET
 
@@ -83,7 +84,7 @@ class FieldPlan:
     __slots__ = (
         "key", "name", "field_def", "details", "nodes", "resolve", "basic", "has_args", "leaf",
         "return_type", "subplans", "typename", "direct", "read", "coerce", "non_null", "attr", "same_type",
-        "object_type", "literal_arguments", "arguments",
+        "object_type", "literal_arguments", "arguments", "strawberry_field",
     )
 
     def __init__(self, key: str, details: list[FieldDetails], parent_type: GraphQLObjectType, schema: GraphQLSchema):
@@ -98,6 +99,7 @@ class FieldPlan:
         self.non_null = False
         self.literal_arguments = False
         self.arguments: dict[str, Any] | None = None
+        self.strawberry_field = None
         if self.typename:
             self.field_def = None
             self.resolve = None
@@ -113,6 +115,7 @@ class FieldPlan:
         if field_def is None:
             raise Bail
         self.field_def = field_def
+        self.strawberry_field = (field_def.extensions or {}).get("strawberry-definition")
         resolve = field_def.resolve
         if resolve is None:  # graphql-core's default resolver: not a Strawberry field
             raise Bail
@@ -190,7 +193,9 @@ def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -
         return None
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     info_class = strawberry_schema.config.info_class if strawberry_schema is not None else None
-    if info_class is None:
+    # The resolver gets a `_LazyInfo`, which is a Strawberry Info: a schema configured with
+    # an Info class of its own keeps Strawberry's wrapper.
+    if info_class is not Info:
         return None
     by_self = resolver.self_parameter is not None
     source_names = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
@@ -205,22 +210,27 @@ def _direct_call(field_def: GraphQLField, resolve: Any, schema: GraphQLSchema) -
         # of the same name: declined rather than reproduced.
         if convert is None or reserved.intersection(convert.python_names):
             return None
-    # The call written out (`function(source, root=source, info=Info(...), **arguments)`):
-    # no keyword dict to build and unpack per call for the source and the info.
+    # The call written out (`function(source, root=source, info=info, **arguments)`, `info`
+    # a `_LazyInfo`): no keyword dict to build and unpack per call for the source and the
+    # info. The generated plans write the same call inline for a resolver without
+    # arguments (`call.function`, `call.arguments`).
     arguments = ["source"] if by_self else []
     arguments += [f"{name}=source" for name in source_names]
     if info_name is not None:
-        arguments.append(f"{info_name}=info_class(_raw_info=info, _field=field)")
+        arguments.append(f"{info_name}=info")
+    plain_arguments = ", ".join(arguments)
     parameters = "source, info"
     if convert is not None:
         arguments.append("**arguments")
         parameters += ", arguments"
-    names = {"function": function, "info_class": info_class, "field": field}
+    names = {"function": function}
     text = f"def call({parameters}):\n    return function({', '.join(arguments)})\n"
     exec(compile(text, f"<direct call of {field.python_name}>", "exec"), names)  # noqa: S102
     call = names["call"]
     call.takes_info = info_name is not None
     call.convert = convert
+    call.function = function
+    call.arguments = plain_arguments
     return call
 
 
@@ -306,32 +316,35 @@ def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
 _tuple_new = tuple.__new__
 
 
-class _LazyInfo:
-    """graphql-core's resolve info for one field execution, built on first use of anything
-    but `context` (what nearly every resolver reads, and all most of them read). Reading
-    any other attribute builds the real `GraphQLResolveInfo` (the one graphql-core would have
-    passed) and answers from it; it is not a tuple, so a resolver that unpacks or indexes
-    its raw info would see the difference (none here does)."""
+class _LazyInfo(Info):
+    """Strawberry's Info for one direct call of a resolver (`_direct_call`), built without
+    graphql-core's resolve info: `context`, what nearly every resolver reads (and all most
+    of them read), is answered directly; `_raw_info`, the `GraphQLResolveInfo` graphql-
+    core would have passed, is built when first read (by any of Info's properties that
+    need it, or by the completion of the field's value, `Run.info_of`), then kept: one per
+    field execution, as in graphql-core. `_field` is the field's Strawberry definition, as
+    Strawberry's wrapper gives it. One object per call instead of Strawberry's Info and a
+    raw info of its own."""
 
-    __slots__ = ("context", "_executor", "_field", "_parent_type", "_path", "_real")
+    # Slots for what every call sets (no instance dict until something else is stored,
+    # such as `selected_fields`, which Info keeps as a cached_property); `context` and
+    # `_raw_info` shadow Info's property and dataclass field.
+    __slots__ = ("context", "_field", "_raw_info", "_executor", "_plan", "_parent_type", "_path")
 
     def __init__(self, executor: Any, field: FieldPlan, parent_type: Any, path: Path) -> None:
         self.context = executor.context_value
+        self._field = field.strawberry_field
         self._executor = executor
-        self._field = field
+        self._plan = field
         self._parent_type = parent_type
         self._path = path
-        self._real = None
 
-    def real(self) -> Any:
-        real = self._real
-        if real is None:
-            field = self._field
-            real = self._real = self._executor.build_resolve_info(field.field_def, field.nodes, self._parent_type, self._path)
-        return real
-
-    def __getattr__(self, name: str) -> Any:  # only for what the slots above do not hold
-        return getattr(self.real(), name)
+    def __getattr__(self, name: str) -> Any:  # only when a slot is unset: `_raw_info`'s first read
+        if name != "_raw_info":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        field = self._plan
+        raw = self._raw_info = self._executor.build_resolve_info(field.field_def, field.nodes, self._parent_type, self._path)
+        return raw
 
 
 class ObjectPlan:
@@ -501,14 +514,14 @@ class _FieldWriter:
     def read(self, direct: Any) -> list[str]:
         """The lines that put the field's value in `value`."""
         field, i = self.field, self.i
-        if direct is not None:  # Run.resolved's call, written out
-            self.names[f"D{i}"] = direct
+        if direct is not None:  # Run.resolved's call, written out (the direct call's own, inline)
+            self.names[f"D{i}"] = direct.function
             if not direct.takes_info:
-                return [f"        value = D{i}(source, None)"]
+                return [f"        value = D{i}({direct.arguments})"]
             return [
                 f"        field_path = _tuple_new(Path, (path, K{i}, TN))",
                 f"        info = _LazyInfo(run.executor, F{i}, OT, field_path)",
-                f"        value = D{i}(source, info)",
+                f"        value = D{i}({direct.arguments})",
             ]
         if field.attr is not None:
             return [f"        value = source.{field.attr}"]
@@ -553,6 +566,19 @@ class _FieldWriter:
         lines = [
             "        if value is None or value is Undefined:",
             "            raise Bail" if field.non_null else f"            results[K{i}] = None",
+        ]
+        checked = None if is_list else _checked_class(subplan)
+        if checked is not None:  # the commonest value: no check to make (`_checked_class`)
+            self.names[f"X{i}"] = checked
+            self.names[f"N{i}"] = subplan.run
+            lines += [
+                f"        elif type(value) is X{i} and '__await__' not in (d := value.__dict__) and CA not in d:",
+                f"            value = N{i}(run, value, {path})",
+                f"            results[K{i}] = value",
+                "            if type(value) is not dict:",
+                f"                pending.append(K{i})",
+            ]
+        lines += [
             f"        elif {awaitable}:",
             f"            results[K{i}] = run.later(F{i}, OT, value, {path}, {info})",
             f"            pending.append(K{i})",
@@ -624,6 +650,25 @@ def _awaitable_test(object_type: Any, value: str, class_name: str, names: dict) 
     return f"type({value}) is not {class_name} and is_awaitable({value})"
 
 
+def _checked_class(subplan: ObjectPlan) -> type | None:
+    """The class whose instances the checks before a plan's function (`Run.settle_value`'s
+    and `Run.check_type`'s: awaitable, an exception, of the type or cast to it) all pass
+    without being made, when nothing is stored in the instance's `__dict__` under
+    `__await__` or strawberry.cast's attribute (the generated code looks): the type's plain
+    class with an instance dict (`_plain_class`, so never awaitable otherwise), no exception
+    class, one the type's check accepts (Strawberry's isinstance test names it, or the
+    type has no check), and without the cast attribute on the class. None otherwise."""
+    plain = _plain_class(subplan.type)
+    if plain is None or not plain[1]:
+        return None
+    klass = plain[0]
+    if issubclass(klass, BaseException) or any(_CAST_ATTRIBUTE in vars(k) for k in klass.__mro__):
+        return None
+    if subplan.instance_of is not None:
+        return klass if issubclass(klass, subplan.instance_of) else None
+    return klass if subplan.is_type_of is None else None
+
+
 def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, item_type: Any) -> Any:
     """A function (run, value, path, info) -> the list of response objects for `value`, a
     field's list of objects of one type (or an awaitable of it): `Run.complete_objects`
@@ -645,6 +690,18 @@ def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, it
         "        for index, item in enumerate(value):",
         "            if item is None or item is Undefined:",
         "                raise Bail" if non_null else "                items.append(None)",
+    ]
+    checked = _checked_class(subplan)
+    if checked is not None:  # the commonest item: no check to make (`_checked_class`)
+        names["X"] = checked
+        lines += [
+            "            elif type(item) is X and '__await__' not in (d := item.__dict__) and CA not in d:",
+            "                item = P(run, item, _tuple_new(Path, (path, index, None)))",
+            "                items.append(item)",
+            "                if type(item) is not dict:",
+            "                    pending.append(index)",
+        ]
+    lines += [
         f"            elif {_awaitable_test(subplan.type, 'item', 'E', names)}:",
         "                items.append(run._later_item(F, OT, IT, item, _tuple_new(Path, (path, index, None)), [info, path]))",
         "                pending.append(index)",
@@ -1008,7 +1065,7 @@ class Run:
         if info is None:
             info = box[0] = self.executor.build_resolve_info(field.field_def, field.nodes, parent_type, box[1])
         elif type(info) is _LazyInfo:
-            info = box[0] = info.real()
+            info = box[0] = info._raw_info
         return info
 
     def complete(self, field: FieldPlan, parent_type: Any, return_type: Any, value: Any, path: Path, box: list) -> Any:

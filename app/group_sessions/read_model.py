@@ -21,6 +21,7 @@ from app.clock import utcnow
 from app.db import fetch_rows, sql_parameter
 from app.group_sessions.models import GroupSession, InvitationStatus, Registration, RegistrationStatus, SessionStatus
 from app.keyset import Slice, Window, fetch_page
+from app.model_rows import from_row
 
 
 class Timeframe(str, Enum):
@@ -241,14 +242,6 @@ class RegistrationRow:
 _to_datetime = Registration._meta.fields_map["registered_at"].to_python_value
 
 
-def _aware(value: object) -> datetime | None:
-    # asyncpg answers aware UTC datetimes already; anything else (SQLite's text) goes
-    # through the ORM's own conversion, as for a model instance.
-    if type(value) is datetime and value.tzinfo is timezone.utc:
-        return value
-    return _to_datetime(value)
-
-
 async def participants_of_sessions(
     session_ids: Sequence[int], *, window: Window[int]
 ) -> dict[int, list[RegistrationRow]]:
@@ -283,21 +276,36 @@ async def participants_of_sessions(
     rows = await fetch_rows(db, sql, values)
     result: dict[int, list[RegistrationRow]] = {sid: [] for sid in session_ids}
     confirmed = RegistrationStatus.CONFIRMED
+    # What `RegistrationRow(...)` and `ParticipantRow(...)` would store, written out: a page
+    # of a dashboard makes hundreds of these, and each `__init__` is a call per row (every
+    # slot is set, as theirs would). Instants: asyncpg answers aware UTC datetimes already;
+    # anything else (SQLite's text) goes through the ORM's own conversion, as for a model
+    # instance.
+    new, utc, to_datetime = object.__new__, timezone.utc, _to_datetime
     for (
         registration_id, session_id, user_id, is_host, registered_at, waitlisted_at, email, name, time_zone
     ) in rows:
-        result[session_id].append(
-            RegistrationRow(
-                registration_id,
-                session_id,
-                user_id,
-                bool(is_host),
-                _aware(registered_at),
-                confirmed,
-                None if waitlisted_at is None else _aware(waitlisted_at),
-                ParticipantRow(user_id, email, name, time_zone),
-            )
+        user = new(ParticipantRow)
+        user.id = user_id
+        user.email = email
+        user.name = name
+        user.time_zone = time_zone
+        registration = new(RegistrationRow)
+        registration.id = registration_id
+        registration.session_id = session_id
+        registration.user_id = user_id
+        registration.is_host = bool(is_host)
+        registration.registered_at = (
+            registered_at if type(registered_at) is datetime and registered_at.tzinfo is utc else to_datetime(registered_at)
         )
+        registration.status = confirmed
+        registration.waitlisted_at = (
+            None if waitlisted_at is None
+            else waitlisted_at if type(waitlisted_at) is datetime and waitlisted_at.tzinfo is utc
+            else to_datetime(waitlisted_at)
+        )
+        registration.user = user
+        result[session_id].append(registration)
     return result
 
 
@@ -313,14 +321,14 @@ def _columns(model) -> list[str]:
 
 
 @functools.cache
-def _session_row_layout() -> tuple[str, tuple[tuple[type, tuple[tuple[str, int], ...]], ...], int]:
+def _session_row_layout() -> tuple[str, tuple[tuple[type, dict[str, int]], ...], int]:
     """The select list of `sessions_by_ids` (session, program and host columns, then the
-    viewer's status) and, per model, each column with its place in a row."""
+    viewer's status) and, per model, each column's place in a row."""
     parts: list[str] = []
     layout = []
     for model, alias in ((GroupSession, "s"), (Program, "p"), (User, "h")):
         columns = _columns(model)
-        layout.append((model, tuple((c, len(parts) + i) for i, c in enumerate(columns))))
+        layout.append((model, {c: len(parts) + i for i, c in enumerate(columns)}))
         parts += [f'{alias}."{c}"' for c in columns]
     return ", ".join(parts), tuple(layout), len(parts)
 
@@ -328,11 +336,11 @@ def _session_row_layout() -> tuple[str, tuple[tuple[type, tuple[tuple[str, int],
 def _session_of_row(row: Sequence, layout: tuple) -> GroupSession:
     """The session of a row laid out as `_session_row_layout` says, with its program and
     host set (`session.program`, `session.host`)."""
-    (session_model, session_cols), (program_model, program_cols), (user_model, user_cols) = layout
+    (session_model, session_at), (program_model, program_at), (user_model, user_at) = layout
     # By position: the three tables share column names (id, name, created_at, ...).
-    session = session_model._init_from_db(**{c: row[i] for c, i in session_cols})
-    object.__setattr__(session, "_program", program_model._init_from_db(**{c: row[i] for c, i in program_cols}))
-    object.__setattr__(session, "_host", user_model._init_from_db(**{c: row[i] for c, i in user_cols}))
+    session = from_row(session_model, row, session_at)
+    object.__setattr__(session, "_program", from_row(program_model, row, program_at))
+    object.__setattr__(session, "_host", from_row(user_model, row, user_at))
     return session
 
 

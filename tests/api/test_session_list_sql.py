@@ -264,3 +264,39 @@ async def test_the_split_at_now_holds_whatever_zone_now_is_given_in(app, world):
             viewer_id=viewer, timeframe=Timeframe.PAST, role=None, include_cancelled=True, window=Window(100), now=now
         )
         assert ended.id in [s.id for s in past.rows] and ended.id not in [s.id for s in future.rows], now
+
+
+async def test_participants_rows_hold_what_the_orm_reads(app, world):
+    """participants_of_sessions builds its rows field by field (no dataclass __init__):
+    every field of RegistrationRow and ParticipantRow is set, to what the ORM reads for
+    the same registration and person (a promoted registration keeps its waitlisted_at)."""
+    from dataclasses import astuple, fields
+
+    await _seed(world)
+    promoted = await GroupSession.filter(title="attended 6").get()
+    await Registration.create(
+        session=promoted, user=world.mentees[1].user, status=RegistrationStatus.CONFIRMED, waitlisted_at=NOW
+    )
+    sessions = [s.id for s in await GroupSession.all().order_by("id")]
+    pages = await read_model.participants_of_sessions(sessions, window=Window(100))
+    seen = 0
+    for session_id in sessions:
+        expected = [
+            read_model.RegistrationRow(
+                r.id, r.session_id, r.user_id, r.is_host, r.registered_at, r.status, r.waitlisted_at,
+                read_model.ParticipantRow(r.user.id, r.user.email, r.user.name, r.user.time_zone),
+            )
+            for r in await Registration.filter(session_id=session_id, status=RegistrationStatus.CONFIRMED)
+            .order_by("id")
+            .select_related("user")
+        ]
+        rows = pages[session_id]
+        assert rows == expected, session_id
+        for row in rows:
+            # astuple reads every field (an unset slot raises), the person's too.
+            assert len(astuple(row)) == len(fields(read_model.RegistrationRow))
+            assert len(astuple(row.user)) == len(fields(read_model.ParticipantRow))
+            assert type(row.is_host) is bool and row.registered_at.utcoffset() == timedelta(0)
+            seen += 1
+    assert seen > 10
+    assert [r.waitlisted_at for r in pages[promoted.id]] == [None, None, NOW]

@@ -158,3 +158,34 @@ def test_global_ids_kept_by_primary_key_are_the_encodings_themselves(monkeypatch
     assert Node(True).id == global_id("User", True) != Node(1).id
     assert Node("9").id == global_id("User", "9")
     assert all(type(key) is int for key in descriptor.known)
+
+
+def test_row_id_cursors_kept_by_primary_key_are_the_encodings_themselves(monkeypatch):
+    """RowIdCursorOf (the participants' edge cursor) answers registration_cursor of the
+    edge's node's row id, kept in the edge (a value set on it wins) and by primary key
+    within its bound, never for a key that only compares equal to an int."""
+    from types import SimpleNamespace
+
+    from app.api import pagination
+
+    monkeypatch.setattr(pagination, "GLOBAL_ID_CACHE_SIZE", 4)
+
+    class Edge:
+        cursor = pagination.RowIdCursorOf(pagination.registration_cursor)
+
+        def __init__(self, pk: object) -> None:
+            self.node = SimpleNamespace(row=SimpleNamespace(id=pk))
+
+    descriptor = Edge.__dict__["cursor"]
+    for _ in range(3):
+        for pk in [1, 2, 3, 1, 5, 6, 7, 2]:
+            edge = Edge(pk)
+            assert edge.cursor == pagination.registration_cursor(pk) == pagination.encode_cursor(pk)
+            assert edge.__dict__["cursor"] == edge.cursor  # computed once per edge
+            assert pagination.decode_registration_cursor(edge.cursor) == pk
+            assert len(descriptor.known) <= 4
+    assert Edge(True).cursor == pagination.encode_cursor(True) != Edge(1).cursor
+    assert all(type(key) is int for key in descriptor.known)
+    given = Edge(3)
+    given.cursor = "set"
+    assert given.cursor == "set"

@@ -40,6 +40,7 @@ from app.api.pagination import (
     Node,
     OnFirstRead,
     PageInfo,
+    RowIdCursorOf,
     check_first,
     connection_window,
     decode_registration_cursor,
@@ -229,8 +230,7 @@ class GroupSession(Node):
             return await read_model.registration_beyond(session_id, registration_id, later=later)
 
         page = await fetch_page(window, fetch, exists)
-        of = RegistrationEdge.of
-        edges = [of(r) for r in page.rows]
+        edges = RegistrationEdge.all_of(page.rows)
         return RegistrationConnection(
             edges=edges,
             nodes=[edge.node for edge in edges],
@@ -493,7 +493,7 @@ def _registration_session(root: Registration, info: Info) -> GroupSession:
 
 def _registration_participant(root: Registration, info: Info) -> User:
     row = root.row
-    if type(row) is read_model.RegistrationRow:  # a participants list fetched the person along
+    if type(row) is _REGISTRATION_ROW:  # a participants list fetched the person along
         return User.from_row(row.user)
     return now_or_later(info.context.loaders.user_by_id, row.user_id, User.from_row)
 
@@ -541,6 +541,7 @@ class Registration(Node):
 
 
 _REGISTRATION_STATUS = models.RegistrationStatus
+_REGISTRATION_ROW = read_model.RegistrationRow
 Registration.id = GlobalIdOf("Registration")
 
 
@@ -603,11 +604,23 @@ class RegistrationEdge:
         self.node = Registration.from_row(row, position=position)
         return self
 
+    @classmethod
+    def all_of(cls, rows: list) -> list[RegistrationEdge]:
+        """`[RegistrationEdge.of(row) for row in rows]`, one call less per row (a page of
+        participants makes dozens)."""
+        new, node_of = _new, Registration.from_row
+        edges = []
+        for row in rows:
+            edge = new(cls)
+            edge.node = node_of(row)
+            edges.append(edge)
+        return edges
+
 
 # Cursors are computed when read: a page whose edges are asked for without them (the
 # dashboard's participants) encodes none.
 GroupSessionEdge.cursor = OnFirstRead("cursor", lambda edge: session_cursor(edge.node.row))
-RegistrationEdge.cursor = OnFirstRead("cursor", lambda edge: registration_cursor(edge.node.row.id))
+RegistrationEdge.cursor = RowIdCursorOf(registration_cursor)
 
 
 @strawberry.type(description="A page of registrations.")
