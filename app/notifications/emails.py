@@ -29,6 +29,7 @@ from app.group_sessions.events import Person, SessionSnapshot
 from app.group_sessions.models import SessionStatus
 from app.group_sessions import rules
 from app.notifications import ics
+from app.notifications import message_check
 from app.notifications.message_check import MessageShape, shape_of
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -256,7 +257,7 @@ def compose(
     subject = header_text(subject, SUBJECT_MAX)
     # Random and short (a long one gets folded onto a second header line).
     message_id = f"<{uuid.uuid4().hex}@{letterhead.domain}>"
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=message_check.SMTP)
     message["From"] = letterhead.mail_from
     message["To"] = _addressee(to)
     message["Subject"] = subject

@@ -15,7 +15,9 @@ from __future__ import annotations
 import email.parser
 import email.policy
 from dataclasses import dataclass
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
+from typing import Any
 
 # A header's value as compared: addresses as (display name, address) pairs, other values
 # as text. Whitespace is left out of the comparison because folding a long header is
@@ -82,9 +84,59 @@ def shape_of(message: EmailMessage) -> MessageShape:
     return MessageShape(headers, parts)
 
 
+class HeaderClasses(HeaderRegistry):
+    """The email package's header factory, making each header class once.
+
+    `HeaderRegistry` makes a new class for every header it builds (`type('_' + cls.__name__,
+    (cls, base_class), {})`): some forty per email composed and checked, each a reference
+    cycle left to the garbage collector. The class depends only on the registered class
+    for the header's name, so it is made once per registered class and reused; what it
+    builds is the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[type, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        registered = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(registered)
+        if made is None:
+            made = self._classes[registered] = type("_" + registered.__name__, (registered, self.base_class), {})
+        return made
+
+
+# policy.SMTP, with header classes made once (see `HeaderClasses`): what emails are composed with.
+SMTP = email.policy.SMTP.clone(header_factory=HeaderClasses())
+
+
+class _ParsedOnce(HeaderClasses):
+    """`HeaderClasses` that also parses each header of one message once.
+
+    Under policy.default a parsed message keeps its headers as text and parses a header
+    again each time it is read (`Message.get`): reading a message's shape reads the
+    Content-Type of each part a dozen times (content type, parameters, charset, filename,
+    the content itself), each time through the email package's header parser, which was
+    about half the CPU of a join. A header object is only read here (a parsed message is
+    compared, never serialized), so the one made for a (name, value) serves every read of
+    that header in the message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsed: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, name: str, value: str) -> Any:
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None:
+            header = self._parsed[key] = super().__call__(name, value)
+        return header
+
+
 def parse(text: str) -> EmailMessage:
-    """`text` parsed as a receiver would (policy.default)."""
-    return email.parser.Parser(policy=email.policy.default).parsestr(text)
+    """`text` parsed as a receiver would (policy.default; each header parsed once, see
+    `_ParsedOnce`)."""
+    policy = email.policy.default.clone(header_factory=_ParsedOnce())
+    return email.parser.Parser(policy=policy).parsestr(text)
 
 
 def differences(built: MessageShape, text: str) -> list[str]:
