@@ -162,23 +162,24 @@ class ReadPool:
         return connection
 
     def _give_back(self, connection: asyncpg.Connection) -> None:
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(connection)
-                return
-        self._idle.append(connection)
+        if not self._hand_over(connection):
+            self._idle.append(connection)
 
     def _free_slot(self) -> None:
         """A connection is gone: the first waiter may open one in its place."""
+        if not self._hand_over(None):
+            self._slots -= 1
+
+    def _hand_over(self, handed: asyncpg.Connection | None) -> bool:
+        """Give `handed` (a connection, or None: a slot to open one in) to the first caller
+        still waiting; False when none is."""
         waiters = self._waiters
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._slots -= 1
+                waiter.set_result(handed)
+                return True
+        return False
 
     def _drop(self, connection: asyncpg.Connection) -> None:
         """Forget a connection that is closed already."""

@@ -675,7 +675,7 @@ def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, it
     written for the item type's plan."""
     non_null = is_non_null_type(item_type)
     names: dict[str, Any] = {
-        "Bail": Bail, "_discard": _discard, "_settle_list": _settle_list, "Undefined": Undefined, "Path": Path,
+        "Bail": Bail, "_discard": _discard, "_settle": _settle, "Undefined": Undefined, "Path": Path,
         "_tuple_new": _tuple_new, "BaseException": BaseException, "Exception": Exception, "CA": _CAST_ATTRIBUTE,
         "F": field, "OT": parent.type, "IT": item_type, "P": subplan.run,
     }
@@ -717,7 +717,7 @@ def _list_function(parent: ObjectPlan, field: FieldPlan, subplan: ObjectPlan, it
         "        _discard([items[i] for i in pending])",
         "        raise",
         "    if pending:",
-        "        return _settle_list(items, pending)",
+        "        return _settle(items, pending)",
         "    return items",
     ]
     source = "\n".join(lines)
@@ -880,51 +880,32 @@ def _seen(future: Any) -> None:
         future.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
-async def _settle(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+async def _settle(values: Any, keys: list[Any]) -> Any:
+    """`values` (a response object, or a list's items) with each awaitable at `keys`
+    replaced by what it gives; any failure bails (after all are settled), a cancellation
+    goes on up."""
     if len(keys) == 1:
         # The commonest case (one loader's answer awaited): awaited here, without the task,
         # the outer future and the two loop turns gather takes for it. What follows is the
         # same: a cancellation of this task goes on up, a failure bails.
         key = keys[0]
         try:
-            results[key] = await results[key]
+            values[key] = await values[key]
         except Exception as failure:  # noqa: BLE001
-            results[key] = failure
+            values[key] = failure
             raise Bail from failure
-        return results
-    values = await asyncio.gather(*(results[k] for k in keys), return_exceptions=True)
+        return values
+    settled = await asyncio.gather(*(values[k] for k in keys), return_exceptions=True)
     failure = None
-    for key, value in zip(keys, values, strict=True):
+    for key, value in zip(keys, settled, strict=True):
         if isinstance(value, BaseException):
             if not isinstance(value, Exception):
                 raise value  # cancellation (a timeout) goes on up
             failure = value
-        results[key] = value
+        values[key] = value
     if failure is not None:
         raise Bail from failure
-    return results
-
-
-async def _settle_list(items: list[Any], indexes: list[int]) -> list[Any]:
-    if len(indexes) == 1:  # as in `_settle`
-        index = indexes[0]
-        try:
-            items[index] = await items[index]
-        except Exception as failure:  # noqa: BLE001
-            items[index] = failure
-            raise Bail from failure
-        return items
-    values = await asyncio.gather(*(items[i] for i in indexes), return_exceptions=True)
-    failure = None
-    for index, value in zip(indexes, values, strict=True):
-        if isinstance(value, BaseException):
-            if not isinstance(value, Exception):
-                raise value
-            failure = value
-        items[index] = value
-    if failure is not None:
-        raise Bail from failure
-    return items
+    return values
 
 
 # What `Run.complete` does with a value of each output type, by the type's class (graphql-
@@ -1160,7 +1141,7 @@ class Run:
             raise
         if not pending:
             return items
-        return _settle_list(items, pending)
+        return _settle(items, pending)
 
     def complete_objects(
         self, field: FieldPlan, parent_type: Any, item_type: Any, object_type: Any, non_null: bool, value: Any, path: Path, box: list
@@ -1200,7 +1181,7 @@ class Run:
             raise
         if not pending:
             return items
-        return _settle_list(items, pending)
+        return _settle(items, pending)
 
     async def _later_item(self, field: FieldPlan, parent_type: Any, item_type: Any, item: Any, path: Path, box: list) -> Any:
         completed = self.complete(field, parent_type, item_type, await item, path, box)

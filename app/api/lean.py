@@ -16,10 +16,6 @@ operation is not there, is a subscription, holds a signIn, costs more than the b
 tracing is on); the caller then runs the generic path, which answers that case as it
 always has. `prepare` does nothing observable: loaders, timers, logs and metrics start in
 `execute`, once the operation is sure to run.
-
-What graphql-core's `execute` derives from the document alone (the operation, its
-fragments, the variables' types) is kept per operation (`Shell`): a request only coerces
-its variables, and takes graphql-core's whole `execute` when they do not coerce cleanly.
 """
 
 from __future__ import annotations
@@ -30,29 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import (
-    FragmentDefinitionNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    default_field_resolver,
-    default_type_resolver,
-    execute,
-    is_leaf_type,
-    is_non_null_type,
-)
-from graphql.execution.collect_fields import FragmentDetails
-from graphql.execution.executor import UNEXPECTED_MULTIPLE_PAYLOADS
-from graphql.execution.get_variable_signature import get_variable_signature
-from graphql.execution.incremental.incremental_executor import IncrementalExecutor
-from graphql.execution.values import (
-    VariableValues,
-    VariableValueSource,
-    input_is_nested_too_deeply,
-    maybe_use_default_value,
-)
-from graphql.pyutils import Undefined
-from graphql.utilities.coerce_input_value import coerce_input_value
+from graphql import GraphQLError, OperationDefinitionNode, execute
 from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions.parser_cache import _get_parse_cache
@@ -61,6 +35,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.operation import get_first_operation, get_operation_type
 
 from app.api.cost import operation_cost
@@ -83,99 +58,6 @@ class _Document:
     # provided operationName -> (the name Strawberry runs it under, its type), for the
     # operations of the document the lean path may run
     operations: dict[str | None, tuple[str | None, OperationType]]
-    # the name Strawberry runs an operation under -> its `Shell` (None: not made for it)
-    shells: dict[str | None, Shell | None]
-
-
-class Shell:
-    """What graphql-core's `Executor.build` derives from the document alone, for one of
-    its operations, kept so that a request only coerces its variables: the operation, the
-    fragments, each variable's signature. With them `LeanExecutor._execute_in_shell` makes
-    the executor `build` would make; `variable_values` answers None whenever the request's
-    variables are anything but a clean coercion (missing, invalid, too deep, a default
-    that does not apply), and the caller then takes graphql-core's whole path, which
-    reports that case with its own errors."""
-
-    __slots__ = ("operation", "fragment_definitions", "fragments", "variables")
-
-    def __init__(
-        self, operation: OperationDefinitionNode, fragment_definitions: dict, fragments: dict, variables: tuple
-    ) -> None:
-        self.operation = operation
-        self.fragment_definitions = fragment_definitions
-        self.fragments = fragments
-        # (name, signature, definition node, non-null, may nest) per variable, in the
-        # document's order
-        self.variables = variables
-
-    @classmethod
-    def of(cls, schema: Any, document: Any, operation_name: str | None) -> Shell | None:
-        """The shell of the operation `build` would pick; None for anything `build` would
-        answer with errors, and for fragments with variables (their defaults' coerced
-        values are memoized on the signature: shared, they would be shared by requests)."""
-        operation = None
-        fragment_definitions: dict[str, FragmentDefinitionNode] = {}
-        fragments: dict[str, FragmentDetails] = {}
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                if operation_name is None:
-                    if operation:
-                        return None
-                    operation = definition
-                elif definition.name and definition.name.value == operation_name:
-                    operation = definition
-            elif isinstance(definition, FragmentDefinitionNode):
-                if definition.variable_definitions:
-                    return None
-                fragment_definitions[definition.name.value] = definition
-                fragments[definition.name.value] = FragmentDetails(definition, None)
-        if operation is None:
-            return None
-        variables = []
-        for node in operation.variable_definitions or ():
-            signature = get_variable_signature(schema, node)
-            if isinstance(signature, GraphQLError):
-                return None
-            non_null = is_non_null_type(signature.type)
-            # Only lists and input objects nest: a leaf's value is never too deep.
-            nests = not is_leaf_type(signature.type.of_type if non_null else signature.type)
-            variables.append((signature.name, signature, node, non_null, nests))
-        return cls(operation, fragment_definitions, fragments, tuple(variables))
-
-    def variable_values(self, schema: Any, inputs: Any) -> VariableValues | None:
-        """The variables as `get_variable_values` coerces them when that succeeds without
-        an error; None otherwise (then its own run reports the errors)."""
-        if inputs is None:
-            inputs = {}
-        elif not isinstance(inputs, dict):
-            return None
-        sources: dict[str, VariableValueSource] = {}
-        coerced: dict[str, Any] = {}
-        for name, signature, node, non_null, nests in self.variables:
-            value = inputs.get(name, Undefined)
-            if value is Undefined:
-                if node.default_value:
-                    # A signature of this request's own: the coerced default is memoized
-                    # on it, and a shared one would hand every request the same object.
-                    own = get_variable_signature(schema, node)
-                    sources[name] = VariableValueSource(own)
-                    failed: list[Any] = []
-                    maybe_use_default_value(coerced, name, own, lambda error, path: failed.append(error))
-                    if failed:
-                        return None
-                    continue
-                if non_null:
-                    return None
-                sources[name] = VariableValueSource(signature)
-                continue
-            sources[name] = VariableValueSource(signature, value)
-            if nests and input_is_nested_too_deeply(value, signature.type):
-                return None
-            coerced_value = coerce_input_value(value, signature.type)
-            if coerced_value is Undefined:
-                return None
-            coerced[name] = coerced_value
-        return VariableValues(sources, coerced)
 
 
 @dataclass(slots=True)
@@ -189,7 +71,6 @@ class Plan:
     variables: dict[str, Any] | None
     extensions: dict[str, Any] | None
     cost: int
-    shell: Shell | None
 
 
 class LeanExecutor:
@@ -218,7 +99,6 @@ class LeanExecutor:
         self._validate = _get_validate_cache(DOCUMENT_CACHE_SIZE)
         self._prepared: dict[str, _Document] = {}
         self._execute_kwargs = execution_context_class_kwargs(schema.execution_context_class)
-        self._executor_class = schema.execution_context_class or IncrementalExecutor
         # The schema's extensions (ParserCache, ...) decide for themselves only when it
         # carries exactly the list schema_extensions made; tracing wraps every operation.
         self.enabled = (
@@ -267,14 +147,7 @@ class LeanExecutor:
             return None
         if cost > self.max_cost:
             return None
-        shell = known.shells.get(name, Undefined)
-        if shell is Undefined:
-            try:
-                shell = Shell.of(self.schema._schema, known.document, name)
-            except Exception:  # noqa: BLE001 - graphql-core's own build then, as without it
-                shell = None
-            known.shells[name] = shell
-        return Plan(query, known.document, name, operation_type, variables, extensions, cost, shell)
+        return Plan(query, known.document, name, operation_type, variables, extensions, cost)
 
     def _persisted(self, query: str | None, persisted: object) -> str | None:
         """PersistedQueries' answer when it lets the operation through with nothing to
@@ -307,7 +180,7 @@ class LeanExecutor:
             return None
         if len(self._prepared) >= MAX_PREPARED:
             del self._prepared[next(iter(self._prepared))]  # the oldest
-        known = self._prepared[query] = _Document(document, {}, {})
+        known = self._prepared[query] = _Document(document, {})
         return known
 
     @staticmethod
@@ -341,9 +214,8 @@ class LeanExecutor:
         try:
             try:
                 async with asyncio.timeout(self.timeout_seconds):
-                    result = self._execute_in_shell(plan, context, root_value)
-                    if result is None:
-                        result = execute(
+                    result = await await_maybe(
+                        execute(
                             self.schema._schema,
                             plan.document,
                             root_value=root_value,
@@ -355,10 +227,7 @@ class LeanExecutor:
                             operation_extensions=plan.extensions,
                             **self._execute_kwargs,
                         )
-                    if optimized_is_awaitable(result):
-                        result = await result
-                    if not isinstance(result, GraphQLExecutionResult):  # as `execute` checks it
-                        raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)
+                    )
             except TimeoutError:
                 raise TopLevelError(
                     f"The operation took longer than {self.timeout_seconds:g} seconds and was stopped. "
@@ -394,42 +263,6 @@ class LeanExecutor:
             self.schema._process_errors(errors, self._execution_context(plan, context))
             return ExecutionResult(data=None, errors=errors, extensions=cost)
         return ExecutionResult(data=result.data, errors=result.errors, extensions=cost)
-
-    def _execute_in_shell(self, plan: Plan, context: Any, root_value: Any) -> Any:
-        """What graphql-core's `execute` answers for `plan` (its result, or an awaitable of
-        it), with the executor made from the plan's `Shell` instead of `Executor.build`;
-        None when there is no shell or the variables do not coerce cleanly: the caller
-        then runs `execute` itself."""
-        shell = plan.shell
-        if shell is None:
-            return None
-        schema = self.schema._schema
-        variable_values = shell.variable_values(schema, plan.variables)
-        if variable_values is None:
-            return None
-        # The arguments `execute` passes to the class `build` picks for it, as the lean
-        # path calls it (no middleware, Strawberry's awaitable test, the extensions).
-        executor = self._executor_class(
-            schema,
-            shell.fragment_definitions,
-            shell.fragments,
-            root_value,
-            context,
-            shell.operation,
-            variable_values,
-            default_field_resolver,
-            default_type_resolver,
-            default_field_resolver,
-            False,
-            None,
-            optimized_is_awaitable,
-            None,
-            hide_suggestions=False,
-            abort_signal=None,
-            hooks=None,
-            operation_extensions=plan.extensions,
-        )
-        return executor.execute_operation()
 
     def _execution_context(self, plan: Plan, context: Any) -> ExecutionContext:
         """Strawberry's view of the operation, for `process_errors` (errors only)."""

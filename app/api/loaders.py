@@ -145,25 +145,25 @@ class SharedLoader(DataLoader):
 
     def prime(self, key, value, force: bool = False) -> None:  # noqa: ANN001
         # `prime_many` for one key, without the dict (list queries prime every row).
-        cache_map = self.cache_map
-        if force or cache_map.get(key) is None:
-            future = self.loop.create_future()
-            future.set_result(value)
-            cache_map.set(key, future)
+        self._cache(key, value, force)
         batch = self._batch
         if batch is not None and not batch.dispatched:
             self._settle_primed(batch, {key: value})
 
     def prime_many(self, data: Mapping, force: bool = False) -> None:
-        cache_map = self.cache_map
         for key, value in data.items():
-            if force or cache_map.get(key) is None:
-                future = self.loop.create_future()
-                future.set_result(value)
-                cache_map.set(key, future)
+            self._cache(key, value, force)
         batch = self._batch
         if batch is not None and not batch.dispatched:
             self._settle_primed(batch, data)
+
+    def _cache(self, key, value, force: bool) -> None:  # noqa: ANN001
+        """Keep `value` as the answer for `key` (over one already kept only with `force`)."""
+        cache_map = self.cache_map
+        if force or cache_map.get(key) is None:
+            future = self.loop.create_future()
+            future.set_result(value)
+            cache_map.set(key, future)
 
     def _settle_primed(self, batch: _Batch, data: Mapping) -> None:
         """Keys of the batch not dispatched yet that are primed now: settled with their

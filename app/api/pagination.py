@@ -13,6 +13,8 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from functools import partial
+from operator import attrgetter
 from typing import Annotated, Any
 
 import strawberry
@@ -111,59 +113,28 @@ class OnFirstRead:
         return value
 
 
-# How many global IDs each node type keeps by primary key (see GlobalIdOf).
+# How many encodings each KeptByRowId descriptor keeps by primary key.
 GLOBAL_ID_CACHE_SIZE = 16384
 
 
-class GlobalIdOf:
-    """A Node type's `id`: the global ID of its `row`, computed on first read (a page of
-    hundreds of objects encodes only the IDs the response asks for); see OnFirstRead.
-
-    The IDs of the rows read lately are kept by primary key: a dashboard reads ~1,700 of
-    them per request, mostly the same ones again, and a lookup is a third of building
+class KeptByRowId:
+    """A Strawberry type's field whose value is `encode(primary key)` of a row the instance
+    holds (`row_id_of(instance)`), computed on first read and kept in the instance, as
+    OnFirstRead does, and kept by primary key for the rows read lately: a dashboard reads
+    ~1,700 IDs per request, mostly the same ones again, and a lookup is a third of building
     one. Only int keys (what both databases give back): `True` would find 1's entry.
     Cleared when full: a bound, not an eviction policy."""
 
-    __slots__ = ("type_name", "known")
+    __slots__ = ("name", "row_id_of", "encode", "known")
 
-    def __init__(self, type_name: str) -> None:
-        if type_name not in NODE_TYPES:
-            raise ValueError(f"not a node type: {type_name}")
-        self.type_name = type_name
+    def __init__(self, name: str, row_id_of: Callable[[Any], Any], encode: Callable[[Any], str]) -> None:
+        self.name, self.row_id_of, self.encode = name, row_id_of, encode
         self.known: dict[int, str] = {}
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        pk = obj.row.id
-        known = self.known
-        value = known.get(pk) if type(pk) is int else None
-        if value is None:
-            value = global_id(self.type_name, pk)
-            if type(pk) is int:
-                if len(known) >= GLOBAL_ID_CACHE_SIZE:
-                    known.clear()
-                known[pk] = value
-        obj.__dict__["id"] = value
-        return value
-
-
-class RowIdCursorOf:
-    """An edge's `cursor` in a list ordered by its node's row id alone: `encode(id)` (such
-    as `registration_cursor`), computed on first read and kept in the edge, as OnFirstRead
-    does, and, as GlobalIdOf does, kept by primary key for the rows read lately (int keys
-    only; cleared when full). One call per edge where a lambda over OnFirstRead makes four."""
-
-    __slots__ = ("encode", "known")
-
-    def __init__(self, encode: Callable[[int], str]) -> None:
-        self.encode = encode
-        self.known: dict[int, str] = {}
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        pk = obj.node.row.id
+        pk = self.row_id_of(obj)
         known = self.known
         value = known.get(pk) if type(pk) is int else None
         if value is None:
@@ -172,8 +143,32 @@ class RowIdCursorOf:
                 if len(known) >= GLOBAL_ID_CACHE_SIZE:
                     known.clear()
                 known[pk] = value
-        obj.__dict__["cursor"] = value
+        obj.__dict__[self.name] = value
         return value
+
+
+class GlobalIdOf(KeptByRowId):
+    """A Node type's `id`: the global ID of its `row` (a page of hundreds of objects
+    encodes only the IDs the response asks for); see KeptByRowId."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        if type_name not in NODE_TYPES:
+            raise ValueError(f"not a node type: {type_name}")
+        self.type_name = type_name
+        super().__init__("id", attrgetter("row.id"), partial(global_id, type_name))
+
+
+class RowIdCursorOf(KeptByRowId):
+    """An edge's `cursor` in a list ordered by its node's row id alone: `encode(id)` (such
+    as `registration_cursor`); see KeptByRowId. One call per edge where a lambda over
+    OnFirstRead makes four."""
+
+    __slots__ = ()
+
+    def __init__(self, encode: Callable[[int], str]) -> None:
+        super().__init__("cursor", attrgetter("node.row.id"), encode)
 
 
 def _argument_given(info: Info, name: str) -> bool:

@@ -28,13 +28,13 @@ async def test_one_pending_field_settles_to_its_value():
     results = {"a": 1, "b": _value(2)}
     assert await compiled._settle(results, ["b"]) == {"a": 1, "b": 2}
     items = [1, _value(2), 3]
-    assert await compiled._settle_list(items, [1]) == [1, 2, 3]
+    assert await compiled._settle(items, [1]) == [1, 2, 3]
 
 
 async def test_one_failing_field_bails_with_its_failure_as_gather_would():
     for settle, holder, keys in (
         (compiled._settle, {"a": None}, ["a"]),
-        (compiled._settle_list, [None], [0]),
+        (compiled._settle, [None], [0]),
     ):
         holder[keys[0]] = _failing()
         with pytest.raises(compiled.Bail) as raised:
@@ -56,7 +56,7 @@ async def test_cancelling_the_request_cancels_the_lone_field_and_goes_on_up():
 
     for settle, holder, keys in (
         (compiled._settle, {"a": None}, ["a"]),
-        (compiled._settle_list, [None], [0]),
+        (compiled._settle, [None], [0]),
     ):
         started.clear()
         reached.clear()
