@@ -242,6 +242,14 @@ class RegistrationRow:
 _to_datetime = Registration._meta.fields_map["registered_at"].to_python_value
 
 
+def _aware(value: object) -> datetime | None:
+    # asyncpg answers aware UTC datetimes already; anything else (SQLite's text) goes
+    # through the ORM's own conversion, as for a model instance.
+    if type(value) is datetime and value.tzinfo is timezone.utc:
+        return value
+    return _to_datetime(value)
+
+
 async def participants_of_sessions(
     session_ids: Sequence[int], *, window: Window[int]
 ) -> dict[int, list[RegistrationRow]]:
@@ -278,10 +286,8 @@ async def participants_of_sessions(
     confirmed = RegistrationStatus.CONFIRMED
     # What `RegistrationRow(...)` and `ParticipantRow(...)` would store, written out: a page
     # of a dashboard makes hundreds of these, and each `__init__` is a call per row (every
-    # slot is set, as theirs would). Instants: asyncpg answers aware UTC datetimes already;
-    # anything else (SQLite's text) goes through the ORM's own conversion, as for a model
-    # instance.
-    new, utc, to_datetime = object.__new__, timezone.utc, _to_datetime
+    # slot is set, as theirs would).
+    new = object.__new__
     for (
         registration_id, session_id, user_id, is_host, registered_at, waitlisted_at, email, name, time_zone
     ) in rows:
@@ -295,15 +301,9 @@ async def participants_of_sessions(
         registration.session_id = session_id
         registration.user_id = user_id
         registration.is_host = bool(is_host)
-        registration.registered_at = (
-            registered_at if type(registered_at) is datetime and registered_at.tzinfo is utc else to_datetime(registered_at)
-        )
+        registration.registered_at = _aware(registered_at)
         registration.status = confirmed
-        registration.waitlisted_at = (
-            None if waitlisted_at is None
-            else waitlisted_at if type(waitlisted_at) is datetime and waitlisted_at.tzinfo is utc
-            else to_datetime(waitlisted_at)
-        )
+        registration.waitlisted_at = None if waitlisted_at is None else _aware(waitlisted_at)
         registration.user = user
         result[session_id].append(registration)
     return result
